@@ -1,0 +1,162 @@
+// The tool kit: a tool is declared once (name, description, zod parameters, run) and the kit turns
+// it into a Worker with `GET /schema` and `POST /invoke`. Tool Workers import this and nothing of
+// the orchestrator, so each one bundles and deploys on its own.
+
+import { Hono } from "hono";
+import { z } from "zod";
+import type {
+  JsonSchema,
+  ToolCallContext,
+  ToolErrorType,
+  ToolInvokeFailure,
+  ToolInvokeSuccess,
+  ToolSchemaResponse,
+} from "./protocol.js";
+
+export type * from "./protocol.js";
+export { z };
+
+export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {
+  /** The function name the model calls: letters, digits, `_` and `-`, at most 64 characters. */
+  name: string;
+  description: string;
+  parameters: Parameters;
+  /** Declare true when a call changes state; the orchestrator then passes an idempotency key. */
+  sideEffects?: boolean;
+  run(args: z.output<Parameters>, env: Env, context: ToolCallContext): unknown;
+}
+
+export interface Tool<Env> {
+  readonly name: string;
+  readonly definition: Omit<ToolSchemaResponse, "metadata"> & {
+    metadata: Omit<ToolSchemaResponse["metadata"], "version">;
+  };
+  /** Validates raw arguments and runs the tool; failures come back as a ToolError. */
+  invoke(rawArguments: unknown, env: Env, context: ToolCallContext): Promise<unknown>;
+}
+
+const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** An expected failure with a status and a message meant for the model to read. */
+export class ToolError extends Error {
+  readonly status: 400 | 404 | 409 | 422 | 500 | 502 | 504;
+  readonly type: ToolErrorType;
+  readonly code: string | null;
+
+  constructor(
+    message: string,
+    options: { status?: ToolError["status"]; type?: ToolErrorType; code?: string | null } = {},
+  ) {
+    super(message);
+    this.name = "ToolError";
+    this.status = options.status ?? 422;
+    this.type = options.type ?? "tool_error";
+    this.code = options.code ?? null;
+  }
+}
+
+export function defineTool<Parameters extends z.ZodObject, Env = unknown>(
+  declaration: ToolDeclaration<Parameters, Env>,
+): Tool<Env> {
+  if (!TOOL_NAME.test(declaration.name)) {
+    throw new Error(`Tool name "${declaration.name}" must match ${TOOL_NAME}`);
+  }
+  const parameters = toParametersSchema(declaration.parameters);
+  return {
+    name: declaration.name,
+    definition: {
+      type: "function",
+      function: { name: declaration.name, description: declaration.description, parameters },
+      metadata: { side_effects: declaration.sideEffects ?? false },
+    },
+    async invoke(rawArguments, env, context) {
+      const parsed = declaration.parameters.safeParse(rawArguments);
+      if (!parsed.success) {
+        throw new ToolError(`Invalid arguments for ${declaration.name}: ${z.prettifyError(parsed.error)}`, {
+          status: 400,
+          type: "invalid_arguments",
+        });
+      }
+      return declaration.run(parsed.data, env, context);
+    },
+  };
+}
+
+/** The JSON Schema the model sees: the input side of the zod schema (defaults make fields optional). */
+function toParametersSchema(schema: z.ZodObject): JsonSchema {
+  const { $schema: _dialect, ...parameters } = z.toJSONSchema(schema, { io: "input" }) as JsonSchema;
+  return parameters;
+}
+
+const contextSchema = z.object({
+  conversation_id: z.string().nullable().default(null),
+  tool_call_id: z.string().default(""),
+  request_id: z.string().default(""),
+  tenant: z.string().default("default"),
+  idempotency_key: z.string().default(""),
+});
+
+const invokeSchema = z.object({
+  arguments: z.unknown(),
+  context: contextSchema.default({
+    conversation_id: null,
+    tool_call_id: "",
+    request_id: "",
+    tenant: "default",
+    idempotency_key: "",
+  }),
+});
+
+function failure(type: ToolErrorType, message: string, code: string | null = null): ToolInvokeFailure {
+  return { error: { type, message, code } };
+}
+
+/** Makes a tool a Worker: `export default toolWorker(myTool)`. */
+export function toolWorker<Env extends object>(tool: Tool<Env>): ExportedHandler<Env> & { app: Hono<{ Bindings: Env }> } {
+  const app = new Hono<{ Bindings: Env }>();
+  let schema: Promise<ToolSchemaResponse> | undefined;
+
+  app.get("/schema", async (c) => {
+    schema ??= withVersion(tool);
+    const body = await schema;
+    return c.json(body, 200, { ETag: `"${body.metadata.version}"`, "Cache-Control": "no-cache" });
+  });
+
+  app.post("/invoke", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json(failure("invalid_request", "The /invoke body must be JSON."), 400);
+    }
+    const request = invokeSchema.safeParse(body);
+    if (!request.success) {
+      return c.json(failure("invalid_request", z.prettifyError(request.error)), 400);
+    }
+    const { arguments: rawArguments, context } = request.data;
+    try {
+      const result = await tool.invoke(rawArguments, c.env, context);
+      const success: ToolInvokeSuccess = { result: result ?? null };
+      return c.json(success, 200);
+    } catch (error) {
+      if (error instanceof ToolError) {
+        return c.json(failure(error.type, error.message, error.code), error.status);
+      }
+      // Unexpected failures still reach the model as data; the message, never the stack.
+      const message = error instanceof Error ? error.message : String(error);
+      return c.json(failure("internal_error", `${tool.name} failed: ${message}`), 500);
+    }
+  });
+
+  app.notFound((c) => c.json(failure("not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+  app.onError((_error, c) => c.json(failure("internal_error", "The tool Worker failed unexpectedly."), 500));
+
+  return { fetch: app.fetch, app };
+}
+
+async function withVersion<Env>(tool: Tool<Env>): Promise<ToolSchemaResponse> {
+  const canonical = JSON.stringify(tool.definition);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
+  const version = [...new Uint8Array(digest).slice(0, 8)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return { ...tool.definition, metadata: { ...tool.definition.metadata, version } };
+}

@@ -1,0 +1,62 @@
+// The wire contract between the orchestrator and a tool Worker. Both sides import these types;
+// nothing here may import orchestrator code, so a tool Worker bundles the kit and nothing else.
+
+/** A JSON Schema document, as produced by zod and read by the orchestrator's validator. */
+export type JsonSchema = { [keyword: string]: unknown };
+
+/** What `GET /schema` returns: an OpenAI tool definition plus what the orchestrator needs to know. */
+export interface ToolSchemaResponse {
+  type: "function";
+  function: {
+    name: string;
+    description: string;
+    parameters: JsonSchema;
+  };
+  metadata: {
+    /** Changes whenever the definition changes; the orchestrator's schema cache is keyed by it. */
+    version: string;
+    /** True when running the tool changes something (writes, sends): it then gets an idempotency key. */
+    side_effects: boolean;
+  };
+}
+
+/** Who is calling and on behalf of what; the orchestrator fills it in for every call. */
+export interface ToolCallContext {
+  conversation_id: string | null;
+  tool_call_id: string;
+  request_id: string;
+  tenant: string;
+  /** Stable for one tool call of one conversation: a retried call carries the same key. */
+  idempotency_key: string;
+}
+
+/** Body of `POST /invoke`. */
+export interface ToolInvokeRequest {
+  arguments: unknown;
+  context: ToolCallContext;
+}
+
+export interface ToolInvokeSuccess {
+  result: unknown;
+}
+
+export type ToolErrorType =
+  | "invalid_arguments"
+  | "invalid_request"
+  | "not_found"
+  | "tool_error"
+  | "upstream_error"
+  | "internal_error";
+
+export interface ToolInvokeFailure {
+  error: {
+    type: ToolErrorType;
+    message: string;
+    code: string | null;
+  };
+}
+
+export type ToolInvokeResponse = ToolInvokeSuccess | ToolInvokeFailure;
+
+/** Header the orchestrator sets on `/invoke` so a tool can dedupe side effects without parsing the body. */
+export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
