@@ -1,0 +1,44 @@
+// The orchestrator's HTTP surface. Routes are small modules; errors all end in one place.
+
+import { Hono } from "hono";
+import { ApiError, errorResponse } from "./errors.js";
+import { limitBody } from "./middleware/body-limit/index.js";
+import { requestContext } from "./middleware/request-id/index.js";
+import { catalog } from "./routes/catalog.js";
+import { chatCompletions } from "./routes/chat-completions.js";
+import { conversations } from "./routes/conversations.js";
+import { ConversationFullError } from "./run-turn.js";
+import type { AppEnv } from "./types.js";
+import { UpstreamError } from "./upstream/upstream-error.js";
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(requestContext);
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.use("/v1/*", limitBody);
+  app.route("/v1", chatCompletions);
+  app.route("/v1", conversations);
+  app.route("/v1", catalog);
+
+  app.notFound((c) => errorResponse(new ApiError(404, `Unknown route ${c.req.method} ${c.req.path}.`, { code: "unknown_route" })));
+  app.onError((error, c) => {
+    const response = errorResponse(toApiError(error));
+    if (response.status >= 500) {
+      console.error(JSON.stringify({ event: "request_failed", request_id: c.get("requestId"), status: response.status, message: error.message }));
+    }
+    const requestId = c.get("requestId");
+    if (requestId) response.headers.set("X-Request-Id", requestId);
+    return response;
+  });
+  return app;
+}
+
+export function toApiError(error: unknown): unknown {
+  if (error instanceof UpstreamError) {
+    return new ApiError(error.status as ConstructorParameters<typeof ApiError>[0], error.message, { type: error.type, param: error.param, code: error.code });
+  }
+  if (error instanceof ConversationFullError) {
+    return new ApiError(413, error.message, { code: "conversation_too_large" });
+  }
+  return error;
+}

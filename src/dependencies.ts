@@ -1,0 +1,53 @@
+// Builds what a turn needs from the Worker's env. The one place that knows which model client,
+// which KV namespace and which registry a request gets.
+
+import type { Config } from "./config.js";
+import { createConversationStore } from "./conversations/store.js";
+import type { Env } from "./env.js";
+import type { TurnDependencies } from "./run-turn.js";
+import { InvocationBudget } from "./tools/invocation-budget.js";
+import { createToolRegistry } from "./tools/registry.js";
+import type { ModelClient } from "./upstream/dmxapi-client.js";
+import { createDmxapiClient } from "./upstream/dmxapi-client.js";
+import { offlineModelFetch } from "./upstream/offline-model.js";
+
+const DISCOVERY_TIMEOUT_MS = 5_000;
+
+export function createModelClient(config: Config): ModelClient {
+  if (config.offline) {
+    return createDmxapiClient({
+      baseUrl: "https://offline-model.switchboard.invalid/v1",
+      apiKey: "offline",
+      defaultModel: config.dmxapi.model,
+      timeoutMs: config.dmxapi.timeoutMs,
+      maxRetries: 0,
+      fetch: offlineModelFetch,
+    });
+  }
+  return createDmxapiClient({
+    baseUrl: config.dmxapi.baseUrl,
+    apiKey: config.dmxapi.apiKey ?? "",
+    defaultModel: config.dmxapi.model,
+    timeoutMs: config.dmxapi.timeoutMs,
+    maxRetries: config.dmxapi.maxRetries,
+    onRetry: (event) => console.warn(JSON.stringify({ event: "upstream_retry", ...event })),
+  });
+}
+
+export function createTurnDependencies(
+  env: Env,
+  config: Config,
+  defer: (work: Promise<unknown>) => void,
+  model: ModelClient = createModelClient(config),
+): TurnDependencies & { model: ModelClient; budget: InvocationBudget } {
+  const budget = new InvocationBudget(config.limits.maxToolInvocations);
+  return {
+    config,
+    model,
+    budget,
+    store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
+    registry: createToolRegistry({ env, cacheTtlMs: config.toolSchemaTtlMs, discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS, budget }),
+    callModel: (request) => model.complete(request),
+    defer,
+  };
+}

@@ -1,0 +1,25 @@
+// The orchestrator's bindings and variables. Tool Workers are the `TOOL_*` service bindings; they are
+// found at run time, so they have no fields here.
+
+export interface Env {
+  CONVERSATIONS: KVNamespace;
+  DMXAPI_API_KEY?: string;
+  DMXAPI_BASE_URL?: string;
+  DMXAPI_MODEL?: string;
+  /** Extra model names listed by GET /v1/models, comma-separated. */
+  DMXAPI_MODELS?: string;
+  DMXAPI_TIMEOUT_MS?: string;
+  DMXAPI_MAX_RETRIES?: string;
+  /** "auto": use the built-in offline model when no DMXAPI key is set (local runs); "on"; "off" (default). */
+  OFFLINE_MODEL?: string;
+  MAX_STEPS?: string;
+  MAX_TOOL_CALLS_PER_STEP?: string;
+  TOOL_TIMEOUT_MS?: string;
+  MAX_TOOL_OUTPUT_CHARS?: string;
+  MAX_TOOL_INVOCATIONS?: string;
+  TOOL_SCHEMA_TTL_SECONDS?: string;
+  CONVERSATION_TTL_SECONDS?: string;
+  MAX_CONVERSATION_BYTES?: string;
+  MAX_BODY_BYTES?: string;
+  MAX_MESSAGES?: string;
+}

@@ -1,0 +1,226 @@
+// The tool loop: call the model with the conversation and the tools; while it answers with tool
+// calls, run the server's ones in parallel and feed the results back; stop at an answer, at calls
+// meant for the client, or at the step limit. It knows nothing of HTTP or storage: every door (the
+// chat route, its streaming form, the webhook consumer) gives it a way to call the model and a
+// registry, and gets back the turn's messages.
+
+import type { ToolCallContext } from "../../kit/protocol.js";
+import type { NormalizedToolCall } from "../protocol/normalize.js";
+import { ToolCallIds, addUsage, normalizeAssistantMessage, truncate } from "../protocol/normalize.js";
+import type {
+  AssistantMessage,
+  ChatCompletion,
+  ChatCompletionRequest,
+  ChatMessage,
+  FunctionToolDefinition,
+  JsonObject,
+  ToolMessage,
+  Usage,
+} from "../protocol/types.js";
+import type { ServerTool, ToolOutcome, ToolRegistry } from "../tools/registry.js";
+import { awaitsClient, hasToolCalls, isFinalStep } from "./stop-conditions.js";
+
+/** One model call. The non-streaming door passes `model.complete`; the streaming door streams and accumulates. */
+export type ModelStep = (request: ChatCompletionRequest, step: number) => Promise<ChatCompletion>;
+
+export interface LoopLimits {
+  /** Tool steps before the final call without tools. */
+  maxSteps: number;
+  toolTimeoutMs: number;
+  /** Calls beyond this in one step are answered with an error instead of run. */
+  maxToolCallsPerStep: number;
+  /** Tool output longer than this is cut, and the model is told so. */
+  maxToolOutputChars: number;
+}
+
+export interface ToolLoopInput {
+  callModel: ModelStep;
+  registry: ToolRegistry;
+  /** Server tools this request may use (discovered, allowlisted). */
+  serverTools: readonly ServerTool[];
+  /** Functions the client declared: their calls go back to the client unexecuted. */
+  clientTools: readonly FunctionToolDefinition[];
+  /** Stored history of the conversation (sent to the model, not stored again). */
+  history: readonly ChatMessage[];
+  /** This request's messages: the start of the turn. */
+  input: readonly ChatMessage[];
+  /** Everything else of the client's request (model, temperature, tool_choice, ...), forwarded. */
+  parameters: JsonObject & { model: string };
+  limits: LoopLimits;
+  context: Omit<ToolCallContext, "tool_call_id" | "idempotency_key">;
+  signal?: AbortSignal;
+  onToolResult?: (event: ToolResultEvent) => void;
+}
+
+export interface ToolResultEvent {
+  step: number;
+  call: NormalizedToolCall;
+  outcome: ToolOutcome;
+  durationMs: number;
+}
+
+export interface TurnResult {
+  /** The last model response, with the message the client sees and the turn's summed usage. */
+  completion: ChatCompletion;
+  /** Everything this turn added to the conversation, input first, in order. */
+  messages: ChatMessage[];
+  usage: Usage | null;
+  steps: number;
+}
+
+const FORCING_TOOL_CHOICES = (choice: unknown) => choice === "required" || (typeof choice === "object" && choice !== null);
+
+export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
+  const clientNames = new Set(input.clientTools.map((tool) => tool.function.name));
+  // A client function with a server tool's name takes its place for this request.
+  const serverTools = new Map(input.serverTools.filter((tool) => !clientNames.has(tool.name)).map((tool) => [tool.name, tool]));
+  const toolDefinitions = [...[...serverTools.values()].map((tool) => tool.definition), ...input.clientTools];
+
+  const conversation: ChatMessage[] = [...input.history, ...input.input];
+  const turnMessages: ChatMessage[] = [...input.input];
+  const ids = new ToolCallIds(toolCallIdsIn(conversation));
+  let usage: Usage | null = null;
+
+  for (let step = 1; ; step++) {
+    const final = isFinalStep(step, input.limits.maxSteps);
+    const request = buildRequest(input.parameters, conversation, final ? [] : toolDefinitions, step);
+    const completion = await input.callModel(request, step);
+    usage = addUsage(usage, completion.usage);
+    const choice = completion.choices[0];
+    const { message, toolCalls } = normalizeAssistantMessage(choice?.message, ids);
+
+    if (final || !hasToolCalls(toolCalls)) {
+      const answer = final && hasToolCalls(toolCalls) ? withoutToolCalls(message, input.limits.maxSteps) : message;
+      turnMessages.push(answer);
+      const finishReason = final && hasToolCalls(toolCalls) ? "length" : (choice?.finish_reason ?? "stop");
+      return finish(completion, answer, finishReason, turnMessages, usage, step);
+    }
+
+    conversation.push(message);
+    turnMessages.push(message);
+    const clientCalls = toolCalls.filter((call) => clientNames.has(call.call.function.name));
+    const serverCalls = toolCalls.filter((call) => !clientNames.has(call.call.function.name));
+    const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
+    conversation.push(...toolMessages);
+    turnMessages.push(...toolMessages);
+
+    if (awaitsClient(clientCalls)) {
+      // The client answers only what it declared; server calls of the same step are already answered.
+      const forClient: AssistantMessage = { ...message, tool_calls: clientCalls.map((call) => call.call) };
+      return finish(completion, forClient, "tool_calls", turnMessages, usage, step);
+    }
+  }
+}
+
+function buildRequest(
+  parameters: JsonObject & { model: string },
+  messages: ChatMessage[],
+  tools: FunctionToolDefinition[],
+  step: number,
+): ChatCompletionRequest {
+  const { tool_choice: toolChoice, parallel_tool_calls: parallel, ...rest } = parameters;
+  const request: ChatCompletionRequest = { ...rest, messages: [...messages] };
+  if (tools.length === 0) return request; // tool_choice and parallel_tool_calls are rejected without tools
+  request.tools = tools;
+  // A forced choice ("required", or one named function) applies to the first step only; kept on
+  // later steps it would force a tool call forever and the answer would never come.
+  if (toolChoice !== undefined) request.tool_choice = step > 1 && FORCING_TOOL_CHOICES(toolChoice) ? "auto" : (toolChoice as ChatCompletionRequest["tool_choice"]);
+  if (parallel !== undefined) request.parallel_tool_calls = parallel;
+  return request;
+}
+
+async function runServerCalls(
+  input: ToolLoopInput,
+  serverTools: Map<string, ServerTool>,
+  calls: NormalizedToolCall[],
+  step: number,
+): Promise<ToolMessage[]> {
+  const outcomes = await Promise.all(
+    calls.map(async (call, position): Promise<ToolOutcome> => {
+      const started = Date.now();
+      const outcome = await runOne(input, serverTools, call, position);
+      input.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started });
+      return outcome;
+    }),
+  );
+  return calls.map((call, position) => toToolMessage(call, outcomes[position] ?? { ok: false, type: "tool_error", message: "No result." }, input.limits.maxToolOutputChars));
+}
+
+async function runOne(
+  input: ToolLoopInput,
+  serverTools: Map<string, ServerTool>,
+  call: NormalizedToolCall,
+  position: number,
+): Promise<ToolOutcome> {
+  const name = call.call.function.name;
+  if (position >= input.limits.maxToolCallsPerStep) {
+    return { ok: false, type: "too_many_tool_calls", message: `Not run: at most ${input.limits.maxToolCallsPerStep} tool calls are run per step.` };
+  }
+  const tool = serverTools.get(name);
+  if (!tool) {
+    const available = [...serverTools.keys()].join(", ") || "none";
+    return { ok: false, type: "unknown_tool", message: `There is no tool named "${name}". Available tools: ${available}.` };
+  }
+  if (!call.arguments.ok) {
+    return { ok: false, type: "invalid_arguments", message: `Invalid arguments for ${name}: ${call.arguments.error}. Call it again with a JSON object.` };
+  }
+  const problems = tool.validate(call.arguments.value);
+  if (problems.length > 0) {
+    return { ok: false, type: "invalid_arguments", message: `Invalid arguments for ${name}: ${problems.join("; ")}. Fix them and call again.` };
+  }
+  const context: ToolCallContext = {
+    ...input.context,
+    tool_call_id: call.call.id,
+    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${call.call.id}`,
+  };
+  const invokeOptions = input.signal ? { timeoutMs: input.limits.toolTimeoutMs, signal: input.signal } : { timeoutMs: input.limits.toolTimeoutMs };
+  return input.registry.invoke(tool, call.arguments.value, context, invokeOptions);
+}
+
+/** Tool output is data for the model: a result as JSON text, a failure as an `error` object. Never empty. */
+export function toToolMessage(call: NormalizedToolCall, outcome: ToolOutcome, maxChars: number): ToolMessage {
+  let content: string;
+  if (outcome.ok) {
+    content = typeof outcome.result === "string" && outcome.result.length > 0 ? outcome.result : JSON.stringify(outcome.result ?? null);
+  } else {
+    content = JSON.stringify({ error: { type: outcome.type, message: outcome.message } });
+  }
+  if (content.length > maxChars) {
+    content = `${truncate(content, maxChars)}\n[Tool output cut at ${maxChars} of ${content.length} characters.]`;
+  }
+  return { role: "tool", tool_call_id: call.call.id, content };
+}
+
+function withoutToolCalls(message: AssistantMessage, maxSteps: number): AssistantMessage {
+  const { tool_calls: _dropped, ...rest } = message;
+  const content = typeof message.content === "string" && message.content.length > 0
+    ? message.content
+    : `I stopped after ${maxSteps} tool steps without reaching an answer.`;
+  return { ...rest, content };
+}
+
+function finish(
+  completion: ChatCompletion,
+  message: AssistantMessage,
+  finishReason: string,
+  messages: ChatMessage[],
+  usage: Usage | null,
+  steps: number,
+): TurnResult {
+  const [first, ...others] = completion.choices;
+  const choice = { ...(first ?? { index: 0 }), index: 0, message, finish_reason: finishReason };
+  return {
+    completion: { ...completion, choices: [choice, ...others], usage },
+    messages,
+    usage,
+    steps,
+  };
+}
+
+function toolCallIdsIn(messages: readonly ChatMessage[]): string[] {
+  const ids: string[] = [];
+  for (const message of messages) {
+    if (message.role === "assistant") for (const call of message.tool_calls ?? []) ids.push(call.id);
+  }
+  return ids;
+}

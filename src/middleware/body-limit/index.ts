@@ -1,0 +1,17 @@
+// Refuses bodies over the configured size before anything reads them; hono's bodyLimit counts the
+// bytes as they stream, so a chunked body without Content-Length is cut off too.
+
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { ApiError } from "../../errors.js";
+import type { AppEnv } from "../../types.js";
+
+export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
+  const maxSize = c.get("config").limits.maxBodyBytes;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError(413, `The request body is over the ${maxSize}-byte limit.`, { code: "request_too_large" });
+    },
+  })(c, next);
+});

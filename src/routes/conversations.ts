@@ -1,0 +1,47 @@
+// GET and DELETE /v1/conversations/:id: read back what a conversation holds, or forget it.
+
+import { Hono } from "hono";
+import { createConversationStore, messagesOf } from "../conversations/store.js";
+import { ApiError, invalidRequest } from "../errors.js";
+import { CONVERSATION_ID } from "../protocol/request-schema.js";
+import type { AppEnv } from "../types.js";
+
+export const conversations = new Hono<AppEnv>();
+
+function storeFor(c: { env: AppEnv["Bindings"]; get: (key: "config") => AppEnv["Variables"]["config"] }) {
+  return createConversationStore({ kv: c.env.CONVERSATIONS, ...c.get("config").conversations });
+}
+
+function conversationId(id: string): string {
+  if (!CONVERSATION_ID.test(id)) throw invalidRequest("Invalid conversation id.", "id");
+  return id;
+}
+
+conversations.get("/conversations/:id", async (c) => {
+  const id = conversationId(c.req.param("id"));
+  const conversation = await storeFor(c).load(c.get("tenant"), id);
+  if (!conversation) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
+  const first = conversation.turns[0];
+  const last = conversation.turns[conversation.turns.length - 1];
+  return c.json({
+    id,
+    object: "conversation",
+    created_at: Math.floor((first?.started_at ?? 0) / 1000),
+    updated_at: Math.floor((last?.completed_at ?? 0) / 1000),
+    messages: messagesOf(conversation),
+    turns: conversation.turns.map((turn) => ({
+      id: turn.id,
+      started_at: Math.floor(turn.started_at / 1000),
+      completed_at: Math.floor(turn.completed_at / 1000),
+      incomplete: turn.incomplete,
+      message_count: turn.messages.length,
+    })),
+  });
+});
+
+conversations.delete("/conversations/:id", async (c) => {
+  const id = conversationId(c.req.param("id"));
+  const deleted = await storeFor(c).delete(c.get("tenant"), id);
+  if (!deleted) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
+  return c.json({ id, object: "conversation.deleted", deleted: true });
+});

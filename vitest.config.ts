@@ -1,0 +1,24 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Unit tests of every module and every tool, inside workerd.
+        plugins: [cloudflareTest({ wrangler: { configPath: "./test/wrangler.unit.toml" } })],
+        test: { name: "workers", include: ["test/unit/**/*.test.ts", "tools/**/*.test.ts", "kit/**/*.test.ts"] },
+      },
+      {
+        // The orchestrator and every tool Worker together in Miniflare, driven by real clients.
+        test: {
+          name: "integration",
+          environment: "node",
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
