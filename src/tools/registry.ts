@@ -126,7 +126,8 @@ export function createToolRegistry(options: RegistryOptions): ToolRegistry {
         if (timeout.aborted) {
           return { ok: false, type: "tool_timeout", message: `Tool ${tool.name} did not answer within ${invokeOptions.timeoutMs} ms.` };
         }
-        return { ok: false, type: "tool_unreachable", message: `Tool ${tool.name} could not be reached: ${error instanceof Error ? error.message : String(error)}` };
+        // A Worker that throws surfaces here too: the binding rejects with the tool's exception.
+        return { ok: false, type: "tool_error", message: `Tool ${tool.name} failed: ${error instanceof Error ? error.message : String(error)}` };
       }
       let body: ToolInvokeResponse | null = null;
       try {

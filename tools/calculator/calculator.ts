@@ -483,11 +483,11 @@ function checkFinite(value: number, what: string): number {
 
 /**
  * Rounds to 15 significant digits to drop binary floating-point noise: 0.1 + 0.2 → "0.3".
- * Safe integers (up to 2^53) are exact in a double, so they print in full: 2^53 → "9007199254740992".
+ * Integers up to 2^53 in magnitude are exact in a double, so they print in full: 2^53 → "9007199254740992".
  */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  if (Number.isSafeInteger(value)) return String(value);
+  if (Number.isInteger(value) && Math.abs(value) <= 2 ** 53) return String(value);
   const clean = Number(value.toPrecision(15));
   return String(Object.is(clean, -0) ? 0 : clean);
 }

@@ -41,6 +41,7 @@ const ZONE_EXAMPLE = 'an IANA time zone name such as "Asia/Tokyo", "Europe/Londo
 export function getCurrentTime(args: ClockArguments, nowMs: number): ClockResult {
   const target = resolveZone(args.timezone ?? "UTC", "timezone");
 
+  // Without `time` there is nothing to convert; from_timezone is then irrelevant and ignored.
   if (args.time === undefined || args.time.trim() === "") {
     return describeInstant(truncateToSecond(nowMs), target);
   }

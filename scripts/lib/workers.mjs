@@ -1,0 +1,74 @@
+// The project's Workers as scripts see them: the orchestrator (./wrangler.toml) first, then one per
+// tools/<name>/wrangler.toml. Each wrangler.toml stays the single source of a Worker's bindings:
+// local runs and integration tests derive their Miniflare options from it.
+
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const distDir = path.join(root, "dist");
+
+/** @returns {{ name: string, configPath: string, main: string, outFile: string, isTool: boolean }[]} */
+export function listWorkers() {
+  const toolsDir = path.join(root, "tools");
+  const toolConfigs = readdirSync(toolsDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(path.join(toolsDir, entry.name, "wrangler.toml")))
+    .map((entry) => path.join(toolsDir, entry.name, "wrangler.toml"))
+    .sort();
+  return [path.join(root, "wrangler.toml"), ...toolConfigs].map((configPath, index) => {
+    const config = unstable_readConfig({ config: configPath }, { hideWarnings: true });
+    if (!config.name || !config.main) throw new Error(`${configPath} needs a name and a main`);
+    return {
+      name: config.name,
+      configPath,
+      main: path.resolve(path.dirname(configPath), config.main),
+      outFile: path.join(distDir, config.name, "index.js"),
+      isTool: index > 0,
+    };
+  });
+}
+
+/** Bundles every Worker to dist/<name>/index.js, as wrangler would, in one esbuild pass each. */
+export async function bundleWorkers(workers = listWorkers()) {
+  await Promise.all(
+    workers.map((worker) =>
+      build({
+        entryPoints: [worker.main],
+        outfile: worker.outFile,
+        bundle: true,
+        format: "esm",
+        platform: "neutral",
+        target: "es2022",
+        conditions: ["workerd", "worker", "browser"],
+        mainFields: ["module", "main"],
+        external: ["cloudflare:*", "node:*"],
+        sourcemap: "linked",
+        logLevel: "warning",
+      }),
+    ),
+  );
+  return workers;
+}
+
+/**
+ * Miniflare (v4-shape) options for every Worker, from its wrangler.toml, running its bundle.
+ * `overrides[name]` is merged into that Worker's options (bindings are merged, not replaced).
+ */
+export function miniflareWorkers(workers = listWorkers(), overrides = {}) {
+  return workers.map((worker) => {
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(worker.configPath);
+    const { modulesRules: _rules, rootPath: _root, email: _email, ...options } = workerOptions;
+    const extra = overrides[worker.name] ?? {};
+    return {
+      ...options,
+      ...extra,
+      name: worker.name,
+      modules: true,
+      scriptPath: worker.outFile,
+      bindings: { ...(options.bindings ?? {}), ...(extra.bindings ?? {}) },
+    };
+  });
+}

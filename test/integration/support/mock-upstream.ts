@@ -1,0 +1,156 @@
+// Stands in for every outbound host the Workers call: DMXAPI's chat completions and Open-Meteo's
+// geocoding and forecast APIs. Tests script the model's answers one call at a time; when nothing is
+// scripted it answers like a model that read the tool results, quoting them.
+
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures");
+
+/** DMXAPI's own response example, byte for byte. */
+export const BRIEF_RESPONSE_TEXT = readFileSync(path.join(fixtures, "dmxapi-function-calling-response.json"), "utf8");
+
+export type JsonObject = { [key: string]: unknown };
+export type ChatHandler = (body: JsonObject, request: Request) => Response | Promise<Response>;
+
+export interface RecordedChatCall {
+  body: JsonObject;
+  headers: Headers;
+}
+
+let sequence = 0;
+
+export function completion(message: JsonObject, options: { finish_reason?: string | null; usage?: JsonObject; extra?: JsonObject } = {}): JsonObject {
+  sequence += 1;
+  return {
+    id: `chatcmpl-mock${sequence}`,
+    object: "chat.completion",
+    created: 1_762_513_383,
+    model: "gpt-5-mini-2025-08-07",
+    choices: [{ index: 0, message: { role: "assistant", ...message }, logprobs: null, finish_reason: options.finish_reason === undefined ? (message.tool_calls ? "tool_calls" : "stop") : options.finish_reason }],
+    usage: options.usage ?? { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+    ...options.extra,
+  };
+}
+
+export function toolCall(name: string, args: unknown, id: unknown = `call_${name}_${++sequence}`): JsonObject {
+  return { id, type: "function", function: { name, arguments: typeof args === "string" ? args : JSON.stringify(args) } };
+}
+
+export const reply = {
+  json: (body: unknown, status = 200, headers: Record<string, string> = {}): ChatHandler => () =>
+    new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } }),
+  toolCalls: (...calls: JsonObject[]): ChatHandler => reply.json(completion({ content: null, tool_calls: calls })),
+  text: (content: string): ChatHandler => reply.json(completion({ content })),
+  error: (status: number, message: string, extra: JsonObject = {}, headers: Record<string, string> = {}): ChatHandler =>
+    reply.json({ error: { message, type: "upstream_error", param: "", code: null, ...extra } }, status, headers),
+};
+
+interface Place {
+  name: string;
+  latitude: number;
+  longitude: number;
+  country: string;
+  country_code: string;
+  admin1: string;
+  timezone: string;
+  temperature: number;
+}
+
+const PLACES: Record<string, Place[]> = {
+  上海: [{ name: "上海", latitude: 31.22222, longitude: 121.45806, country: "中国", country_code: "CN", admin1: "上海", timezone: "Asia/Shanghai", temperature: 23.4 }],
+  shanghai: [{ name: "Shanghai", latitude: 31.22222, longitude: 121.45806, country: "China", country_code: "CN", admin1: "Shanghai", timezone: "Asia/Shanghai", temperature: 23.4 }],
+  paris: [
+    { name: "Paris", latitude: 48.85341, longitude: 2.3488, country: "France", country_code: "FR", admin1: "Île-de-France", timezone: "Europe/Paris", temperature: 11.2 },
+    { name: "Paris", latitude: 33.66094, longitude: -95.55551, country: "United States", country_code: "US", admin1: "Texas", timezone: "America/Chicago", temperature: 18.9 },
+  ],
+};
+
+export class MockUpstream {
+  readonly chatCalls: RecordedChatCall[] = [];
+  readonly openMeteoCalls: URL[] = [];
+  private readonly script: ChatHandler[] = [];
+  /** When set, Open-Meteo answers every request with this status. */
+  openMeteoStatus: number | null = null;
+
+  /** Queues handlers for the next chat completion calls, in order. */
+  enqueue(...handlers: ChatHandler[]): void {
+    this.script.push(...handlers);
+  }
+
+  reset(): void {
+    this.chatCalls.length = 0;
+    this.openMeteoCalls.length = 0;
+    this.script.length = 0;
+    this.openMeteoStatus = null;
+  }
+
+  /** Miniflare's outboundService: every fetch to the outside world lands here. */
+  readonly fetch = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    if (url.hostname === "www.dmxapi.cn" && url.pathname === "/v1/chat/completions" && request.method === "POST") {
+      const body = (await request.json()) as JsonObject;
+      this.chatCalls.push({ body, headers: request.headers });
+      const handler = this.script.shift() ?? answerFromToolResults;
+      return handler(body, request);
+    }
+    if (url.hostname.endsWith("open-meteo.com")) {
+      this.openMeteoCalls.push(url);
+      if (this.openMeteoStatus !== null) return Response.json({ error: true, reason: "Mock failure" }, { status: this.openMeteoStatus });
+      if (url.pathname === "/v1/search") return geocode(url);
+      if (url.pathname === "/v1/forecast") return forecast(url);
+    }
+    return new Response(`No mock for ${request.method} ${url.href}`, { status: 599 });
+  };
+}
+
+/** The default model: quotes the tool results it was given, or says hello. */
+const answerFromToolResults: ChatHandler = (body) => {
+  const messages = (body.messages as JsonObject[]) ?? [];
+  const trailing: string[] = [];
+  for (let index = messages.length - 1; index >= 0 && messages[index]?.role === "tool"; index--) {
+    trailing.unshift(String(messages[index]?.content));
+  }
+  return Response.json(completion({ content: trailing.length > 0 ? `From the tools: ${trailing.join(" | ")}` : "Hello from the mock model." }));
+};
+
+function geocode(url: URL): Response {
+  const name = (url.searchParams.get("name") ?? "").trim().toLowerCase();
+  const places = PLACES[name] ?? [];
+  return Response.json({
+    results: places.length === 0 ? undefined : places.map((place, index) => ({
+      id: 1000 + index,
+      name: place.name,
+      latitude: place.latitude,
+      longitude: place.longitude,
+      elevation: 10,
+      feature_code: "PPLC",
+      country_code: place.country_code,
+      timezone: place.timezone,
+      population: 1_000_000 - index,
+      country: place.country,
+      admin1: place.admin1,
+    })),
+    generationtime_ms: 0.5,
+  });
+}
+
+function forecast(url: URL): Response {
+  const latitude = Number(url.searchParams.get("latitude"));
+  const place = Object.values(PLACES).flat().find((candidate) => Math.abs(candidate.latitude - latitude) < 0.01);
+  const celsius = place?.temperature ?? 15;
+  const fahrenheit = url.searchParams.get("temperature_unit") === "fahrenheit";
+  const temperature = fahrenheit ? Math.round((celsius * 9) / 5 * 10 + 320) / 10 : celsius;
+  return Response.json({
+    latitude,
+    longitude: Number(url.searchParams.get("longitude")),
+    generationtime_ms: 0.1,
+    utc_offset_seconds: 28_800,
+    timezone: place?.timezone ?? "GMT",
+    timezone_abbreviation: "GMT+8",
+    elevation: 10,
+    current_units: { time: "iso8601", interval: "seconds", temperature_2m: fahrenheit ? "°F" : "°C", relative_humidity_2m: "%", apparent_temperature: fahrenheit ? "°F" : "°C", weather_code: "wmo code", wind_speed_10m: "km/h" },
+    current: { time: "2026-11-23T14:00", interval: 900, temperature_2m: temperature, relative_humidity_2m: 60, apparent_temperature: temperature - 1, weather_code: 1, wind_speed_10m: 9.4 },
+  });
+}
