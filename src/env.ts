@@ -22,4 +22,6 @@ export interface Env {
   MAX_CONVERSATION_BYTES?: string;
   MAX_BODY_BYTES?: string;
   MAX_MESSAGES?: string;
+  /** How long a stream may stay silent before a keep-alive comment is sent. */
+  STREAM_KEEPALIVE_MS?: string;
 }

@@ -5,7 +5,7 @@
 import type { Config } from "./config.js";
 import type { Conversation, ConversationStore, TurnRecord } from "./conversations/store.js";
 import { ConversationTooLargeError, messagesOf } from "./conversations/store.js";
-import type { ModelStep, ToolResultEvent, TurnResult } from "./loop/tool-loop.js";
+import type { LoopHooks, ModelStep, TurnResult } from "./loop/tool-loop.js";
 import { runToolLoop } from "./loop/tool-loop.js";
 import { randomToken } from "./protocol/normalize.js";
 import type { ChatMessage, FunctionToolDefinition, JsonObject } from "./protocol/types.js";
@@ -30,7 +30,19 @@ export interface TurnDependencies {
   callModel: ModelStep;
   /** Runs work after the response (ctx.waitUntil); its failures are swallowed. */
   defer: (work: Promise<unknown>) => void;
-  onToolResult?: (event: ToolResultEvent) => void;
+}
+
+export interface TurnOptions {
+  /** Replaces `dependencies.callModel` (the streaming door streams each step). */
+  callModel?: ModelStep;
+  hooks?: LoopHooks;
+  /**
+   * When set, a turn that fails part-way still stores what it had (marked incomplete), plus the
+   * assistant text this returns: for a stream, what the client already saw must not be lost.
+   */
+  keepPartial?: () => string;
+  /** Called with the loaded state before the loop starts (before any model call). */
+  onPrepared?: (state: { conversation: Conversation | null; serverTools: ServerTool[] }) => void;
 }
 
 export interface CompletedTurn extends TurnResult {
@@ -59,25 +71,47 @@ export function selectServerTools(discovered: readonly ServerTool[], allowed: re
   return discovered.filter((tool) => names.has(tool.name));
 }
 
-export async function runTurn(dependencies: TurnDependencies, request: TurnRequest): Promise<CompletedTurn> {
+export async function runTurn(dependencies: TurnDependencies, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
   const startedAt = Date.now();
   const [conversation, discovered] = await Promise.all([
     loadConversation(dependencies, request.tenant, request.conversationId),
     dependencies.registry.list(),
   ]);
-  const result = await runToolLoop({
-    callModel: dependencies.callModel,
-    registry: dependencies.registry,
-    serverTools: selectServerTools(discovered, request.allowedTools),
-    clientTools: request.clientTools,
-    history: messagesOf(conversation),
-    input: request.input,
-    parameters: request.parameters,
-    limits: dependencies.config.limits,
-    context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant },
-    ...(request.signal ? { signal: request.signal } : {}),
-    ...(dependencies.onToolResult ? { onToolResult: dependencies.onToolResult } : {}),
-  });
+  const serverTools = selectServerTools(discovered, request.allowedTools);
+  options.onPrepared?.({ conversation, serverTools });
+  const committed: ChatMessage[] = [];
+  let result: TurnResult;
+  try {
+    result = await runToolLoop({
+      callModel: options.callModel ?? dependencies.callModel,
+      registry: dependencies.registry,
+      serverTools,
+      clientTools: request.clientTools,
+      history: messagesOf(conversation),
+      input: request.input,
+      parameters: request.parameters,
+      limits: dependencies.config.limits,
+      context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant },
+      ...(request.signal ? { signal: request.signal } : {}),
+      hooks: {
+        ...options.hooks,
+        onTurnMessage: (message) => {
+          committed.push(message);
+          options.hooks?.onTurnMessage?.(message);
+        },
+      },
+    });
+  } catch (error) {
+    if (options.keepPartial) {
+      const partialText = options.keepPartial();
+      const messages: ChatMessage[] = partialText ? [...committed, { role: "assistant", content: partialText }] : committed;
+      const turn: TurnRecord = { id: `turn_${randomToken(16)}`, started_at: startedAt, completed_at: Date.now(), incomplete: true, messages };
+      await storeTurn(dependencies, request, conversation, turn).catch((storeError: unknown) => {
+        console.error(JSON.stringify({ event: "partial_turn_not_stored", conversation_id: request.conversationId, message: String(storeError) }));
+      });
+    }
+    throw error;
+  }
   const turn: TurnRecord = {
     id: `turn_${randomToken(16)}`,
     started_at: startedAt,

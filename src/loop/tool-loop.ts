@@ -49,6 +49,14 @@ export interface ToolLoopInput {
   limits: LoopLimits;
   context: Omit<ToolCallContext, "tool_call_id" | "idempotency_key">;
   signal?: AbortSignal;
+  hooks?: LoopHooks;
+}
+
+/** What a door may watch as the turn goes (the streaming door shows tool activity with these). */
+export interface LoopHooks {
+  /** Each message as it becomes part of the turn, input first: what is safe to keep if the turn dies. */
+  onTurnMessage?: (message: ChatMessage) => void;
+  onToolCalls?: (step: number, calls: readonly NormalizedToolCall[]) => void;
   onToolResult?: (event: ToolResultEvent) => void;
 }
 
@@ -77,7 +85,12 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   const toolDefinitions = [...[...serverTools.values()].map((tool) => tool.definition), ...input.clientTools];
 
   const conversation: ChatMessage[] = [...input.history, ...input.input];
-  const turnMessages: ChatMessage[] = [...input.input];
+  const turnMessages: ChatMessage[] = [];
+  const commit = (...messages: ChatMessage[]) => {
+    turnMessages.push(...messages);
+    for (const message of messages) input.hooks?.onTurnMessage?.(message);
+  };
+  commit(...input.input);
   const ids = new ToolCallIds(toolCallIdsIn(conversation));
   let usage: Usage | null = null;
 
@@ -91,18 +104,19 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
 
     if (final || !hasToolCalls(toolCalls)) {
       const answer = final && hasToolCalls(toolCalls) ? withoutToolCalls(message, input.limits.maxSteps) : message;
-      turnMessages.push(answer);
+      commit(answer);
       const finishReason = final && hasToolCalls(toolCalls) ? "length" : (choice?.finish_reason ?? "stop");
       return finish(completion, answer, finishReason, turnMessages, usage, step);
     }
 
-    conversation.push(message);
-    turnMessages.push(message);
     const clientCalls = toolCalls.filter((call) => clientNames.has(call.call.function.name));
     const serverCalls = toolCalls.filter((call) => !clientNames.has(call.call.function.name));
+    if (serverCalls.length > 0) input.hooks?.onToolCalls?.(step, serverCalls);
     const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
-    conversation.push(...toolMessages);
-    turnMessages.push(...toolMessages);
+    // The assistant message and its results are committed together, so a turn cut short is never
+    // kept with a tool call that has no answer.
+    conversation.push(message, ...toolMessages);
+    commit(message, ...toolMessages);
 
     if (awaitsClient(clientCalls)) {
       // The client answers only what it declared; server calls of the same step are already answered.
@@ -139,7 +153,7 @@ async function runServerCalls(
     calls.map(async (call, position): Promise<ToolOutcome> => {
       const started = Date.now();
       const outcome = await runOne(input, serverTools, call, position);
-      input.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started });
+      input.hooks?.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started });
       return outcome;
     }),
   );

@@ -1,8 +1,214 @@
-import type { Context } from "hono";
-import type { TurnDependencies, TurnRequest } from "../run-turn.js";
-import { invalidRequest } from "../errors.js";
-import type { AppEnv } from "../types.js";
+// `stream: true`: the same turn as the non-streaming door, written to the client as OpenAI
+// `chat.completion.chunk` events while it runs. Each model step streams from DMXAPI and its text is
+// forwarded as it arrives; server tool activity shows as extension chunks with `choices: []` that
+// strict clients skip; calls to the client's own functions stream as standard `tool_calls` deltas.
+//
+// The response starts once the first upstream stream has opened, so a request DMXAPI refuses still
+// gets a plain HTTP error. After that, failures end the stream with an error event, and whatever
+// the turn had produced is stored, marked incomplete.
 
-export async function streamTurn(_c: Context<AppEnv>, _dependencies: TurnDependencies, _request: TurnRequest, _includeUsage: boolean): Promise<Response> {
-  throw invalidRequest("stream: true is not supported yet.", "stream");
+import type { Context } from "hono";
+import { ApiError } from "../errors.js";
+import type { ModelStep } from "../loop/tool-loop.js";
+import { randomToken } from "../protocol/normalize.js";
+import { StreamAccumulator, readChunks } from "../protocol/stream-accumulator.js";
+import type { ChatCompletionRequest, JsonObject, ToolCall, Usage } from "../protocol/types.js";
+import type { TurnDependencies, TurnRequest } from "../run-turn.js";
+import { runTurn } from "../run-turn.js";
+import type { AppEnv } from "../types.js";
+import type { ModelClient } from "../upstream/dmxapi-client.js";
+import { UpstreamError } from "../upstream/upstream-error.js";
+
+const KEEP_ALIVE_MS = 10_000;
+const encoder = new TextEncoder();
+
+/** Writes SSE to the client; notices when the client is gone instead of throwing at the loop. */
+class ChunkWriter {
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private lastWrite = Date.now();
+  private readonly keepAlive: ReturnType<typeof setInterval>;
+  closed = false;
+
+  constructor(
+    writable: WritableStream<Uint8Array>,
+    private readonly base: JsonObject,
+    private readonly onClientGone: () => void,
+    keepAliveMs: number,
+  ) {
+    this.writer = writable.getWriter();
+    // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
+    this.keepAlive = setInterval(() => {
+      if (Date.now() - this.lastWrite >= keepAliveMs) void this.raw(": keep-alive\n\n");
+    }, Math.max(50, Math.floor(keepAliveMs / 2)));
+  }
+
+  private async raw(text: string): Promise<void> {
+    if (this.closed) return;
+    this.lastWrite = Date.now();
+    try {
+      await this.writer.write(encoder.encode(text));
+    } catch {
+      this.stop();
+      this.onClientGone();
+    }
+  }
+
+  chunk(choices: unknown[], extra: JsonObject = {}): Promise<void> {
+    return this.raw(`data: ${JSON.stringify({ ...this.base, choices, ...extra })}\n\n`);
+  }
+
+  delta(delta: JsonObject, finishReason: string | null = null): Promise<void> {
+    return this.chunk([{ index: 0, delta, logprobs: null, finish_reason: finishReason }]);
+  }
+
+  event(data: unknown): Promise<void> {
+    return this.raw(`data: ${JSON.stringify(data)}\n\n`);
+  }
+
+  async close(withDone: boolean): Promise<void> {
+    if (withDone) await this.raw("data: [DONE]\n\n");
+    this.stop();
+    await this.writer.close().catch(() => undefined);
+  }
+
+  private stop(): void {
+    this.closed = true;
+    clearInterval(this.keepAlive);
+  }
+}
+
+/** A model step that streams from DMXAPI, forwards text deltas, and returns the whole completion. */
+function streamingStep(
+  model: ModelClient,
+  signal: AbortSignal,
+  out: () => ChunkWriter | null,
+  onOpened: () => void,
+  onText: (text: string) => void,
+): ModelStep {
+  return async (request: ChatCompletionRequest) => {
+    const body = await model.openStream({ ...request, stream_options: { include_usage: true } }, { signal });
+    onOpened();
+    const accumulator = new StreamAccumulator();
+    for await (const chunk of readChunks(body)) {
+      const added = accumulator.add(chunk);
+      if (added.content) onText(added.content);
+      const writer = out();
+      if (writer && (added.content || added.reasoning_content || added.refusal)) await writer.delta({ ...added });
+      if (signal.aborted) throw new UpstreamError("The client went away.", { status: 499 });
+    }
+    return accumulator.toCompletion();
+  };
+}
+
+export async function streamTurn(
+  c: Context<AppEnv>,
+  dependencies: TurnDependencies & { model: ModelClient },
+  request: TurnRequest,
+  includeUsage: boolean,
+): Promise<Response> {
+  const abort = new AbortController();
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const base = {
+    id: `chatcmpl-${randomToken(24)}`,
+    object: "chat.completion.chunk",
+    created: Math.floor(Date.now() / 1000),
+    model: request.parameters.model,
+    system_fingerprint: null,
+    conversation_id: request.conversationId,
+  };
+  let writer: ChunkWriter | null = null;
+  let partialText = "";
+  let opened = false;
+  let signalOpened: () => void = () => undefined;
+  const firstOpen = new Promise<void>((resolve) => {
+    signalOpened = resolve;
+  });
+
+  const callModel = streamingStep(
+    dependencies.model,
+    abort.signal,
+    () => writer,
+    () => {
+      if (opened) return;
+      opened = true;
+      writer = new ChunkWriter(writable, base, () => abort.abort(), keepAliveMs(c));
+      void writer.delta({ role: "assistant", content: "" });
+      signalOpened();
+    },
+    (text) => {
+      partialText += text;
+    },
+  );
+
+  const turn = runTurn(dependencies, { ...request, signal: abort.signal }, {
+    callModel,
+    keepPartial: () => (opened ? partialText : ""),
+    hooks: {
+      // The text of a step that ended in tool calls is already in a committed message.
+      onTurnMessage: () => {
+        partialText = "";
+      },
+      onToolCalls: (step, calls) => {
+        void writer?.chunk([], { switchboard: { type: "tool_calls", step, calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })) } });
+      },
+      onToolResult: (event) => {
+        void writer?.chunk([], {
+          switchboard: { type: "tool_result", step: event.step, id: event.call.call.id, name: event.call.call.function.name, ok: event.outcome.ok, duration_ms: event.durationMs },
+        });
+      },
+    },
+  });
+
+  // Until the first upstream stream opens, a failure is an ordinary HTTP error and nothing is stored.
+  const beforeOpen = await Promise.race([firstOpen.then(() => null), turn.then(() => null, (error: unknown) => (opened ? null : { error }))]);
+  if (beforeOpen) throw beforeOpen.error;
+  // When the turn finished before the writer existed (impossible: a model call always opens first).
+  const out = writer as ChunkWriter | null;
+  if (!out) throw new ApiError(500, "The stream could not start.");
+
+  const finish = turn.then(
+    async (completed) => {
+      const choice = completed.completion.choices[0];
+      const message = choice?.message;
+      if (message?.tool_calls?.length) await writeClientToolCalls(out, message.tool_calls);
+      await out.delta({}, choice?.finish_reason ?? "stop");
+      if (includeUsage) await out.chunk([], { usage: completed.usage ?? zeroUsage() });
+      await out.close(true);
+    },
+    async (error: unknown) => {
+      const status = error instanceof UpstreamError || error instanceof ApiError ? error.status : 500;
+      const message = error instanceof Error && status !== 500 ? error.message : "The turn failed; what was generated so far is stored.";
+      const code = error instanceof UpstreamError ? error.code : null;
+      await out.event({ error: { message, type: status === 499 ? "client_closed" : "upstream_error", param: null, code } });
+      await out.close(false);
+    },
+  );
+  c.executionCtx.waitUntil(finish);
+
+  return new Response(readable, {
+    headers: {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-cache",
+      Connection: "keep-alive",
+      "X-Conversation-Id": request.conversationId,
+      "X-Request-Id": request.requestId,
+    },
+  });
+}
+
+/** The way OpenAI streams calls: a header fragment with id, type and name, then the arguments. */
+async function writeClientToolCalls(out: ChunkWriter, calls: ToolCall[]): Promise<void> {
+  for (const [index, call] of calls.entries()) {
+    await out.delta({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
+    await out.delta({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] });
+  }
+}
+
+function zeroUsage(): Usage {
+  return { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+}
+
+function keepAliveMs(c: Context<AppEnv>): number {
+  const configured = Number(c.env.STREAM_KEEPALIVE_MS);
+  return Number.isInteger(configured) && configured >= 100 ? configured : KEEP_ALIVE_MS;
 }

@@ -38,9 +38,54 @@ export function toolCall(name: string, args: unknown, id: unknown = `call_${name
   return { id, type: "function", function: { name, arguments: typeof args === "string" ? args : JSON.stringify(args) } };
 }
 
+/**
+ * A completion as an OpenAI-style stream: role first, content in small pieces, each tool call as a
+ * header fragment then its arguments in two pieces, finish_reason, a usage chunk, [DONE].
+ */
+export function toChunks(body: JsonObject): string[] {
+  const choice = (body.choices as JsonObject[])[0]!;
+  const message = choice.message as JsonObject;
+  const base = { id: body.id, object: "chat.completion.chunk", created: body.created, model: body.model, system_fingerprint: null };
+  const chunk = (delta: JsonObject, finish: unknown = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null });
+  const events: unknown[] = [chunk({ role: "assistant", content: message.tool_calls ? null : "" })];
+  for (const piece of String(message.content ?? "").match(/[\s\S]{1,5}/g) ?? []) events.push(chunk({ content: piece }));
+  ((message.tool_calls as JsonObject[] | undefined) ?? []).forEach((call, index) => {
+    const fn = call.function as JsonObject;
+    const args = typeof fn.arguments === "string" ? fn.arguments : JSON.stringify(fn.arguments);
+    const half = Math.ceil(args.length / 2);
+    events.push(chunk({ tool_calls: [{ index, id: call.id, type: "function", function: { name: fn.name, arguments: "" } }] }));
+    events.push(chunk({ tool_calls: [{ index, function: { arguments: args.slice(0, half) } }] }));
+    events.push(chunk({ tool_calls: [{ index, function: { arguments: args.slice(half) } }] }));
+  });
+  events.push(chunk({}, choice.finish_reason));
+  events.push({ ...base, choices: [], usage: body.usage });
+  return [...events.map((event) => `data: ${JSON.stringify(event)}\n\n`), "data: [DONE]\n\n"];
+}
+
+/** Sends each piece as its own network write, `delayMs` apart. */
+export function sseResponse(pieces: string[], delayMs = 0, headers: Record<string, string> = {}): Response {
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      for (const piece of pieces) {
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        controller.enqueue(encoder.encode(piece));
+      }
+      controller.close();
+    },
+  });
+  return new Response(stream, { status: 200, headers: { "Content-Type": "text/event-stream", ...headers } });
+}
+
 export const reply = {
-  json: (body: unknown, status = 200, headers: Record<string, string> = {}): ChatHandler => () =>
-    new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } }),
+  /** A JSON body; when the request asked for a stream, a 2xx completion is streamed instead. */
+  json: (body: unknown, status = 200, headers: Record<string, string> = {}): ChatHandler => (request) => {
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    if (request.stream === true && status === 200) return sseResponse(toChunks(JSON.parse(text) as JsonObject));
+    return new Response(text, { status, headers: { "Content-Type": "application/json", ...headers } });
+  },
+  /** Raw SSE text pieces, for the streaming quirks. */
+  sse: (pieces: string[], delayMs = 0): ChatHandler => () => sseResponse(pieces, delayMs),
   toolCalls: (...calls: JsonObject[]): ChatHandler => reply.json(completion({ content: null, tool_calls: calls })),
   text: (content: string): ChatHandler => reply.json(completion({ content })),
   error: (status: number, message: string, extra: JsonObject = {}, headers: Record<string, string> = {}): ChatHandler =>
@@ -112,7 +157,8 @@ const answerFromToolResults: ChatHandler = (body) => {
   for (let index = messages.length - 1; index >= 0 && messages[index]?.role === "tool"; index--) {
     trailing.unshift(String(messages[index]?.content));
   }
-  return Response.json(completion({ content: trailing.length > 0 ? `From the tools: ${trailing.join(" | ")}` : "Hello from the mock model." }));
+  const answer = completion({ content: trailing.length > 0 ? `From the tools: ${trailing.join(" | ")}` : "Hello from the mock model." });
+  return body.stream === true ? sseResponse(toChunks(answer)) : Response.json(answer);
 };
 
 function geocode(url: URL): Response {
