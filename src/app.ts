@@ -2,6 +2,7 @@
 
 import { Hono } from "hono";
 import { ApiError, errorResponse } from "./errors.js";
+import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
 import { requestContext } from "./middleware/request-id/index.js";
 import { catalog } from "./routes/catalog.js";
@@ -15,6 +16,7 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.use("*", requireApiKey);
   app.use("/v1/*", limitBody);
   app.route("/v1", chatCompletions);
   app.route("/v1", conversations);
@@ -22,12 +24,18 @@ export function createApp(): Hono<AppEnv> {
 
   app.notFound((c) => errorResponse(new ApiError(404, `Unknown route ${c.req.method} ${c.req.path}.`, { code: "unknown_route" })));
   app.onError((error, c) => {
-    const response = errorResponse(toApiError(error));
+    const mapped = toApiError(error);
+    const log = c.get("log");
+    // Upstream messages are passed on to the client; a gateway that echoes a key must not leak it.
+    if (mapped instanceof ApiError && log) mapped.body.error.message = log.redact(mapped.body.error.message);
+    const response = errorResponse(mapped);
     if (response.status >= 500) {
-      console.error(JSON.stringify({ event: "request_failed", request_id: c.get("requestId"), status: response.status, message: error.message }));
+      log?.error("request_failed", { tenant: c.get("tenant"), status: response.status, message: error.message, unexpected: !(mapped instanceof ApiError) });
     }
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("X-Request-Id", requestId);
+    const conversationId = c.res.headers.get("X-Conversation-Id");
+    if (conversationId) response.headers.set("X-Conversation-Id", conversationId);
     return response;
   });
   return app;

@@ -3,6 +3,7 @@
 
 import type { Env } from "./env.js";
 import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
+import { parseKeyList } from "./security/api-keys.js";
 import { PLATFORM_INVOCATIONS_PER_REQUEST } from "./tools/invocation-budget.js";
 
 export const OFFLINE_MODEL_NAME = "switchboard-offline";
@@ -13,6 +14,7 @@ export interface Config {
     baseUrl: string;
     model: string;
     models: string[];
+    fallbackModels: string[];
     timeoutMs: number;
     maxRetries: number;
   };
@@ -25,12 +27,20 @@ export interface Config {
     maxToolInvocations: number;
     maxBodyBytes: number;
     maxMessages: number;
+    turnDeadlineMs: number;
   };
+  idempotencyTtlSeconds: number;
+  /** Every configured secret, for log and error redaction. */
+  secrets: string[];
   toolSchemaTtlMs: number;
   conversations: {
     ttlSeconds: number;
     maxBytes: number;
   };
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((name) => name.trim()).filter(Boolean);
 }
 
 function integer(value: string | undefined, fallback: number, min: number, max: number): number {
@@ -44,13 +54,15 @@ export function readConfig(env: Env): Config {
   const offlineSetting = (env.OFFLINE_MODEL ?? "off").trim().toLowerCase();
   const offline = offlineSetting === "on" || (offlineSetting === "auto" && apiKey === null);
   const model = env.DMXAPI_MODEL?.trim() || "gpt-5-mini";
-  const extra = (env.DMXAPI_MODELS ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  const extra = list(env.DMXAPI_MODELS);
+  const fallbackModels = offline ? [] : list(env.DMXAPI_FALLBACK_MODELS).filter((name) => name !== model);
   return {
     dmxapi: {
       apiKey,
       baseUrl: env.DMXAPI_BASE_URL?.trim() || "https://www.dmxapi.cn/v1",
       model: offline ? OFFLINE_MODEL_NAME : model,
-      models: offline ? [OFFLINE_MODEL_NAME] : [...new Set([model, ...extra])],
+      models: offline ? [OFFLINE_MODEL_NAME] : [...new Set([model, ...extra, ...fallbackModels])],
+      fallbackModels,
       timeoutMs: integer(env.DMXAPI_TIMEOUT_MS, 60_000, 1_000, 600_000),
       maxRetries: integer(env.DMXAPI_MAX_RETRIES, 2, 0, 10),
     },
@@ -64,7 +76,10 @@ export function readConfig(env: Env): Config {
       maxToolInvocations: integer(env.MAX_TOOL_INVOCATIONS, PLATFORM_INVOCATIONS_PER_REQUEST - 1, 1, PLATFORM_INVOCATIONS_PER_REQUEST - 1),
       maxBodyBytes: integer(env.MAX_BODY_BYTES, 1_048_576, 1_024, 100 * 1_048_576),
       maxMessages: integer(env.MAX_MESSAGES, 500, 1, 10_000),
+      turnDeadlineMs: integer(env.TURN_DEADLINE_MS, 300_000, 1_000, 3_600_000),
     },
+    idempotencyTtlSeconds: integer(env.IDEMPOTENCY_TTL_SECONDS, 86_400, MIN_KV_TTL_SECONDS, 30 * 86_400),
+    secrets: [...(apiKey ? [apiKey] : []), ...parseKeyList(env.SWITCHBOARD_API_KEYS).map((entry) => entry.key)],
     toolSchemaTtlMs: integer(env.TOOL_SCHEMA_TTL_SECONDS, 60, 0, 86_400) * 1000,
     conversations: {
       ttlSeconds: integer(env.CONVERSATION_TTL_SECONDS, 30 * 86_400, MIN_KV_TTL_SECONDS, 365 * 86_400),

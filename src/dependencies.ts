@@ -9,11 +9,13 @@ import { InvocationBudget } from "./tools/invocation-budget.js";
 import { createToolRegistry } from "./tools/registry.js";
 import type { ModelClient } from "./upstream/dmxapi-client.js";
 import { createDmxapiClient } from "./upstream/dmxapi-client.js";
+import { withFallbacks } from "./upstream/fallback.js";
 import { offlineModelFetch } from "./upstream/offline-model.js";
+import type { Logger } from "./log.js";
 
 const DISCOVERY_TIMEOUT_MS = 5_000;
 
-export function createModelClient(config: Config): ModelClient {
+export function createModelClient(config: Config, log?: Logger): ModelClient {
   if (config.offline) {
     return createDmxapiClient({
       baseUrl: "https://offline-model.switchboard.invalid/v1",
@@ -24,21 +26,23 @@ export function createModelClient(config: Config): ModelClient {
       fetch: offlineModelFetch,
     });
   }
-  return createDmxapiClient({
+  const client = createDmxapiClient({
     baseUrl: config.dmxapi.baseUrl,
     apiKey: config.dmxapi.apiKey ?? "",
     defaultModel: config.dmxapi.model,
     timeoutMs: config.dmxapi.timeoutMs,
     maxRetries: config.dmxapi.maxRetries,
-    onRetry: (event) => console.warn(JSON.stringify({ event: "upstream_retry", ...event })),
+    onRetry: (event) => log?.warn("upstream_retry", { attempt: event.attempt, delay_ms: event.delayMs, upstream_status: event.status, message: event.message }),
   });
+  return withFallbacks(client, config.dmxapi.fallbackModels, (event) => log?.warn("upstream_fallback", event));
 }
 
 export function createTurnDependencies(
   env: Env,
   config: Config,
   defer: (work: Promise<unknown>) => void,
-  model: ModelClient = createModelClient(config),
+  log?: Logger,
+  model: ModelClient = createModelClient(config, log),
 ): TurnDependencies & { model: ModelClient; budget: InvocationBudget } {
   const budget = new InvocationBudget(config.limits.maxToolInvocations);
   return {
@@ -47,7 +51,7 @@ export function createTurnDependencies(
     budget,
     store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
     registry: createToolRegistry({ env, cacheTtlMs: config.toolSchemaTtlMs, discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS, budget }),
-    callModel: (request) => model.complete(request),
+    callModel: (request, _step, signal) => model.complete(request, signal ? { signal } : {}),
     defer,
   };
 }

@@ -3,11 +3,15 @@
 
 export interface Env {
   CONVERSATIONS: KVNamespace;
+  /** Client keys, comma-separated, each `key` or `tenant:key`. A secret. */
+  SWITCHBOARD_API_KEYS?: string;
   DMXAPI_API_KEY?: string;
   DMXAPI_BASE_URL?: string;
   DMXAPI_MODEL?: string;
   /** Extra model names listed by GET /v1/models, comma-separated. */
   DMXAPI_MODELS?: string;
+  /** Models tried in order when the requested one keeps failing, comma-separated. */
+  DMXAPI_FALLBACK_MODELS?: string;
   DMXAPI_TIMEOUT_MS?: string;
   DMXAPI_MAX_RETRIES?: string;
   /** "auto": use the built-in offline model when no DMXAPI key is set (local runs); "on"; "off" (default). */
@@ -22,6 +26,9 @@ export interface Env {
   MAX_CONVERSATION_BYTES?: string;
   MAX_BODY_BYTES?: string;
   MAX_MESSAGES?: string;
+  /** A whole turn, every step and tool included, must end within this. */
+  TURN_DEADLINE_MS?: string;
+  IDEMPOTENCY_TTL_SECONDS?: string;
   /** How long a stream may stay silent before a keep-alive comment is sent. */
   STREAM_KEEPALIVE_MS?: string;
 }

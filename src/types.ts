@@ -2,11 +2,13 @@
 
 import type { Config } from "./config.js";
 import type { Env } from "./env.js";
+import type { Logger } from "./log.js";
 
 export interface AppVariables {
   requestId: string;
   config: Config;
   tenant: string;
+  log: Logger;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

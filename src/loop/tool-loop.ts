@@ -21,7 +21,7 @@ import type { ServerTool, ToolOutcome, ToolRegistry } from "../tools/registry.js
 import { awaitsClient, hasToolCalls, isFinalStep } from "./stop-conditions.js";
 
 /** One model call. The non-streaming door passes `model.complete`; the streaming door streams and accumulates. */
-export type ModelStep = (request: ChatCompletionRequest, step: number) => Promise<ChatCompletion>;
+export type ModelStep = (request: ChatCompletionRequest, step: number, signal?: AbortSignal) => Promise<ChatCompletion>;
 
 export interface LoopLimits {
   /** Tool steps before the final call without tools. */
@@ -97,7 +97,7 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   for (let step = 1; ; step++) {
     const final = isFinalStep(step, input.limits.maxSteps);
     const request = buildRequest(input.parameters, conversation, final ? [] : toolDefinitions, step);
-    const completion = await input.callModel(request, step);
+    const completion = await input.callModel(request, step, input.signal);
     usage = addUsage(usage, completion.usage);
     const choice = completion.choices[0];
     const { message, toolCalls } = normalizeAssistantMessage(choice?.message, ids);

@@ -50,6 +50,8 @@ export const chatRequestSchema = z.looseObject({
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   n: z.literal(1).nullable().optional(),
+  /** Which server tools this request may use; omitted means all, [] means none. */
+  server_tools: z.array(z.string()).max(128).optional(),
   conversation_id: z
     .string()
     .regex(CONVERSATION_ID, "must be 1-128 letters, digits or _ . : -")

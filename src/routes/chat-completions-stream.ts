@@ -9,10 +9,10 @@
 
 import type { Context } from "hono";
 import { ApiError } from "../errors.js";
-import type { ModelStep } from "../loop/tool-loop.js";
+import type { LoopHooks, ModelStep } from "../loop/tool-loop.js";
 import { randomToken } from "../protocol/normalize.js";
 import { StreamAccumulator, readChunks } from "../protocol/stream-accumulator.js";
-import type { ChatCompletionRequest, JsonObject, ToolCall, Usage } from "../protocol/types.js";
+import type { ChatCompletion, ChatCompletionRequest, JsonObject, ToolCall, Usage } from "../protocol/types.js";
 import type { TurnDependencies, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
@@ -100,13 +100,24 @@ function streamingStep(
   };
 }
 
+export interface StreamOptions {
+  hooks?: LoopHooks;
+  deadlineMs: number;
+  /** The whole completion, as a non-streaming request would have answered, once the turn is stored. */
+  onComplete?: (completion: ChatCompletion & { conversation_id: string }) => void;
+  onFailure?: () => void;
+}
+
 export async function streamTurn(
   c: Context<AppEnv>,
   dependencies: TurnDependencies & { model: ModelClient },
   request: TurnRequest,
   includeUsage: boolean,
+  options: StreamOptions,
 ): Promise<Response> {
   const abort = new AbortController();
+  const deadline = request.signal;
+  const signal = deadline ? AbortSignal.any([abort.signal, deadline]) : abort.signal;
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const base = {
     id: `chatcmpl-${randomToken(24)}`,
@@ -126,7 +137,7 @@ export async function streamTurn(
 
   const callModel = streamingStep(
     dependencies.model,
-    abort.signal,
+    signal,
     () => writer,
     () => {
       if (opened) return;
@@ -140,18 +151,22 @@ export async function streamTurn(
     },
   );
 
-  const turn = runTurn(dependencies, { ...request, signal: abort.signal }, {
+  const turn = runTurn(dependencies, { ...request, signal }, {
     callModel,
     keepPartial: () => (opened ? partialText : ""),
     hooks: {
+      ...options.hooks,
       // The text of a step that ended in tool calls is already in a committed message.
-      onTurnMessage: () => {
+      onTurnMessage: (message) => {
         partialText = "";
+        options.hooks?.onTurnMessage?.(message);
       },
       onToolCalls: (step, calls) => {
+        options.hooks?.onToolCalls?.(step, calls);
         void writer?.chunk([], { switchboard: { type: "tool_calls", step, calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })) } });
       },
       onToolResult: (event) => {
+        options.hooks?.onToolResult?.(event);
         void writer?.chunk([], {
           switchboard: { type: "tool_result", step: event.step, id: event.call.call.id, name: event.call.call.function.name, ok: event.outcome.ok, duration_ms: event.durationMs },
         });
@@ -161,7 +176,7 @@ export async function streamTurn(
 
   // Until the first upstream stream opens, a failure is an ordinary HTTP error and nothing is stored.
   const beforeOpen = await Promise.race([firstOpen.then(() => null), turn.then(() => null, (error: unknown) => (opened ? null : { error }))]);
-  if (beforeOpen) throw beforeOpen.error;
+  if (beforeOpen) throw beforeOpen.error; // the caller maps it (deadline, upstream) to an HTTP error
   // When the turn finished before the writer existed (impossible: a model call always opens first).
   const out = writer as ChunkWriter | null;
   if (!out) throw new ApiError(500, "The stream could not start.");
@@ -174,12 +189,11 @@ export async function streamTurn(
       await out.delta({}, choice?.finish_reason ?? "stop");
       if (includeUsage) await out.chunk([], { usage: completed.usage ?? zeroUsage() });
       await out.close(true);
+      options.onComplete?.({ ...completed.completion, conversation_id: request.conversationId });
     },
     async (error: unknown) => {
-      const status = error instanceof UpstreamError || error instanceof ApiError ? error.status : 500;
-      const message = error instanceof Error && status !== 500 ? error.message : "The turn failed; what was generated so far is stored.";
-      const code = error instanceof UpstreamError ? error.code : null;
-      await out.event({ error: { message, type: status === 499 ? "client_closed" : "upstream_error", param: null, code } });
+      options.onFailure?.();
+      await out.event(streamErrorBody(error, deadline?.aborted === true, options.deadlineMs, c.get("log").redact));
       await out.close(false);
     },
   );
@@ -194,6 +208,37 @@ export async function streamTurn(
       "X-Request-Id": request.requestId,
     },
   });
+}
+
+function streamErrorBody(error: unknown, deadlineHit: boolean, deadlineMs: number, redact: (text: string) => string): JsonObject {
+  if (deadlineHit) {
+    return { error: { message: `The turn did not finish within ${deadlineMs} ms; what was generated so far is stored.`, type: "timeout_error", param: null, code: "turn_deadline_exceeded" } };
+  }
+  if (error instanceof UpstreamError) {
+    return { error: { message: redact(error.message), type: error.status === 499 ? "client_closed" : "upstream_error", param: null, code: error.code } };
+  }
+  return { error: { message: "The turn failed; what was generated so far is stored.", type: "server_error", param: null, code: null } };
+}
+
+/** Replays a stored completion (an Idempotency-Key hit) as the stream the first request received. */
+export function replayAsStream(completion: ChatCompletion & { conversation_id: string }, includeUsage: boolean, headers: Headers): Response {
+  const choice = completion.choices[0];
+  const base = { id: completion.id, object: "chat.completion.chunk", created: completion.created, model: completion.model, system_fingerprint: null, conversation_id: completion.conversation_id };
+  const events: unknown[] = [];
+  const push = (delta: JsonObject, finishReason: string | null = null) => events.push({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });
+  push({ role: "assistant", content: "" });
+  if (typeof choice?.message.content === "string" && choice.message.content) push({ content: choice.message.content });
+  (choice?.message.tool_calls ?? []).forEach((call, index) => {
+    push({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
+    push({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] });
+  });
+  push({}, choice?.finish_reason ?? "stop");
+  if (includeUsage) events.push({ ...base, choices: [], usage: completion.usage ?? zeroUsage() });
+  const text = events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("") + "data: [DONE]\n\n";
+  const responseHeaders = new Headers(headers);
+  responseHeaders.set("Content-Type", "text/event-stream; charset=utf-8");
+  responseHeaders.set("Cache-Control", "no-cache");
+  return new Response(text, { headers: responseHeaders });
 }
 
 /** The way OpenAI streams calls: a header fragment with id, type and name, then the arguments. */

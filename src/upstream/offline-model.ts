@@ -164,8 +164,8 @@ function describeResult(name: string, content: string, chinese: boolean): string
     if (texts.length === 0) return chinese ? "还没有笔记。" : "There are no notes yet.";
     return (chinese ? "笔记：" : "Your notes: ") + texts.join("; ");
   }
-  if (isJsonObject(value) && isJsonObject(value.note)) {
-    return chinese ? `已记下：${String(value.note.text)}` : `Saved: ${String(value.note.text)}`;
+  if (isJsonObject(value) && typeof value.status === "string" && typeof value.text === "string") {
+    return chinese ? `已记下：${value.text}` : `Saved: ${value.text}`;
   }
   const text = typeof value === "string" ? value : JSON.stringify(value);
   return chinese ? `${name} 返回：${text.slice(0, 500)}` : `${name} returned: ${text.slice(0, 500)}`;

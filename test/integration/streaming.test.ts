@@ -7,7 +7,7 @@ import { generateText, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { startSwitchboard, type Switchboard } from "./support/harness.js";
+import { KEYS, startSwitchboard, type Switchboard } from "./support/harness.js";
 import { completion, reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
@@ -175,7 +175,7 @@ describe("the openai client", () => {
 });
 
 describe("the Vercel AI SDK", () => {
-  const provider = () => createOpenAICompatible({ name: "switchboard", baseURL: new URL("/v1", switchboard.url).href, apiKey: "sk-client", includeUsage: true });
+  const provider = () => createOpenAICompatible({ name: "switchboard", baseURL: new URL("/v1", switchboard.url).href, apiKey: KEYS.tenantA, includeUsage: true });
 
   it("generateText gets an answer made with a server tool", async () => {
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("calculate", { expression: "6*7" })));

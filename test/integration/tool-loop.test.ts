@@ -2,7 +2,7 @@
 // calls the mock DMXAPI and dispatches to the real tool Workers over service bindings.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSwitchboard, type Switchboard } from "./support/harness.js";
+import { KEYS, startSwitchboard, type Switchboard } from "./support/harness.js";
 import { BRIEF_RESPONSE_TEXT, completion, reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
@@ -40,7 +40,7 @@ describe("server tools", () => {
     expect(response.choices[0]!.finish_reason).toBe("stop");
     expect(switchboard.upstream.openMeteoCalls.map((url) => url.pathname)).toEqual(["/v1/search", "/v1/forecast"]);
     const firstCall = switchboard.upstream.chatCalls[0]!;
-    expect(firstCall.headers.get("authorization")).toBe("Bearer sk-test-dmxapi");
+    expect(firstCall.headers.get("authorization")).toBe(`Bearer ${KEYS.dmxapi}`);
     const offered = (firstCall.body.tools as Array<{ function: { name: string } }>).map((tool) => tool.function.name).sort();
     expect(offered).toEqual(["calculate", "flaky", "get_current_time", "get_current_weather", "notes"]);
     // The follow-up carries the assistant message, then exactly one tool message for its call.
@@ -164,8 +164,8 @@ describe("server tools", () => {
     const echoed = parsedToolContent(1).echo === undefined ? null : parsedToolContent(1);
     expect(echoed).toMatchObject({
       echo: { mode: "echo" },
-      context: { conversation_id: response.conversation_id, tool_call_id: "call_echo", tenant: "default" },
-      idempotency_key: `default:${String(response.conversation_id)}:call_echo`,
+      context: { conversation_id: response.conversation_id, tool_call_id: "call_echo", tenant: "tenant-a" },
+      idempotency_key: `tenant-a:${String(response.conversation_id)}:call_echo`,
     });
   });
 });
@@ -255,7 +255,7 @@ describe("client-declared tools", () => {
     // The brief's Python example, as raw HTTP.
     const response = await switchboard.request("/v1/chat/completions", {
       method: "POST",
-      headers: { Accept: "application/json", Authorization: "Bearer sk-client", "Content-Type": "application/json" },
+      headers: { Accept: "application/json", Authorization: `Bearer ${KEYS.tenantA}`, "Content-Type": "application/json" },
       body: JSON.stringify({ model: "gpt-5-mini", max_tokens: 16384, temperature: 1, stream: false, messages: weatherQuestion, tools: briefTools }),
     });
 

@@ -269,7 +269,7 @@ describe("createDmxapiClient: retries", () => {
     expect(calls).toHaveLength(1);
   });
 
-  // BUG (src/upstream/dmxapi-client.ts, complete(), ~line 117): complete() wraps send() in a second
+  // BUG (src/upstream/dmxapi-client.ts, complete(), line 111): complete() wraps send() in a second
   // retry loop with its own attempt counter, so HTTP-error retries and 200-with-bad-body retries each
   // get maxRetries: with maxRetries 1 this makes 4 upstream calls instead of at most 2 (and up to
   // (maxRetries+1)^2 in general). Fix: share one attempt counter/budget between send() and complete()
@@ -283,7 +283,7 @@ describe("createDmxapiClient: retries", () => {
     expect(calls.length).toBeLessThanOrEqual(2);
   });
 
-  // BUG (src/upstream/dmxapi-client.ts, attemptOnce(), ~line 70): the per-attempt AbortSignal.timeout
+  // BUG (src/upstream/dmxapi-client.ts, attemptOnce(), line 70): the per-attempt AbortSignal.timeout
   // keeps running after the response headers arrived. Real fetch errors the body when its signal aborts,
   // so a body read that outlasts timeoutMs rejects with a raw DOMException from response.text() in
   // complete(): not an UpstreamError, so the client gets a generic 500 instead of 504 upstream_timeout.
@@ -345,7 +345,7 @@ describe("createDmxapiClient: openStream", () => {
     expect(error.status).toBe(502);
   });
 
-  // BUG (src/upstream/dmxapi-client.ts, attemptOnce(), ~line 70): the per-attempt timeout signal is
+  // BUG (src/upstream/dmxapi-client.ts, attemptOnce(), line 70): the per-attempt timeout signal is
   // handed to fetch and never released, so with real fetch a stream that is still flowing after
   // timeoutMs (60 s by default; long generations take that) is aborted mid-stream, after bytes may
   // already have reached the client. The OpenAI SDK's timeout covers the wait for headers only.

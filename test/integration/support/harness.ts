@@ -11,12 +11,20 @@ import { MockUpstream } from "./mock-upstream.js";
 
 const flakyTool = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/workers/flaky-tool.mjs");
 
+/** Two tenants' keys, and the DMXAPI key the orchestrator uses: none may ever appear in a log. */
+export const KEYS = { tenantA: "sk-client-tenant-a-0123456789", tenantB: "sk-client-tenant-b-9876543210", dmxapi: "sk-test-dmxapi-secret-42" } as const;
+
 export interface Switchboard {
   url: URL;
   upstream: MockUpstream;
+  /** An openai client with tenant A's key. */
   openai: OpenAI;
   miniflare: Miniflare;
+  /** Every line the Workers logged (console.log / warn / error), in order. */
+  logs: string[];
+  /** HTTP to the orchestrator, with tenant A's key unless the request sets its own Authorization. */
   request(pathname: string, init?: RequestInit): Promise<Response>;
+  client(apiKey: string): OpenAI;
   dispose(): Promise<void>;
 }
 
@@ -34,7 +42,8 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
       ? {
           bindings: {
             ...worker.bindings,
-            DMXAPI_API_KEY: "sk-test-dmxapi",
+            DMXAPI_API_KEY: KEYS.dmxapi,
+            SWITCHBOARD_API_KEYS: `tenant-a:${KEYS.tenantA},tenant-b:${KEYS.tenantB}`,
             DMXAPI_TIMEOUT_MS: "5000",
             TOOL_TIMEOUT_MS: "1000",
             ...options.vars,
@@ -45,8 +54,12 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
     return { ...worker, ...extra, outboundService: upstream.fetch };
   });
   void overrides;
+  const logs: string[] = [];
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
+      handleStructuredLogs: (log: { message: string }) => {
+        logs.push(log.message);
+      },
       workers: [
         ...workers,
         { name: "flaky-tool", modules: true, scriptPath: flakyTool, compatibilityDate: "2026-11-01" },
@@ -58,8 +71,14 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
     url,
     upstream,
     miniflare,
-    openai: new OpenAI({ baseURL: new URL("/v1", url).href, apiKey: "sk-client", maxRetries: 0 }),
-    request: (pathname, init) => fetch(new URL(pathname, url), init),
+    logs,
+    openai: new OpenAI({ baseURL: new URL("/v1", url).href, apiKey: KEYS.tenantA, maxRetries: 0 }),
+    client: (apiKey) => new OpenAI({ baseURL: new URL("/v1", url).href, apiKey, maxRetries: 0 }),
+    request: (pathname, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has("Authorization")) headers.set("Authorization", `Bearer ${KEYS.tenantA}`);
+      return fetch(new URL(pathname, url), { ...init, headers });
+    },
     dispose: () => miniflare.dispose(),
   };
 }

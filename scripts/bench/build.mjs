@@ -1,0 +1,49 @@
+// Builds what the bench runs: every project Worker (scripts/lib/workers.mjs, as `npm run build:tools`),
+// then the bench's own Workers into dist/bench/ with the same esbuild settings as the project's.
+
+import { statSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+import { bundleWorkers, distDir, root } from "../lib/workers.mjs";
+
+export const benchDir = path.join(root, "bench");
+export const benchWorkersDir = path.join(benchDir, "workers");
+export const benchDistDir = path.join(distDir, "bench");
+
+export const BENCH_WORKERS = {
+  passthrough: { name: "bench-passthrough", scriptPath: path.join(benchWorkersDir, "passthrough.mjs"), bundled: false },
+  empty: { name: "bench-empty", scriptPath: path.join(benchWorkersDir, "empty.mjs"), bundled: false },
+  peer: { name: "bench-ai-sdk-peer", entry: path.join(benchWorkersDir, "ai-sdk-peer.ts"), scriptPath: path.join(benchDistDir, "ai-sdk-peer.js"), bundled: true },
+  kvCounting: { name: "bench-kv-counting", entry: path.join(benchWorkersDir, "kv-counting-entry.mjs"), scriptPath: path.join(benchDistDir, "kv-counting.js"), bundled: true },
+};
+
+const esbuildOptions = {
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  external: ["cloudflare:*", "node:*"],
+  sourcemap: "linked",
+  logLevel: "warning",
+};
+
+/** Project Workers first (the KV-counting wrapper imports the orchestrator's bundle), then the bench's. */
+export async function buildAll() {
+  const started = performance.now();
+  const workers = await bundleWorkers();
+  await Promise.all(
+    Object.values(BENCH_WORKERS)
+      .filter((worker) => worker.bundled)
+      .map((worker) => build({ ...esbuildOptions, entryPoints: [worker.entry], outfile: worker.scriptPath })),
+  );
+  return { workers, ms: performance.now() - started };
+}
+
+export function bundleSize(file) {
+  const bytes = statSync(file).size;
+  const gzipBytes = gzipSync(readFileSync(file), { level: 9 }).length;
+  return { file: path.relative(root, file), bytes, gzipBytes };
+}
