@@ -8,14 +8,14 @@ import autocannon from "autocannon";
 /**
  * @returns {Promise<{ latencies: number[], ok: number, errors: number, non2xx: number, timeouts: number, seconds: number, statusCodes: Record<string, number> }>}
  */
-export function runLoad({ url, body, connections, seconds, timeoutSeconds = 30 }) {
+export function runLoad({ url, body, headers = {}, connections, seconds, timeoutSeconds = 30 }) {
   return new Promise((resolve, reject) => {
     const latencies = [];
     const instance = autocannon(
       {
         url,
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...headers },
         body,
         connections,
         pipelining: 1,

@@ -120,8 +120,9 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       const value = JSON.stringify(snapshot);
       const bytes = byteLength(value);
       if (bytes > options.maxBytes) throw new ConversationTooLargeError(bytes, options.maxBytes);
-      const parents = base?.heads ?? [];
       const name = snapshotName(turn);
+      // Re-storing a turn rewrites its own key, which must never become its own parent.
+      const parents = (base?.heads ?? []).filter((head) => head !== name);
       const metadata: SnapshotMetadata = { parents, turns: turns.length, bytes };
       await kv.put(prefix + name, value, {
         expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds),

@@ -132,7 +132,14 @@ export async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenera
   const reader = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
   try {
     for (;;) {
-      const { done, value: event } = await reader.read();
+      let next: ReadableStreamReadResult<{ data: string }>;
+      try {
+        next = await reader.read();
+      } catch (cause) {
+        if (cause instanceof UpstreamError) throw cause;
+        throw new UpstreamError(`DMXAPI's stream broke off: ${cause instanceof Error ? cause.message : String(cause)}`, { status: 502, code: "upstream_stream_interrupted" });
+      }
+      const { done, value: event } = next;
       if (done) return;
       const data = event.data.trim();
       if (data === "[DONE]") return;

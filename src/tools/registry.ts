@@ -147,6 +147,10 @@ function parseSchemaResponse(value: unknown): ToolSchemaResponse {
   if (!isJsonObject(value) || value.type !== "function" || !isJsonObject(value.function) || typeof value.function.name !== "string") {
     throw new Error("GET /schema did not return a function tool definition");
   }
+  // A name the model API rejects would fail every chat request, not just this tool's calls.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value.function.name)) {
+    throw new Error(`tool name ${JSON.stringify(value.function.name.slice(0, 80))} is not a valid function name`);
+  }
   const metadata = isJsonObject(value.metadata) ? value.metadata : {};
   return {
     type: "function",

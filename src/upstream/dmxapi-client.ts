@@ -50,25 +50,33 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const sleep = options.sleep ?? wait;
 
-  async function send(request: ChatCompletionRequest, callOptions: CallOptions): Promise<Response> {
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await attemptOnce(request, callOptions.signal);
-      if (outcome.response) return outcome.response;
+  type Outcome<Value> =
+    | { value: Value; error?: undefined }
+    | { value?: undefined; error: UpstreamError; retryable: boolean; headers: Headers | null };
+
+  /** One retry budget for every way an attempt can fail: status, network, timeout, unusable body. */
+  async function withRetries<Value>(signal: AbortSignal | undefined, attempt: () => Promise<Outcome<Value>>): Promise<Value> {
+    for (let retry = 0; ; retry++) {
+      const outcome = await attempt();
+      if (outcome.error === undefined) return outcome.value as Value;
       const { error, retryable, headers } = outcome;
-      if (!retryable || attempt >= options.maxRetries || callOptions.signal?.aborted) throw error;
-      const delayMs = retryDelayMs(attempt, headers);
-      options.onRetry?.({ attempt: attempt + 1, delayMs, status: error.upstreamStatus, message: error.message });
+      if (!retryable || retry >= options.maxRetries || signal?.aborted) throw error;
+      const delayMs = retryDelayMs(retry, headers);
+      options.onRetry?.({ attempt: retry + 1, delayMs, status: error.upstreamStatus, message: error.message });
       await sleep(delayMs);
     }
   }
 
-  type Outcome =
-    | { response: Response; error?: undefined; retryable?: undefined; headers?: undefined }
-    | { response?: undefined; error: UpstreamError; retryable: boolean; headers: Headers | null };
+  const timeoutError = () => new UpstreamError(`DMXAPI did not answer within ${options.timeoutMs} ms.`, { status: 504, code: "upstream_timeout" });
 
-  async function attemptOnce(request: ChatCompletionRequest, callerSignal: AbortSignal | undefined): Promise<Outcome> {
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+  /**
+   * Sends the request; `timeoutMs` runs until the response headers arrive. The returned controller
+   * aborts the body: the caller arms its own timer for reading it.
+   */
+  async function open(request: ChatCompletionRequest, callerSignal: AbortSignal | undefined): Promise<Outcome<{ response: Response; controller: AbortController }>> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+    const signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal;
     let response: Response;
     try {
       response = await doFetch(endpoint, {
@@ -85,32 +93,36 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
       if (callerSignal?.aborted) {
         return { error: new UpstreamError("The request was cancelled.", { status: 499 }), retryable: false, headers: null };
       }
-      const timedOut = timeout.aborted;
-      const message = timedOut
-        ? `DMXAPI did not answer within ${options.timeoutMs} ms.`
-        : `Could not reach DMXAPI: ${cause instanceof Error ? cause.message : String(cause)}`;
-      return {
-        error: new UpstreamError(message, { status: timedOut ? 504 : 502, code: timedOut ? "upstream_timeout" : "upstream_unreachable" }),
-        retryable: true,
-        headers: null,
-      };
+      const error = controller.signal.aborted
+        ? timeoutError()
+        : new UpstreamError(`Could not reach DMXAPI: ${cause instanceof Error ? cause.message : String(cause)}`, { status: 502, code: "upstream_unreachable" });
+      return { error, retryable: true, headers: null };
+    } finally {
+      clearTimeout(timer);
     }
-    if (response.ok) return { response };
+    if (response.ok) return { value: { response, controller } };
     const body = await readErrorBody(response);
-    return {
-      error: toUpstreamError(response.status, body),
-      retryable: isRetryable(response.status, response.headers, body),
-      headers: response.headers,
-    };
+    return { error: toUpstreamError(response.status, body), retryable: isRetryable(response.status, response.headers, body), headers: response.headers };
   }
 
   return {
     defaultModel: options.defaultModel,
 
-    async complete(request, callOptions = {}) {
-      for (let attempt = 0; ; attempt++) {
-        const response = await send({ ...request, stream: false }, callOptions);
-        const text = await response.text();
+    complete(request, callOptions = {}) {
+      return withRetries(callOptions.signal, async () => {
+        const opened = await open({ ...request, stream: false }, callOptions.signal);
+        if (opened.error) return opened;
+        const { response, controller } = opened.value;
+        const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+        let text: string;
+        try {
+          text = await response.text();
+        } catch {
+          if (callOptions.signal?.aborted) return { error: new UpstreamError("The request was cancelled.", { status: 499 }), retryable: false, headers: null };
+          return { error: timeoutError(), retryable: true, headers: null };
+        } finally {
+          clearTimeout(timer);
+        }
         let parsed: unknown;
         try {
           parsed = JSON.parse(text);
@@ -118,22 +130,54 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
           parsed = undefined;
         }
         // Some gateways answer 200 with an error object, or a truncated body; both are worth a retry.
-        const error = isJsonObject(parsed) && isJsonObject(parsed.error) ? toUpstreamError(502, asErrorBody(parsed)) : null;
-        if (parsed !== undefined && !error) return normalizeCompletion(parsed);
-        const failure = error ?? new UpstreamError("DMXAPI answered 200 with a body that is not JSON.", { status: 502, code: "upstream_invalid_response" });
-        if (attempt >= options.maxRetries || callOptions.signal?.aborted) throw failure;
-        const delayMs = retryDelayMs(attempt, null);
-        options.onRetry?.({ attempt: attempt + 1, delayMs, status: 200, message: failure.message });
-        await sleep(delayMs);
-      }
+        if (isJsonObject(parsed) && isJsonObject(parsed.error)) {
+          const mapped = toUpstreamError(502, asErrorBody(parsed));
+          const error = new UpstreamError(mapped.message, { status: 502, upstreamStatus: 200, code: mapped.code, type: mapped.type, param: mapped.param });
+          return { error, retryable: true, headers: null };
+        }
+        if (parsed === undefined) {
+          return { error: new UpstreamError("DMXAPI answered 200 with a body that is not JSON.", { status: 502, code: "upstream_invalid_response" }), retryable: true, headers: null };
+        }
+        return { value: normalizeCompletion(parsed) };
+      });
     },
 
     async openStream(request, callOptions = {}) {
-      const response = await send({ ...request, stream: true }, callOptions);
+      const { response, controller } = await withRetries(callOptions.signal, () => open({ ...request, stream: true }, callOptions.signal));
       if (!response.body) throw new UpstreamError("DMXAPI answered without a body.", { status: 502 });
-      return response.body;
+      // A stream may rightly run for minutes; what must not happen is silence longer than the timeout.
+      return response.body.pipeThrough(idleTimeout(options.timeoutMs, controller, timeoutError));
     },
   };
+}
+
+/** Errors the stream when no bytes arrive for `milliseconds`, and releases the connection. */
+function idleTimeout(milliseconds: number, controller: AbortController, error: () => UpstreamError): TransformStream<Uint8Array, Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let arm: () => void = () => undefined;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(stream) {
+      arm = () => {
+        if (timer !== null) clearTimeout(timer);
+        timer = setTimeout(() => {
+          try {
+            stream.error(error());
+          } catch {
+            // Already closed or cancelled by the reader: nothing is waiting for it.
+          }
+          controller.abort();
+        }, milliseconds);
+      };
+      arm();
+    },
+    transform(chunk, stream) {
+      arm();
+      stream.enqueue(chunk);
+    },
+    flush() {
+      if (timer !== null) clearTimeout(timer);
+    },
+  });
 }
 
 async function readErrorBody(response: Response): Promise<OpenAIErrorBody | null> {

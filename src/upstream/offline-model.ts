@@ -93,9 +93,11 @@ const CITY_TIME_ZONES: Record<string, string> = {
 export function chooseTool(text: string, available: Set<string>): ChosenCall | null {
   const lower = text.toLowerCase();
   if (available.has("notes")) {
-    const save = /(?:remember|note that|记住|记一下)[:：,，\s]*(.+)/i.exec(text);
-    if (save?.[1]) return { name: "notes", arguments: { action: "save", text: save[1].trim() } };
+    // Asking what was remembered is a recall, even though it says "remember".
     if (/\b(?:recall|my notes|what did i)\b|笔记|记过什么/i.test(text)) return { name: "notes", arguments: { action: "recall" } };
+    const save = /(?:remember|note that|记住|记一下)[:：,，\s]*(.+)/i.exec(text);
+    const note = save?.[1]?.trim();
+    if (note && /[\p{L}\p{N}]/u.test(note)) return { name: "notes", arguments: { action: "save", text: note } };
   }
   if (available.has("get_current_weather") && /weather|temperature|forecast|天气|几度|气温|温度/i.test(text)) {
     return { name: "get_current_weather", arguments: { location: extractPlace(text) } };

@@ -237,7 +237,7 @@ describe("conversation store", () => {
   // that was just written, so the whole conversation is lost. Fix: drop the new key's own name from
   // `parents` (parents = base.heads.filter((head) => head !== name)) and never delete it in cleanup,
   // or make snapshot names unique per write (append a random suffix).
-  it.fails("replaces a turn with the same id rather than losing the conversation", async () => {
+  it("replaces a turn with the same id rather than losing the conversation", async () => {
     const conversations = store();
     const id = uniqueId("same");
     await conversations.append("default", id, null, turn("turn_1", 1000));

@@ -1,0 +1,517 @@
+// `npm run bench` (issue 7): what the orchestrator costs on top of the platform, locally, in workerd.
+//
+// A zero-latency mock model (scripts/bench/mock-upstream.mjs, its own Node process on 127.0.0.1)
+// answers every model call instantly, so what is measured is the Workers' own work:
+//   1. floor        a request straight to the mock
+//   2. passthrough  a bare Worker that forwards the body to the mock with fetch (the platform's hop)
+//   3. orchestrator POST /v1/chat/completions, the model answers text directly
+//   4. orch + tool  one tool round trip: model → `calculate` tool Worker over its service binding → model
+//   5. AI SDK peer  the same one-tool loop run in-process by the Vercel AI SDK inside one Worker
+// each at several concurrencies, in interleaved rounds after a warm-up (A B C D E, A B C D E, ...), so
+// drift on a noisy machine hits every scenario alike. Also: KV operations per turn, bundle sizes, and
+// per-Worker startup time.
+//
+// Every Worker runs in ONE Miniflare (one workerd process). Each Worker under test gets its own
+// loopback socket (`unsafeDirectSockets`, ephemeral port), so requests reach it without Miniflare's
+// entry Worker in between; tool Workers have no socket and are reached only over service bindings.
+//
+//   node scripts/bench.mjs            full run (results in bench/results/latest.{json,svg} + a dated copy)
+//   node scripts/bench.mjs --quick    smoke run (bench/results/quick.{json,svg})
+//   BENCH_SECONDS (3)  BENCH_ROUNDS (3)  BENCH_WARMUP_SECONDS (2 per scenario)  BENCH_CONCURRENCY (1,16,64)
+//   BENCH_STARTUP_RUNS (3)  BENCH_KV_TURNS (20)  BENCH_PAUSE_MS (250)
+
+import { fork } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs";
+import { median, percentile, runLoad } from "./bench/load.mjs";
+import { TEXT_PROMPT, TOOL_PROMPT } from "./bench/prompts.mjs";
+import { bundleTable, comparisonTable, kvTable, latencyTable, renderSvg, startupTable } from "./bench/report.mjs";
+import { miniflareWorkers, root } from "./lib/workers.mjs";
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const quick = process.argv.includes("--quick");
+const numberFrom = (name, fallback) => {
+  const value = Number.parseFloat(process.env[name] ?? "");
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+};
+const settings = {
+  quick,
+  seconds: numberFrom("BENCH_SECONDS", quick ? 1 : 3),
+  rounds: Math.round(numberFrom("BENCH_ROUNDS", quick ? 1 : 3)),
+  warmupSeconds: numberFrom("BENCH_WARMUP_SECONDS", quick ? 0.6 : 2),
+  concurrency: (process.env.BENCH_CONCURRENCY ?? "1,16,64").split(",").map((value) => Number.parseInt(value, 10)).filter((value) => value > 0),
+  startupRuns: Math.round(numberFrom("BENCH_STARTUP_RUNS", quick ? 1 : 3)),
+  kvTurns: Math.round(numberFrom("BENCH_KV_TURNS", quick ? 5 : 20)),
+  pauseMs: numberFrom("BENCH_PAUSE_MS", 250),
+};
+
+const CLIENT_KEY = "sk-bench-client-0123456789abcdef";
+const UPSTREAM_KEY = "sk-bench-upstream-0123456789abcdef";
+const MODEL = "gpt-5-mini";
+const ORCHESTRATOR = "switchboard";
+const DIRECT_SOCKET = [{ host: "127.0.0.1", port: 0 }];
+
+const requestBody = (content) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content }] });
+const headers = { "content-type": "application/json", authorization: `Bearer ${CLIENT_KEY}` };
+
+const startedAt = performance.now();
+const log = (message) => console.log(message);
+const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
+
+// ---------------------------------------------------------------------------------------------
+// Processes we start, and stop on the way out (only these, by handle).
+
+let mock = null;
+let miniflare = null;
+async function cleanup() {
+  const current = miniflare;
+  miniflare = null;
+  await current?.dispose().catch(() => undefined);
+  if (mock && mock.exitCode === null) mock.kill("SIGTERM");
+  mock = null;
+}
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function startMock() {
+  const child = fork(path.join(root, "scripts/bench/mock-upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const port = await new Promise((resolve, reject) => {
+    child.once("message", (message) => resolve(message.port));
+    child.once("exit", (code) => reject(new Error(`mock upstream exited (${code}) before listening`)));
+  });
+  return { child, port };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Miniflare options
+
+/** Orchestrator variables for the bench: the mock as DMXAPI, a client key, no retries (errors show). */
+function orchestratorVars(upstreamBaseUrl) {
+  return {
+    DMXAPI_BASE_URL: upstreamBaseUrl,
+    DMXAPI_API_KEY: UPSTREAM_KEY,
+    DMXAPI_MODEL: MODEL,
+    DMXAPI_MAX_RETRIES: "0",
+    SWITCHBOARD_API_KEYS: `bench:${CLIENT_KEY}`,
+  };
+}
+
+function benchWorkerOptions(projectWorkers, upstreamBaseUrl) {
+  const orchestrator = projectWorkers.find((worker) => worker.name === ORCHESTRATOR);
+  const vars = orchestratorVars(upstreamBaseUrl);
+  const project = projectWorkers.map((worker) =>
+    worker.name === ORCHESTRATOR ? { ...worker, bindings: { ...worker.bindings, ...vars }, unsafeDirectSockets: DIRECT_SOCKET } : worker,
+  );
+  const { name: _name, scriptPath: _script, ...orchestratorShape } = orchestrator;
+  const compatibilityDate = orchestrator.compatibilityDate;
+  return [
+    ...project,
+    // The orchestrator's bundle, same bindings, its own KV namespace, behind the counting wrapper.
+    {
+      ...orchestratorShape,
+      name: BENCH_WORKERS.kvCounting.name,
+      scriptPath: BENCH_WORKERS.kvCounting.scriptPath,
+      bindings: { ...orchestrator.bindings, ...vars },
+      kvNamespaces: { CONVERSATIONS: { id: "bench-kv-counting" } },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
+    {
+      name: BENCH_WORKERS.passthrough.name,
+      modules: true,
+      scriptPath: BENCH_WORKERS.passthrough.scriptPath,
+      compatibilityDate,
+      bindings: { UPSTREAM_URL: `${upstreamBaseUrl}/chat/completions`, UPSTREAM_API_KEY: UPSTREAM_KEY },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
+    {
+      name: BENCH_WORKERS.peer.name,
+      modules: true,
+      scriptPath: BENCH_WORKERS.peer.scriptPath,
+      compatibilityDate,
+      bindings: { UPSTREAM_BASE_URL: upstreamBaseUrl, UPSTREAM_API_KEY: UPSTREAM_KEY, UPSTREAM_MODEL: MODEL },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
+  ];
+}
+
+/** Workers' console output: counted, never printed while measuring; the first errors are kept. */
+const workerLogs = { log: 0, info: 0, warn: 0, error: 0, debug: 0, other: 0, firstProblems: [] };
+function onWorkerLog(entry) {
+  const level = entry.level in workerLogs && entry.level !== "firstProblems" ? entry.level : "other";
+  workerLogs[level]++;
+  if ((level === "warn" || level === "error") && workerLogs.firstProblems.length < 10) workerLogs.firstProblems.push(String(entry.message).slice(0, 500));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async function mockStats(port) {
+  return (await fetch(`http://127.0.0.1:${port}/__stats`)).json();
+}
+const statsDelta = (after, before) => Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]));
+
+async function post(url, content, extraHeaders = {}) {
+  const response = await fetch(url, { method: "POST", headers: { ...headers, ...extraHeaders }, body: requestBody(content) });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+const answerOf = (json) => json?.choices?.[0]?.message?.content;
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+async function sanityCheck(scenarios, mockPort) {
+  for (const scenario of scenarios) {
+    const before = await mockStats(mockPort);
+    const response = await post(scenario.url, scenario.prompt);
+    const delta = statsDelta(await mockStats(mockPort), before);
+    const problems = [];
+    if (response.status !== 200) problems.push(`status ${response.status}: ${response.text.slice(0, 300)}`);
+    if (answerOf(response.json) !== scenario.expect.answer) problems.push(`answer ${JSON.stringify(answerOf(response.json))}, expected ${JSON.stringify(scenario.expect.answer)}`);
+    for (const [key, value] of Object.entries(scenario.expect.upstream)) {
+      if (delta[key] !== value) problems.push(`mock saw ${key}=${delta[key]}, expected ${value}`);
+    }
+    if (problems.length > 0) throw new Error(`Scenario "${scenario.label}" does not do what it should:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+async function settleCounts(countsUrl) {
+  // Deletes of superseded snapshots run after the response (waitUntil): wait until the counts stop moving.
+  let last = "";
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const text = await (await fetch(countsUrl)).text();
+    if (text === last) return JSON.parse(text);
+    last = text;
+    await sleep(50);
+  }
+  return JSON.parse(last);
+}
+
+async function countKv(baseUrl, turns) {
+  const chatUrl = new URL("/v1/chat/completions", baseUrl).href;
+  const countsUrl = new URL("/__kv_counts", baseUrl).href;
+  const reset = () => fetch(new URL("/__kv_counts/reset", baseUrl), { method: "POST" });
+  const cases = [];
+
+  async function measure(label, description, run) {
+    await settleCounts(countsUrl);
+    await reset();
+    await run();
+    const counts = await settleCounts(countsUrl);
+    cases.push({ label, description, turns, totals: counts, perTurn: Object.fromEntries(Object.entries(counts).map(([op, n]) => [op, n / turns])) });
+  }
+
+  const turn = async (content, conversationId) => {
+    const response = await post(chatUrl, content, conversationId ? { "X-Conversation-Id": conversationId } : {});
+    if (response.status !== 200) throw new Error(`KV counting turn failed: ${response.status} ${response.text.slice(0, 300)}`);
+    return response.headers.get("X-Conversation-Id");
+  };
+
+  await measure("new conversation, no tool", "no conversation_id: a new conversation per turn", async () => {
+    for (let index = 0; index < turns; index++) await turn(TEXT_PROMPT);
+  });
+  const conversationId = await turn(TEXT_PROMPT);
+  await measure("continued conversation, no tool", `turns 2..${turns + 1} of one conversation, sequential`, async () => {
+    for (let index = 0; index < turns; index++) await turn(TEXT_PROMPT, conversationId);
+  });
+  await measure("new conversation, one tool call", "no conversation_id, one calculate round trip", async () => {
+    for (let index = 0; index < turns; index++) await turn(TOOL_PROMPT);
+  });
+  return { method: "counting Proxy around env.CONVERSATIONS (bench/workers/kv-counting-entry.mjs wrapping dist/switchboard/index.js)", cases };
+}
+
+async function measureLatency(scenarios, mockPort) {
+  const runs = [];
+  const oneRun = async (scenario, concurrency, seconds, round) => {
+    const before = await mockStats(mockPort);
+    const result = await runLoad({ url: scenario.url, body: requestBody(scenario.prompt), headers, connections: concurrency, seconds });
+    const delta = statsDelta(await mockStats(mockPort), before);
+    await sleep(settings.pauseMs);
+    const sorted = Float64Array.from(result.latencies).sort();
+    return {
+      scenario: scenario.key,
+      concurrency,
+      round,
+      seconds: result.seconds,
+      sorted,
+      ok: result.ok,
+      errors: result.errors + result.non2xx,
+      timeouts: result.timeouts,
+      statusCodes: result.statusCodes,
+      medianMs: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      reqPerSec: result.ok / result.seconds,
+      upstreamCallsPerRequest: result.ok > 0 ? delta.requests / result.ok : null,
+    };
+  };
+
+  log(`\nWarm-up: ${settings.warmupSeconds} s per scenario, split over c=${settings.concurrency.join(",")}`);
+  for (const scenario of scenarios) {
+    for (const concurrency of settings.concurrency) {
+      const run = await oneRun(scenario, concurrency, settings.warmupSeconds / settings.concurrency.length, 0);
+      if (run.errors > 0) log(`  warm-up ${scenario.short} c=${concurrency}: ${run.errors} errors ${JSON.stringify(run.statusCodes)}`);
+    }
+  }
+
+  for (let round = 1; round <= settings.rounds; round++) {
+    log(`Round ${round}/${settings.rounds} (${elapsed()})`);
+    for (const concurrency of settings.concurrency) {
+      const line = [];
+      for (const scenario of scenarios) {
+        const run = await oneRun(scenario, concurrency, settings.seconds, round);
+        runs.push(run);
+        line.push(`${scenario.short} ${run.medianMs.toFixed(2)} ms ${run.reqPerSec.toFixed(0)}/s${run.errors ? ` ERR ${run.errors}` : ""}`);
+      }
+      log(`  c=${String(concurrency).padEnd(3)} ${line.join(" | ")}`);
+    }
+  }
+
+  return scenarios.flatMap((scenario) =>
+    settings.concurrency.map((concurrency) => {
+      const mine = runs.filter((run) => run.scenario === scenario.key && run.concurrency === concurrency);
+      const pooled = new Float64Array(mine.reduce((sum, run) => sum + run.sorted.length, 0));
+      let offset = 0;
+      for (const run of mine) {
+        pooled.set(run.sorted, offset);
+        offset += run.sorted.length;
+      }
+      pooled.sort();
+      const ok = mine.reduce((sum, run) => sum + run.ok, 0);
+      const seconds = mine.reduce((sum, run) => sum + run.seconds, 0);
+      const statusCodes = {};
+      for (const run of mine) for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+      return {
+        scenario: scenario.key,
+        concurrency,
+        // Latency percentiles over every response of every round; throughput over the summed run time.
+        medianMs: percentile(pooled, 50),
+        p90Ms: percentile(pooled, 90),
+        p99Ms: percentile(pooled, 99),
+        maxMs: pooled.length ? pooled[pooled.length - 1] : Number.NaN,
+        meanMs: pooled.length ? pooled.reduce((sum, value) => sum + value, 0) / pooled.length : Number.NaN,
+        reqPerSec: ok / seconds,
+        samples: ok,
+        errors: mine.reduce((sum, run) => sum + run.errors, 0),
+        timeouts: mine.reduce((sum, run) => sum + run.timeouts, 0),
+        statusCodes,
+        upstreamCallsPerRequest: median(mine.map((run) => run.upstreamCallsPerRequest).filter((value) => value !== null)),
+        rounds: mine.map((run) => ({ round: run.round, seconds: run.seconds, samples: run.ok, medianMs: run.medianMs, p99Ms: run.p99Ms, reqPerSec: run.reqPerSec, errors: run.errors })),
+      };
+    }),
+  );
+}
+
+async function measureStartup(projectWorkers) {
+  const strip = ({ serviceBindings: _services, unsafeDirectSockets: _sockets, ...options }) => options;
+  const compatibilityDate = projectWorkers[0].compatibilityDate;
+  const candidates = [
+    { worker: BENCH_WORKERS.empty.name, options: { name: BENCH_WORKERS.empty.name, modules: true, scriptPath: BENCH_WORKERS.empty.scriptPath, compatibilityDate } },
+    // Alone, without its tool Workers: service bindings need their targets in the same instance, and
+    // nothing is called at startup anyway (tools are discovered on the first request).
+    ...projectWorkers.map((worker) => ({ worker: worker.name, options: strip(worker) })),
+    { worker: BENCH_WORKERS.passthrough.name, options: { name: BENCH_WORKERS.passthrough.name, modules: true, scriptPath: BENCH_WORKERS.passthrough.scriptPath, compatibilityDate } },
+    { worker: BENCH_WORKERS.peer.name, options: { name: BENCH_WORKERS.peer.name, modules: true, scriptPath: BENCH_WORKERS.peer.scriptPath, compatibilityDate } },
+  ];
+  const rows = candidates.map((candidate) => ({ ...candidate, runsMs: [] }));
+  // Interleaved like the latency rounds: one start of each Worker per pass.
+  for (let run = 0; run < settings.startupRuns; run++) {
+    for (const row of rows) {
+      const begin = performance.now();
+      const instance = new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: () => undefined, workers: [row.options] }));
+      await instance.ready;
+      row.runsMs.push(performance.now() - begin);
+      await instance.dispose();
+    }
+  }
+  const baseline = median(rows[0].runsMs);
+  return {
+    method: "wall time of `new Miniflare({ one Worker }).ready` (spawns workerd, loads and evaluates the bundle), median of runs; `over empty` subtracts the same for a one-line Worker",
+    baseline: BENCH_WORKERS.empty.name,
+    workers: rows.map((row) => ({ worker: row.worker, runsMs: row.runsMs, medianMs: median(row.runsMs), overBaselineMs: median(row.runsMs) - baseline })),
+  };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const version = (pkg) => {
+    try {
+      return JSON.parse(readFileSync(path.join(root, "node_modules", pkg, "package.json"), "utf8")).version;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    os: `${os.type()} ${os.release()} (${os.platform()} ${os.arch()})`,
+    cpus: { model: cpus[0]?.model?.trim() ?? "unknown", count: cpus.length },
+    availableParallelism: os.availableParallelism?.() ?? cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage: os.loadavg(),
+    node: process.version,
+    versions: { miniflare: version("miniflare"), workerd: version("workerd"), ai: version("ai"), "@ai-sdk/openai-compatible": version("@ai-sdk/openai-compatible"), autocannon: version("autocannon"), hono: version("hono") },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const date = new Date();
+  log(`Switchboard bench${quick ? " (--quick)" : ""}: ${settings.rounds} round(s) × ${settings.seconds} s per scenario × c=${settings.concurrency.join(",")}`);
+
+  const built = await buildAll();
+  log(`Built ${built.workers.length} project Workers and the bench Workers in ${built.ms.toFixed(0)} ms`);
+  const bundles = [
+    ...built.workers.map((worker) => ({ worker: worker.name, ...bundleSize(worker.outFile) })),
+    { worker: BENCH_WORKERS.passthrough.name, ...bundleSize(BENCH_WORKERS.passthrough.scriptPath) },
+    { worker: BENCH_WORKERS.peer.name, ...bundleSize(BENCH_WORKERS.peer.scriptPath) },
+  ];
+
+  const mockProcess = await startMock();
+  mock = mockProcess.child;
+  const mockPort = mockProcess.port;
+  const upstreamBaseUrl = `http://127.0.0.1:${mockPort}/v1`;
+  log(`Mock upstream on ${upstreamBaseUrl} (pid ${mock.pid})`);
+
+  const projectWorkers = miniflareWorkers(built.workers);
+  const readyStart = performance.now();
+  miniflare = new Miniflare(
+    convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: onWorkerLog, workers: benchWorkerOptions(projectWorkers, upstreamBaseUrl) }),
+  );
+  await miniflare.ready;
+  const direct = async (name) => (await miniflare.unsafeGetDirectURL(name)).href;
+  const urls = {
+    orchestrator: new URL("/v1/chat/completions", await direct(ORCHESTRATOR)).href,
+    kvCounting: await direct(BENCH_WORKERS.kvCounting.name),
+    passthrough: await direct(BENCH_WORKERS.passthrough.name),
+    peer: await direct(BENCH_WORKERS.peer.name),
+  };
+  log(`Miniflare ready in ${(performance.now() - readyStart).toFixed(0)} ms: ${projectWorkers.length + 3} Workers in one workerd`);
+
+  const text = { answer: "Hello.", upstream: { requests: 1, text: 1 } };
+  const tool = { answer: "2*(3+4) = 14.", upstream: { requests: 2, toolCall: 1, afterTool: 1, toolResultHas14: 1 } };
+  const scenarios = [
+    { key: "floor", short: "1", label: "1. mock upstream direct (floor)", url: `${upstreamBaseUrl}/chat/completions`, prompt: TEXT_PROMPT, expect: text },
+    { key: "passthrough", short: "2", label: "2. pass-through Worker", url: urls.passthrough, prompt: TEXT_PROMPT, expect: text },
+    { key: "orchestrator", short: "3", label: "3. orchestrator, no tools", url: urls.orchestrator, prompt: TEXT_PROMPT, expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } } },
+    { key: "orchestrator-tool", short: "4", label: "4. orchestrator, one tool round trip", url: urls.orchestrator, prompt: TOOL_PROMPT, expect: tool },
+    { key: "ai-sdk-peer", short: "5", label: "5. AI SDK peer, one tool round trip", url: urls.peer, prompt: TOOL_PROMPT, expect: tool },
+  ];
+
+  await sanityCheck(scenarios, mockPort);
+  log("Sanity check passed: every scenario answers as expected and makes the model calls it should");
+
+  const kv = await countKv(urls.kvCounting, settings.kvTurns);
+  log(`Counted KV operations over ${settings.kvTurns} turns per case (${elapsed()})`);
+
+  const results = await measureLatency(scenarios, mockPort);
+
+  await miniflare.dispose();
+  miniflare = null;
+  mock.kill("SIGTERM");
+  mock = null;
+
+  log(`Measuring startup: ${settings.startupRuns} run(s) per Worker (${elapsed()})`);
+  const startup = await measureStartup(projectWorkers);
+
+  // -------------------------------------------------------------------------------------------
+  const byKey = (key, concurrency) => results.find((result) => result.scenario === key && result.concurrency === concurrency);
+  const per = (fn) => Object.fromEntries(settings.concurrency.map((c) => [c, fn(c)]));
+  const comparisons = [
+    { key: "orchestratorVsPassthrough", label: "3/2 orchestrator no-tool ÷ pass-through (median)", unit: "x", values: per((c) => byKey("orchestrator", c).medianMs / byKey("passthrough", c).medianMs) },
+    { key: "orchestratorToolVsPeer", label: "4/5 orchestrator one-tool ÷ AI SDK peer (median)", unit: "x", values: per((c) => byKey("orchestrator-tool", c).medianMs / byKey("ai-sdk-peer", c).medianMs) },
+    { key: "toolRoundTripMs", label: "added per tool round trip: median(4) − median(3)", unit: "ms", values: per((c) => byKey("orchestrator-tool", c).medianMs - byKey("orchestrator", c).medianMs) },
+    { key: "passthroughHopMs", label: "platform hop: median(2) − median(1)", unit: "ms", values: per((c) => byKey("passthrough", c).medianMs - byKey("floor", c).medianMs) },
+    { key: "orchestratorOverheadMs", label: "orchestrator over the hop: median(3) − median(2)", unit: "ms", values: per((c) => byKey("orchestrator", c).medianMs - byKey("passthrough", c).medianMs) },
+  ];
+  const toolDefinition =
+    "A tool round trip is what scenario 4 does beyond scenario 3: one more model call (the model's tool call, then its answer after the tool result) " +
+    "plus one tool call (the calculate tool Worker over its service binding, arguments validated against its JSON Schema first). " +
+    "Added ms per tool round trip = median latency of 4 − median latency of 3, at the same concurrency.";
+
+  const totalSeconds = (performance.now() - startedAt) / 1000;
+  const report = {
+    schema: 1,
+    date: date.toISOString(),
+    quick,
+    totalSeconds,
+    machine: machine(),
+    settings,
+    setup: {
+      runtime: "one Miniflare instance (one workerd process): the orchestrator, its 4 tool Workers, the KV-counting wrapper, the pass-through Worker and the AI SDK peer",
+      routing: "each Worker under test has its own loopback socket (Miniflare unsafeDirectSockets, ephemeral port): no Miniflare entry Worker in the path; tool Workers are reachable only over service bindings",
+      upstream: "zero-latency mock (scripts/bench/mock-upstream.mjs) in its own Node process on 127.0.0.1; precomputed answers; decides by whether the last message is a tool result",
+      load: "autocannon in the driver process, closed loop: N keep-alive connections each sending the next POST when the last answer arrived; latency per response in fractional ms",
+      orchestratorVars: { ...orchestratorVars(upstreamBaseUrl), DMXAPI_API_KEY: "(set)", SWITCHBOARD_API_KEYS: "(one key, tenant bench)" },
+      conversations: "no conversation_id in scenarios 3 and 4: every request starts (and writes) a new conversation in local KV",
+    },
+    scenarios: scenarios.map(({ key, short, label, prompt }) => ({ key, short, label, prompt })),
+    results,
+    comparisons,
+    toolRoundTrip: { definition: toolDefinition, ms: comparisons.find((c) => c.key === "toolRoundTripMs").values },
+    kv,
+    bundles,
+    startup,
+    workerLogs,
+  };
+
+  // -------------------------------------------------------------------------------------------
+  log(`\n${"=".repeat(100)}\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s; percentiles pooled over rounds; errors = non-2xx + socket errors + timeouts)\n`);
+  log(latencyTable(results, scenarios));
+  log(`\n${comparisonTable(comparisons, settings.concurrency)}`);
+  log(`\n${toolDefinition}`);
+  log(`\nKV operations per turn on CONVERSATIONS (${kv.method}):\n`);
+  log(kvTable(kv));
+  log(`\nBundle sizes:\n\n${bundleTable(bundles)}`);
+  log(`\nStartup (${startup.method}):\n\n${startupTable(startup)}`);
+  const m = report.machine;
+  log(`\nMachine: ${m.os}; ${m.cpus.count} × ${m.cpus.model}; ${m.memoryGiB} GiB; node ${m.node}; workerd ${m.versions.workerd}; miniflare ${m.versions.miniflare}; ${report.date}`);
+  log(`Worker log lines while benchmarking: ${workerLogs.log + workerLogs.info} info, ${workerLogs.warn} warn, ${workerLogs.error} error`);
+  for (const line of workerLogs.firstProblems) log(`  ${line}`);
+
+  const resultsDir = path.join(benchDir, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const svg = renderSvg({
+    results,
+    scenarios,
+    concurrencies: settings.concurrency,
+    title: "Switchboard bench: latency per scenario (zero-latency mock model, local workerd)",
+    subtitle: `${report.date.slice(0, 19)}Z · ${m.cpus.count} × ${m.cpus.model} · node ${m.node} · ${settings.rounds} round(s) × ${settings.seconds} s${quick ? " · QUICK" : ""}`,
+  });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const written = [];
+  if (quick) {
+    writeFileSync(path.join(resultsDir, "quick.json"), json);
+    writeFileSync(path.join(resultsDir, "quick.svg"), svg);
+    written.push("bench/results/quick.json", "bench/results/quick.svg");
+  } else {
+    const stamp = report.date.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+    writeFileSync(path.join(resultsDir, "latest.json"), json);
+    writeFileSync(path.join(resultsDir, `${stamp}.json`), json);
+    writeFileSync(path.join(resultsDir, "latest.svg"), svg);
+    written.push("bench/results/latest.json", `bench/results/${stamp}.json`, "bench/results/latest.svg");
+  }
+  log(`\nWrote ${written.join(", ")} (total ${((performance.now() - startedAt) / 1000).toFixed(1)} s)`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

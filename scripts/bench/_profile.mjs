@@ -1,0 +1,47 @@
+import { fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { buildAll } from "./build.mjs";
+import { runLoad, percentile } from "./load.mjs";
+import { miniflareWorkers } from "../lib/workers.mjs";
+const target = process.env.TARGET ?? "switchboard";
+const b = await buildAll();
+const mock = fork("/work/main/scripts/bench/mock-upstream.mjs");
+const port = await new Promise(r => mock.once("message", m => r(m.port)));
+const base = `http://127.0.0.1:${port}/v1`;
+const ds = [{ host: "127.0.0.1", port: 0 }];
+const vars = { DMXAPI_BASE_URL: base, DMXAPI_API_KEY: "sk-bench-up-0123456789", DMXAPI_MAX_RETRIES: "0", SWITCHBOARD_API_KEYS: "bench:sk-bench-client-0123456789" };
+const project = miniflareWorkers(b.workers).map(w => w.name === "switchboard" ? { ...w, bindings: { ...w.bindings, ...vars }, unsafeDirectSockets: ds } : w);
+const { name, scriptPath, ...shape } = project[0];
+const mf = new Miniflare(convertV4MiniflareOptions({ port: 0, inspectorPort: 9239, handleStructuredLogs: () => {}, workers: [...project,
+  { ...shape, name: "memkv", scriptPath: "/work/main/dist/bench/memory-kv.js", unsafeDirectSockets: ds },
+]}));
+await mf.ready;
+const list = await (await fetch("http://127.0.0.1:9239/json/list")).json();
+console.log(list.map(t => t.id + " " + t.webSocketDebuggerUrl).join("\n"));
+const t = list.find(t => t.id.endsWith(":" + target) || t.id === target || t.title?.includes(target));
+const ws = new WebSocket(t.webSocketDebuggerUrl);
+await new Promise(r => ws.addEventListener("open", r));
+let id = 0; const pending = new Map();
+ws.addEventListener("message", (e) => { const m = JSON.parse(e.data); if (m.id && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); } });
+const send = (method, params = {}) => new Promise(r => { const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params })); });
+const url = new URL("/v1/chat/completions", await mf.unsafeGetDirectURL(target)).href;
+const body = JSON.stringify({ model: "gpt-5-mini", messages: [{ role: "user", content: process.env.PROMPT ?? "Say hello in one word." }] });
+const headers = { authorization: "Bearer sk-bench-client-0123456789" };
+await runLoad({ url, body, headers, connections: 4, seconds: 1 });
+console.log(await send("Profiler.enable"));
+await send("Profiler.setSamplingInterval", { interval: 100 });
+await send("Profiler.start");
+const r = await runLoad({ url, body, headers, connections: Number(process.env.C ?? 8), seconds: 4 });
+const res = await send("Profiler.stop");
+console.log("reqs", r.ok, (r.ok / r.seconds).toFixed(0));
+const profile = res.result.profile;
+writeFileSync(`/tmp/${target}.cpuprofile`, JSON.stringify(profile));
+// self time by function
+const nodes = new Map(profile.nodes.map(n => [n.id, n]));
+const self = new Map();
+const dt = profile.timeDeltas; let total = 0;
+profile.samples.forEach((s, i) => { const n = nodes.get(s); const cf = n.callFrame; const k = `${cf.functionName || "(anon)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber}`; self.set(k, (self.get(k) ?? 0) + (dt[i] ?? 0)); total += dt[i] ?? 0; });
+console.log("total sampled ms", (total / 1000).toFixed(0));
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log((v / 1000).toFixed(1).padStart(8), (100 * v / total).toFixed(1).padStart(5) + "%", k);
+ws.close(); await mf.dispose(); mock.kill();

@@ -1,0 +1,143 @@
+// Turns bench results into the printed tables and the SVG chart (hand-written, no dependencies).
+
+const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
+const pad = (text, width) => String(text).padStart(width);
+const padEnd = (text, width) => String(text).padEnd(width);
+
+export function latencyTable(results, scenarios) {
+  const labelWidth = Math.max(...scenarios.map((scenario) => scenario.label.length), 8);
+  const header = `${padEnd("scenario", labelWidth)}  ${pad("conc", 4)}  ${pad("median ms", 9)}  ${pad("p99 ms", 8)}  ${pad("req/s", 8)}  ${pad("errors", 6)}  ${pad("samples", 7)}  round medians ms`;
+  const lines = [header, "-".repeat(header.length + 6)];
+  for (const scenario of scenarios) {
+    for (const row of results.filter((result) => result.scenario === scenario.key)) {
+      const spread = row.rounds.map((round) => fmt(round.medianMs)).join(" ");
+      lines.push(
+        `${padEnd(scenario.label, labelWidth)}  ${pad(row.concurrency, 4)}  ${pad(fmt(row.medianMs), 9)}  ${pad(fmt(row.p99Ms), 8)}  ${pad(fmt(row.reqPerSec, 0), 8)}  ${pad(row.errors, 6)}  ${pad(row.samples, 7)}  ${spread}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+export function comparisonTable(comparisons, concurrencies) {
+  const lines = [`${padEnd("comparison", 58)}${concurrencies.map((c) => pad(`c=${c}`, 10)).join("")}`];
+  for (const comparison of comparisons) {
+    const unit = comparison.unit === "x" ? "×" : " ms";
+    lines.push(`${padEnd(comparison.label, 58)}${concurrencies.map((c) => pad(`${fmt(comparison.values[c])}${unit}`, 10)).join("")}`);
+  }
+  return lines.join("\n");
+}
+
+export function kvTable(kv) {
+  const operations = ["list", "get", "getWithMetadata", "put", "delete"];
+  const lines = [`${padEnd("turn", 34)}${pad("turns", 6)}${operations.map((op) => pad(op, 17)).join("")}`];
+  for (const row of kv.cases) {
+    lines.push(`${padEnd(row.label, 34)}${pad(row.turns, 6)}${operations.map((op) => pad(fmt(row.perTurn[op], 2), 17)).join("")}`);
+  }
+  return lines.join("\n");
+}
+
+export function bundleTable(bundles) {
+  const lines = [`${padEnd("Worker", 30)}${pad("bytes", 10)}${pad("gzip bytes", 12)}  file`];
+  for (const bundle of bundles) lines.push(`${padEnd(bundle.worker, 30)}${pad(bundle.bytes, 10)}${pad(bundle.gzipBytes, 12)}  ${bundle.file}`);
+  return lines.join("\n");
+}
+
+export function startupTable(startup) {
+  const lines = [`${padEnd("Worker", 30)}${pad("ready ms (median)", 18)}${pad("over empty", 12)}  runs`];
+  for (const row of startup.workers) {
+    lines.push(`${padEnd(row.worker, 30)}${pad(fmt(row.medianMs, 0), 18)}${pad(row.worker === startup.baseline ? "—" : fmt(row.overBaselineMs, 0), 12)}  ${row.runsMs.map((ms) => fmt(ms, 0)).join(" ")}`);
+  }
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG: one panel per concurrency (each with its own linear scale, since c=1 and c=64 differ by orders
+// of magnitude), a bar per scenario at its median, a whisker from the median up to the p99.
+
+const COLORS = ["#9aa5b1", "#5b8def", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2"];
+const escapeXml = (text) => String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+function niceMax(value) {
+  if (!(value > 0)) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (step * magnitude >= value) return step * magnitude;
+  return 10 * magnitude;
+}
+
+function ticks(max) {
+  const count = 5;
+  return Array.from({ length: count + 1 }, (_, index) => (max / count) * index);
+}
+
+const tickLabel = (value) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1).replace(/\.0$/, "") : value.toFixed(2).replace(/0$/, "").replace(/\.$/, ""));
+
+export function renderSvg({ results, scenarios, concurrencies, title, subtitle }) {
+  const panelWidth = 300;
+  const panelHeight = 300;
+  const margin = { top: 78, left: 70, right: 20, bottom: 70 };
+  const gap = 40;
+  const legendHeight = 22 * Math.ceil(scenarios.length / 2) + 10;
+  const width = margin.left + concurrencies.length * panelWidth + (concurrencies.length - 1) * gap + margin.right;
+  const height = margin.top + panelHeight + margin.bottom + legendHeight;
+  const parts = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(title)}</text>`);
+  parts.push(`<text x="${width / 2}" y="42" text-anchor="middle" font-size="11" fill="#555">${escapeXml(subtitle)}</text>`);
+
+  concurrencies.forEach((concurrency, panelIndex) => {
+    const x0 = margin.left + panelIndex * (panelWidth + gap);
+    const y0 = margin.top;
+    const rows = scenarios.map((scenario) => results.find((result) => result.scenario === scenario.key && result.concurrency === concurrency));
+    const max = niceMax(Math.max(...rows.map((row) => (row ? Math.max(row.p99Ms, row.medianMs) : 0)).filter(Number.isFinite), 0.001));
+    const y = (value) => y0 + panelHeight - (Math.min(value, max) / max) * panelHeight;
+    parts.push(`<g>`);
+    parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 - 14}" text-anchor="middle" font-size="13" font-weight="bold">concurrency ${concurrency}</text>`);
+    for (const tick of ticks(max)) {
+      const ty = y(tick);
+      parts.push(`<line x1="${x0}" y1="${ty}" x2="${x0 + panelWidth}" y2="${ty}" stroke="#e5e5e5"/>`);
+      parts.push(`<text x="${x0 - 6}" y="${ty + 4}" text-anchor="end" fill="#333">${tickLabel(tick)}</text>`);
+    }
+    parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + panelHeight}" stroke="#333"/>`);
+    parts.push(`<line x1="${x0}" y1="${y0 + panelHeight}" x2="${x0 + panelWidth}" y2="${y0 + panelHeight}" stroke="#333"/>`);
+    if (panelIndex === 0) {
+      const cy = y0 + panelHeight / 2;
+      parts.push(`<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99)</text>`);
+    }
+    const slot = panelWidth / scenarios.length;
+    const barWidth = slot * 0.62;
+    rows.forEach((row, index) => {
+      const bx = x0 + slot * index + (slot - barWidth) / 2;
+      const cx = bx + barWidth / 2;
+      const scenario = scenarios[index];
+      parts.push(`<text x="${cx}" y="${y0 + panelHeight + 16}" text-anchor="middle" fill="#333">${escapeXml(scenario.short)}</text>`);
+      if (!row || !Number.isFinite(row.medianMs)) {
+        parts.push(`<text x="${cx}" y="${y0 + panelHeight - 6}" text-anchor="middle" fill="#999">n/a</text>`);
+        return;
+      }
+      const top = y(row.medianMs);
+      parts.push(`<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`);
+      if (Number.isFinite(row.p99Ms)) {
+        const wy = y(row.p99Ms);
+        parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
+        parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
+      }
+      parts.push(`<text x="${cx}" y="${Math.min(top, y(row.p99Ms)) - 4}" text-anchor="middle" font-size="10" fill="#111">${tickLabel(row.medianMs)}</text>`);
+    });
+    parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 + panelHeight + 36}" text-anchor="middle" font-size="12">scenario</text>`);
+    parts.push(`</g>`);
+  });
+
+  const legendTop = margin.top + panelHeight + margin.bottom - 8;
+  scenarios.forEach((scenario, index) => {
+    const column = index % 2;
+    const line = Math.floor(index / 2);
+    const lx = margin.left + column * ((width - margin.left - margin.right) / 2);
+    const ly = legendTop + line * 22;
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[index % COLORS.length]}"/>`);
+    parts.push(`<text x="${lx + 18}" y="${ly}" font-size="11">${escapeXml(`${scenario.short}: ${scenario.label}`)}</text>`);
+  });
+  parts.push(`</svg>`);
+  return `${parts.join("\n")}\n`;
+}
