@@ -7,6 +7,7 @@
 //   3. orchestrator POST /v1/chat/completions, the model answers text directly
 //   4. orch + tool  one tool round trip: model → `calculate` tool Worker over its service binding → model
 //   5. AI SDK peer  the same one-tool loop run in-process by the Vercel AI SDK inside one Worker
+//   3m. (diagnostic) scenario 3 with an in-memory KV in place of Miniflare's local KV simulator
 // each at several concurrencies, in interleaved rounds after a warm-up (A B C D E, A B C D E, ...), so
 // drift on a noisy machine hits every scenario alike. Also: KV operations per turn, bundle sizes, and
 // per-Worker startup time.
@@ -19,8 +20,8 @@
 //   node scripts/bench.mjs --quick    smoke run (bench/results/quick.{json,svg})
 //   BENCH_SECONDS (3)  BENCH_ROUNDS (3)  BENCH_WARMUP_SECONDS (2 per scenario)  BENCH_CONCURRENCY (1,16,64)
 //   BENCH_STARTUP_RUNS (3)  BENCH_KV_TURNS (20)  BENCH_PAUSE_MS (250)
+//   BENCH_DIAGNOSTICS=0  drops the diagnostic scenario 3m (orchestrator, no tools, in-memory KV)
 
-import { fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -30,6 +31,7 @@ import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs
 import { median, percentile, runLoad } from "./bench/load.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./bench/prompts.mjs";
 import { bundleTable, comparisonTable, kvTable, latencyTable, renderSvg, startupTable } from "./bench/report.mjs";
+import { ORCHESTRATOR, benchWorkerOptions, mockStats, orchestratorVars, requestBody, requestHeaders as headers, startMock } from "./bench/setup.mjs";
 import { miniflareWorkers, root } from "./lib/workers.mjs";
 
 // ---------------------------------------------------------------------------------------------
@@ -49,16 +51,9 @@ const settings = {
   startupRuns: Math.round(numberFrom("BENCH_STARTUP_RUNS", quick ? 1 : 3)),
   kvTurns: Math.round(numberFrom("BENCH_KV_TURNS", quick ? 5 : 20)),
   pauseMs: numberFrom("BENCH_PAUSE_MS", 250),
+  // Scenario 3m: the orchestrator with an in-memory KV in place of Miniflare's local KV simulator.
+  diagnostics: process.env.BENCH_DIAGNOSTICS !== "0",
 };
-
-const CLIENT_KEY = "sk-bench-client-0123456789abcdef";
-const UPSTREAM_KEY = "sk-bench-upstream-0123456789abcdef";
-const MODEL = "gpt-5-mini";
-const ORCHESTRATOR = "switchboard";
-const DIRECT_SOCKET = [{ host: "127.0.0.1", port: 0 }];
-
-const requestBody = (content) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content }] });
-const headers = { "content-type": "application/json", authorization: `Bearer ${CLIENT_KEY}` };
 
 const startedAt = performance.now();
 const log = (message) => console.log(message);
@@ -82,67 +77,6 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-async function startMock() {
-  const child = fork(path.join(root, "scripts/bench/mock-upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const port = await new Promise((resolve, reject) => {
-    child.once("message", (message) => resolve(message.port));
-    child.once("exit", (code) => reject(new Error(`mock upstream exited (${code}) before listening`)));
-  });
-  return { child, port };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Miniflare options
-
-/** Orchestrator variables for the bench: the mock as DMXAPI, a client key, no retries (errors show). */
-function orchestratorVars(upstreamBaseUrl) {
-  return {
-    DMXAPI_BASE_URL: upstreamBaseUrl,
-    DMXAPI_API_KEY: UPSTREAM_KEY,
-    DMXAPI_MODEL: MODEL,
-    DMXAPI_MAX_RETRIES: "0",
-    SWITCHBOARD_API_KEYS: `bench:${CLIENT_KEY}`,
-  };
-}
-
-function benchWorkerOptions(projectWorkers, upstreamBaseUrl) {
-  const orchestrator = projectWorkers.find((worker) => worker.name === ORCHESTRATOR);
-  const vars = orchestratorVars(upstreamBaseUrl);
-  const project = projectWorkers.map((worker) =>
-    worker.name === ORCHESTRATOR ? { ...worker, bindings: { ...worker.bindings, ...vars }, unsafeDirectSockets: DIRECT_SOCKET } : worker,
-  );
-  const { name: _name, scriptPath: _script, ...orchestratorShape } = orchestrator;
-  const compatibilityDate = orchestrator.compatibilityDate;
-  return [
-    ...project,
-    // The orchestrator's bundle, same bindings, its own KV namespace, behind the counting wrapper.
-    {
-      ...orchestratorShape,
-      name: BENCH_WORKERS.kvCounting.name,
-      scriptPath: BENCH_WORKERS.kvCounting.scriptPath,
-      bindings: { ...orchestrator.bindings, ...vars },
-      kvNamespaces: { CONVERSATIONS: { id: "bench-kv-counting" } },
-      unsafeDirectSockets: DIRECT_SOCKET,
-    },
-    {
-      name: BENCH_WORKERS.passthrough.name,
-      modules: true,
-      scriptPath: BENCH_WORKERS.passthrough.scriptPath,
-      compatibilityDate,
-      bindings: { UPSTREAM_URL: `${upstreamBaseUrl}/chat/completions`, UPSTREAM_API_KEY: UPSTREAM_KEY },
-      unsafeDirectSockets: DIRECT_SOCKET,
-    },
-    {
-      name: BENCH_WORKERS.peer.name,
-      modules: true,
-      scriptPath: BENCH_WORKERS.peer.scriptPath,
-      compatibilityDate,
-      bindings: { UPSTREAM_BASE_URL: upstreamBaseUrl, UPSTREAM_API_KEY: UPSTREAM_KEY, UPSTREAM_MODEL: MODEL },
-      unsafeDirectSockets: DIRECT_SOCKET,
-    },
-  ];
-}
-
 /** Workers' console output: counted, never printed while measuring; the first errors are kept. */
 const workerLogs = { log: 0, info: 0, warn: 0, error: 0, debug: 0, other: 0, firstProblems: [] };
 function onWorkerLog(entry) {
@@ -154,9 +88,6 @@ function onWorkerLog(entry) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-async function mockStats(port) {
-  return (await fetch(`http://127.0.0.1:${port}/__stats`)).json();
-}
 const statsDelta = (after, before) => Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]));
 
 async function post(url, content, extraHeaders = {}) {
@@ -256,6 +187,7 @@ async function measureLatency(scenarios, mockPort) {
       p99Ms: percentile(sorted, 99),
       reqPerSec: result.ok / result.seconds,
       upstreamCallsPerRequest: result.ok > 0 ? delta.requests / result.ok : null,
+      upstreamBytesPerCall: delta.requests > 0 ? delta.bytesIn / delta.requests : null,
     };
   };
 
@@ -308,7 +240,10 @@ async function measureLatency(scenarios, mockPort) {
         errors: mine.reduce((sum, run) => sum + run.errors, 0),
         timeouts: mine.reduce((sum, run) => sum + run.timeouts, 0),
         statusCodes,
+        // Checks on the mock's side: model calls per answered request (in-flight ones at a run's end
+        // inflate it slightly), and the mean size of the request bodies the model received.
         upstreamCallsPerRequest: median(mine.map((run) => run.upstreamCallsPerRequest).filter((value) => value !== null)),
+        upstreamBytesPerCall: median(mine.map((run) => run.upstreamBytesPerCall).filter((value) => value !== null)),
         rounds: mine.map((run) => ({ round: run.round, seconds: run.seconds, samples: run.ok, medianMs: run.medianMs, p99Ms: run.p99Ms, reqPerSec: run.reqPerSec, errors: run.errors })),
       };
     }),
@@ -388,9 +323,8 @@ async function main() {
 
   const projectWorkers = miniflareWorkers(built.workers);
   const readyStart = performance.now();
-  miniflare = new Miniflare(
-    convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: onWorkerLog, workers: benchWorkerOptions(projectWorkers, upstreamBaseUrl) }),
-  );
+  const workerOptions = benchWorkerOptions(projectWorkers, upstreamBaseUrl, { diagnostics: settings.diagnostics });
+  miniflare = new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: onWorkerLog, workers: workerOptions }));
   await miniflare.ready;
   const direct = async (name) => (await miniflare.unsafeGetDirectURL(name)).href;
   const urls = {
@@ -398,8 +332,9 @@ async function main() {
     kvCounting: await direct(BENCH_WORKERS.kvCounting.name),
     passthrough: await direct(BENCH_WORKERS.passthrough.name),
     peer: await direct(BENCH_WORKERS.peer.name),
+    memoryKv: settings.diagnostics ? new URL("/v1/chat/completions", await direct(BENCH_WORKERS.memoryKv.name)).href : null,
   };
-  log(`Miniflare ready in ${(performance.now() - readyStart).toFixed(0)} ms: ${projectWorkers.length + 3} Workers in one workerd`);
+  log(`Miniflare ready in ${(performance.now() - readyStart).toFixed(0)} ms: ${workerOptions.length} Workers in one workerd`);
 
   const text = { answer: "Hello.", upstream: { requests: 1, text: 1 } };
   const tool = { answer: "2*(3+4) = 14.", upstream: { requests: 2, toolCall: 1, afterTool: 1, toolResultHas14: 1 } };
@@ -407,6 +342,9 @@ async function main() {
     { key: "floor", short: "1", label: "1. mock upstream direct (floor)", url: `${upstreamBaseUrl}/chat/completions`, prompt: TEXT_PROMPT, expect: text },
     { key: "passthrough", short: "2", label: "2. pass-through Worker", url: urls.passthrough, prompt: TEXT_PROMPT, expect: text },
     { key: "orchestrator", short: "3", label: "3. orchestrator, no tools", url: urls.orchestrator, prompt: TEXT_PROMPT, expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } } },
+    ...(settings.diagnostics
+      ? [{ key: "orchestrator-memory-kv", short: "3m", label: "3m. orchestrator, no tools, in-memory KV (diagnostic)", url: urls.memoryKv, prompt: TEXT_PROMPT, expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } }, diagnostic: true }]
+      : []),
     { key: "orchestrator-tool", short: "4", label: "4. orchestrator, one tool round trip", url: urls.orchestrator, prompt: TOOL_PROMPT, expect: tool },
     { key: "ai-sdk-peer", short: "5", label: "5. AI SDK peer, one tool round trip", url: urls.peer, prompt: TOOL_PROMPT, expect: tool },
   ];
@@ -436,6 +374,12 @@ async function main() {
     { key: "toolRoundTripMs", label: "added per tool round trip: median(4) − median(3)", unit: "ms", values: per((c) => byKey("orchestrator-tool", c).medianMs - byKey("orchestrator", c).medianMs) },
     { key: "passthroughHopMs", label: "platform hop: median(2) − median(1)", unit: "ms", values: per((c) => byKey("passthrough", c).medianMs - byKey("floor", c).medianMs) },
     { key: "orchestratorOverheadMs", label: "orchestrator over the hop: median(3) − median(2)", unit: "ms", values: per((c) => byKey("orchestrator", c).medianMs - byKey("passthrough", c).medianMs) },
+    ...(settings.diagnostics
+      ? [
+          { key: "memoryKvVsPassthrough", label: "3m/2 in-memory-KV orchestrator ÷ pass-through", unit: "x", values: per((c) => byKey("orchestrator-memory-kv", c).medianMs / byKey("passthrough", c).medianMs) },
+          { key: "localKvMs", label: "local KV simulator's share: median(3) − median(3m)", unit: "ms", values: per((c) => byKey("orchestrator", c).medianMs - byKey("orchestrator-memory-kv", c).medianMs) },
+        ]
+      : []),
   ];
   const toolDefinition =
     "A tool round trip is what scenario 4 does beyond scenario 3: one more model call (the model's tool call, then its answer after the tool result) " +
@@ -458,7 +402,7 @@ async function main() {
       orchestratorVars: { ...orchestratorVars(upstreamBaseUrl), DMXAPI_API_KEY: "(set)", SWITCHBOARD_API_KEYS: "(one key, tenant bench)" },
       conversations: "no conversation_id in scenarios 3 and 4: every request starts (and writes) a new conversation in local KV",
     },
-    scenarios: scenarios.map(({ key, short, label, prompt }) => ({ key, short, label, prompt })),
+    scenarios: scenarios.map(({ key, short, label, prompt, diagnostic = false }) => ({ key, short, label, prompt, diagnostic })),
     results,
     comparisons,
     toolRoundTrip: { definition: toolDefinition, ms: comparisons.find((c) => c.key === "toolRoundTripMs").values },

@@ -10,14 +10,19 @@ import { chatCompletions } from "./routes/chat-completions.js";
 import { conversations } from "./routes/conversations.js";
 import { ConversationFullError } from "./run-turn.js";
 import type { AppEnv } from "./types.js";
+import { webhookAdmin } from "./webhooks/admin.js";
+import { webhookIngress } from "./webhooks/ingress.js";
 import { UpstreamError } from "./upstream/upstream-error.js";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.use("*", requireApiKey);
   app.use("/v1/*", limitBody);
+  // Webhook senders prove themselves with signatures, not with our API keys.
+  app.route("/v1", webhookIngress);
+  app.use("*", requireApiKey);
+  app.route("/v1", webhookAdmin);
   app.route("/v1", chatCompletions);
   app.route("/v1", conversations);
   app.route("/v1", catalog);

@@ -1,8 +1,15 @@
 // The orchestrator's bindings and variables. Tool Workers are the `TOOL_*` service bindings; they are
-// found at run time, so they have no fields here.
+// found at run time, so they have no fields here; neither have the webhook secrets, whose names
+// each hook declares.
+
+import type { WebhookJob } from "./webhooks/deliveries.js";
 
 export interface Env {
   CONVERSATIONS: KVNamespace;
+  /** Accepted webhook events wait here for the consumer that runs their turns. */
+  WEBHOOK_QUEUE: Queue<WebhookJob>;
+  /** First retry delay of a failed webhook job; doubles per attempt (default 10). */
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** Client keys, comma-separated, each `key` or `tenant:key`. A secret. */
   SWITCHBOARD_API_KEYS?: string;
   DMXAPI_API_KEY?: string;

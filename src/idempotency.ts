@@ -7,6 +7,7 @@
 
 import { sha256, toHex } from "./security/api-keys.js";
 import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
+import { putRecord } from "./kv-writes.js";
 
 export type IdempotencyRecord =
   | { state: "in_progress"; body_hash: string; started_at: number }
@@ -37,18 +38,9 @@ export async function checkIdempotency(kv: KVNamespace, tenant: string, key: str
   return { kind: "new", key: storageKey, bodyHash };
 }
 
-/**
- * Records the finished response. KV allows one write per second per key, and the in-progress
- * record was written moments ago, so a refused write is tried once more a second later.
- */
+/** Records the finished response (the in-progress record was written moments ago: see putRecord). */
 export async function completeIdempotency(kv: KVNamespace, storageKey: string, record: IdempotencyRecord, ttlSeconds: number): Promise<void> {
-  const write = () => kv.put(storageKey, JSON.stringify(record), { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, ttlSeconds) });
-  try {
-    await write();
-  } catch {
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
-    await write();
-  }
+  await putRecord(kv, storageKey, record, ttlSeconds);
 }
 
 /** A failed request is not remembered: the client may retry it with the same key. */

@@ -1,10 +1,14 @@
-// The orchestrator Worker's entry.
+// The orchestrator Worker's entry: HTTP for clients and webhook senders, and the queue consumer
+// that runs webhook turns.
 
 import { createApp } from "./app.js";
 import type { Env } from "./env.js";
+import type { WebhookJob } from "./webhooks/deliveries.js";
+import { handleWebhookBatch } from "./webhooks/consumer.js";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  queue: (batch, env, ctx) => handleWebhookBatch(batch, env, ctx),
+} satisfies ExportedHandler<Env, WebhookJob>;

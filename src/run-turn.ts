@@ -21,6 +21,8 @@ export interface TurnRequest {
   /** Server tools this turn may use; undefined means all discovered tools. */
   allowedTools?: readonly string[];
   signal?: AbortSignal;
+  /** A stable id makes re-running the same work (a redelivered webhook) store one turn, not two. */
+  turnId?: string;
 }
 
 export interface TurnDependencies {
@@ -113,7 +115,7 @@ export async function runTurn(dependencies: TurnDependencies, request: TurnReque
     throw error;
   }
   const turn: TurnRecord = {
-    id: `turn_${randomToken(16)}`,
+    id: request.turnId ?? `turn_${randomToken(16)}`,
     started_at: startedAt,
     completed_at: Date.now(),
     incomplete: false,

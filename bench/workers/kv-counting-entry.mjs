@@ -6,6 +6,9 @@
 //   anything else            -> the orchestrator, with env.CONVERSATIONS counted
 import orchestrator from "../../dist/switchboard/index.js";
 
+// Whatever else the orchestrator exports (entrypoints, Durable Object classes) stays reachable.
+export * from "../../dist/switchboard/index.js";
+
 const OPERATIONS = ["list", "get", "getWithMetadata", "put", "delete"];
 const counts = Object.fromEntries(OPERATIONS.map((name) => [name, 0]));
 
@@ -24,6 +27,7 @@ function counted(kv) {
 }
 
 export default {
+  ...orchestrator,
   async fetch(request, env, ctx) {
     const { pathname } = new URL(request.url);
     if (pathname === "/__kv_counts") return Response.json(counts);

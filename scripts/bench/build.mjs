@@ -16,6 +16,7 @@ export const BENCH_WORKERS = {
   empty: { name: "bench-empty", scriptPath: path.join(benchWorkersDir, "empty.mjs"), bundled: false },
   peer: { name: "bench-ai-sdk-peer", entry: path.join(benchWorkersDir, "ai-sdk-peer.ts"), scriptPath: path.join(benchDistDir, "ai-sdk-peer.js"), bundled: true },
   kvCounting: { name: "bench-kv-counting", entry: path.join(benchWorkersDir, "kv-counting-entry.mjs"), scriptPath: path.join(benchDistDir, "kv-counting.js"), bundled: true },
+  memoryKv: { name: "bench-orchestrator-memory-kv", entry: path.join(benchWorkersDir, "diagnostics/memory-kv-entry.mjs"), scriptPath: path.join(benchDistDir, "memory-kv.js"), bundled: true },
 };
 
 const esbuildOptions = {

@@ -39,7 +39,7 @@ const ANSWERS = {
   afterTool: Buffer.from(completion("chatcmpl-bench-final", { content: "2*(3+4) = 14." }, "stop")),
 };
 
-const stats = { requests: 0, text: 0, toolCall: 0, afterTool: 0, toolResultHas14: 0, toolsOffered: 0, bad: 0 };
+const stats = { requests: 0, bytesIn: 0, text: 0, toolCall: 0, afterTool: 0, toolResultHas14: 0, toolsOffered: 0, bad: 0 };
 
 function contentText(content) {
   if (typeof content === "string") return content;
@@ -75,9 +75,11 @@ const server = http.createServer((request, response) => {
   request.on("data", (chunk) => chunks.push(chunk));
   request.on("end", () => {
     stats.requests++;
+    const body = Buffer.concat(chunks);
+    stats.bytesIn += body.length;
     let kind;
     try {
-      kind = choose(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      kind = choose(JSON.parse(body.toString("utf8")));
     } catch {
       stats.bad++;
       response.writeHead(400, { "Content-Type": "application/json" });

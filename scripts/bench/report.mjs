@@ -70,7 +70,8 @@ function ticks(max) {
   return Array.from({ length: count + 1 }, (_, index) => (max / count) * index);
 }
 
-const tickLabel = (value) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1).replace(/\.0$/, "") : value.toFixed(2).replace(/0$/, "").replace(/\.$/, ""));
+const tickLabel = (value) => String(Math.round(value * 1000) / 1000);
+const valueLabel = (value) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
 
 export function renderSvg({ results, scenarios, concurrencies, title, subtitle }) {
   const panelWidth = 300;
@@ -117,13 +118,14 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
         return;
       }
       const top = y(row.medianMs);
-      parts.push(`<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`);
+      const look = scenario.diagnostic ? ` fill-opacity="0.45" stroke="${COLORS[index % COLORS.length]}" stroke-dasharray="3 2"` : "";
+      parts.push(`<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"${look}><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`);
       if (Number.isFinite(row.p99Ms)) {
         const wy = y(row.p99Ms);
         parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
         parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
       }
-      parts.push(`<text x="${cx}" y="${Math.min(top, y(row.p99Ms)) - 4}" text-anchor="middle" font-size="10" fill="#111">${tickLabel(row.medianMs)}</text>`);
+      parts.push(`<text x="${cx}" y="${Math.min(top, y(row.p99Ms)) - 4}" text-anchor="middle" font-size="10" fill="#111">${valueLabel(row.medianMs)}</text>`);
     });
     parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 + panelHeight + 36}" text-anchor="middle" font-size="12">scenario</text>`);
     parts.push(`</g>`);
@@ -135,8 +137,9 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
     const line = Math.floor(index / 2);
     const lx = margin.left + column * ((width - margin.left - margin.right) / 2);
     const ly = legendTop + line * 22;
-    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[index % COLORS.length]}"/>`);
-    parts.push(`<text x="${lx + 18}" y="${ly}" font-size="11">${escapeXml(`${scenario.short}: ${scenario.label}`)}</text>`);
+    const look = scenario.diagnostic ? ` fill-opacity="0.45" stroke="${COLORS[index % COLORS.length]}" stroke-dasharray="3 2"` : "";
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[index % COLORS.length]}"${look}/>`);
+    parts.push(`<text x="${lx + 18}" y="${ly}" font-size="11">${escapeXml(scenario.label)}</text>`);
   });
   parts.push(`</svg>`);
   return `${parts.join("\n")}\n`;

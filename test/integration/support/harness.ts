@@ -12,7 +12,15 @@ import { MockUpstream } from "./mock-upstream.js";
 const flakyTool = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/workers/flaky-tool.mjs");
 
 /** Two tenants' keys, and the DMXAPI key the orchestrator uses: none may ever appear in a log. */
-export const KEYS = { tenantA: "sk-client-tenant-a-0123456789", tenantB: "sk-client-tenant-b-9876543210", dmxapi: "sk-test-dmxapi-secret-42" } as const;
+export const KEYS = { tenantA: "sk-client-tenant-a-0123456789", tenantB: "sk-client-tenant-b-9876543210", dmxapi: "sk-test-dmxapi-secret-42", webhooks: "sk-client-webhooks-5555" } as const;
+
+/** Signing secrets of the repository's example hooks (src/webhooks/hooks.ts), as the tests set them. */
+export const HOOK_SECRETS = {
+  github: "It's a Secret to Everybody",
+  orders: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+  ordersCallback: "whsec_c2VjcmV0LWZvci1jYWxsYmFja3MtMTIzNDU2Nzg=",
+  ordersCallbackUrl: "https://callbacks.example.com/orders",
+} as const;
 
 export interface Switchboard {
   url: URL;
@@ -43,7 +51,12 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
           bindings: {
             ...worker.bindings,
             DMXAPI_API_KEY: KEYS.dmxapi,
-            SWITCHBOARD_API_KEYS: `tenant-a:${KEYS.tenantA},tenant-b:${KEYS.tenantB}`,
+            SWITCHBOARD_API_KEYS: `tenant-a:${KEYS.tenantA},tenant-b:${KEYS.tenantB},webhooks:${KEYS.webhooks}`,
+            GITHUB_WEBHOOK_SECRET: HOOK_SECRETS.github,
+            ORDERS_WEBHOOK_SECRET: HOOK_SECRETS.orders,
+            ORDERS_CALLBACK_SECRET: HOOK_SECRETS.ordersCallback,
+            ORDERS_CALLBACK_URL: HOOK_SECRETS.ordersCallbackUrl,
+            WEBHOOK_RETRY_BASE_SECONDS: "0",
             DMXAPI_TIMEOUT_MS: "5000",
             TOOL_TIMEOUT_MS: "1000",
             ...options.vars,

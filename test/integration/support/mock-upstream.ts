@@ -115,6 +115,10 @@ const PLACES: Record<string, Place[]> = {
 export class MockUpstream {
   readonly chatCalls: RecordedChatCall[] = [];
   readonly openMeteoCalls: URL[] = [];
+  /** Callback deliveries received, with their raw body and headers. */
+  readonly callbacks: Array<{ url: URL; body: string; headers: Headers }> = [];
+  /** Statuses the callback receiver answers with, in order; 200 once they run out. */
+  callbackStatuses: number[] = [];
   private readonly script: ChatHandler[] = [];
   /** When set, Open-Meteo answers every request with this status. */
   openMeteoStatus: number | null = null;
@@ -129,6 +133,8 @@ export class MockUpstream {
     this.openMeteoCalls.length = 0;
     this.script.length = 0;
     this.openMeteoStatus = null;
+    this.callbacks.length = 0;
+    this.callbackStatuses = [];
   }
 
   /** Miniflare's outboundService: every fetch to the outside world lands here. */
@@ -145,6 +151,10 @@ export class MockUpstream {
       if (this.openMeteoStatus !== null) return Response.json({ error: true, reason: "Mock failure" }, { status: this.openMeteoStatus });
       if (url.pathname === "/v1/search") return geocode(url);
       if (url.pathname === "/v1/forecast") return forecast(url);
+    }
+    if (url.hostname === "callbacks.example.com") {
+      this.callbacks.push({ url, body: await request.text(), headers: request.headers });
+      return new Response(null, { status: this.callbackStatuses.shift() ?? 200 });
     }
     return new Response(`No mock for ${request.method} ${url.href}`, { status: 599 });
   };

@@ -1,0 +1,112 @@
+// A CPU profile of one Worker under the bench's load: `node scripts/bench/profile.mjs [options]`.
+//
+//   --worker=NAME   the Worker to profile (default bench-orchestrator-memory-kv: the orchestrator's own
+//                   code without Miniflare's KV simulator; "switchboard" for the orchestrator as is)
+//   --tool          send the one-tool prompt (default: the no-tool prompt)
+//   --c=N           connections (default 8)     --seconds=S   profiled load (default 5)
+//
+// Same setup as `npm run bench` (one Miniflare, mock upstream on loopback). Attaches to the Worker's
+// isolate over workerd's inspector, samples every 100 µs, writes bench/results/<worker>.cpuprofile
+// (open it in Chrome DevTools → Performance, or VS Code) and prints the functions with the most self
+// time. With the real local KV, work done by the KV simulator on the same thread can be charged to
+// whatever the profiled isolate last ran: profile the in-memory-KV variant for the orchestrator's code.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { miniflareWorkers } from "../lib/workers.mjs";
+import { BENCH_WORKERS, benchDir, buildAll } from "./build.mjs";
+import { runLoad } from "./load.mjs";
+import { TEXT_PROMPT, TOOL_PROMPT } from "./prompts.mjs";
+import { ORCHESTRATOR, benchWorkerOptions, requestBody, requestHeaders, startMock } from "./setup.mjs";
+
+const option = (name, fallback) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
+const worker = option("worker", BENCH_WORKERS.memoryKv.name);
+const connections = Number.parseInt(option("c", "8"), 10);
+const seconds = Number.parseFloat(option("seconds", "5"));
+const prompt = process.argv.includes("--tool") ? TOOL_PROMPT : TEXT_PROMPT;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+
+const built = await buildAll();
+const mock = await startMock();
+const inspectorPort = await freePort();
+const miniflare = new Miniflare(
+  convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: 0,
+    inspectorPort,
+    handleStructuredLogs: () => undefined,
+    workers: benchWorkerOptions(miniflareWorkers(built.workers), mock.baseUrl),
+  }),
+);
+try {
+  await miniflare.ready;
+  const direct = (await miniflare.unsafeGetDirectURL(worker)).href;
+  const isOrchestrator = worker === ORCHESTRATOR || worker === BENCH_WORKERS.memoryKv.name || worker === BENCH_WORKERS.kvCounting.name;
+  const url = isOrchestrator ? new URL("/v1/chat/completions", direct).href : direct;
+
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
+  const target = targets.find((entry) => entry.id === `core:user:${worker}`);
+  if (!target) throw new Error(`No inspector target for ${worker}: ${targets.map((entry) => entry.id).join(", ")}`);
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve, { once: true });
+    socket.addEventListener("error", reject, { once: true });
+  });
+  let nextId = 0;
+  const pending = new Map();
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    pending.get(message.id)?.(message);
+    pending.delete(message.id);
+  });
+  const send = (method, params = {}) =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      pending.set(id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+
+  const load = (duration) => runLoad({ url, body: requestBody(prompt), headers: requestHeaders, connections, seconds: duration });
+  await load(2); // warm-up, unprofiled
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 100 });
+  await send("Profiler.start");
+  const result = await load(seconds);
+  const { result: stopped } = await send("Profiler.stop");
+  socket.close();
+
+  const profile = stopped.profile;
+  mkdirSync(path.join(benchDir, "results"), { recursive: true });
+  const file = path.join(benchDir, "results", `${worker}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfTime = new Map();
+  let total = 0;
+  profile.samples.forEach((sample, index) => {
+    const { callFrame } = nodes.get(sample);
+    const where = callFrame.url ? `${path.basename(callFrame.url)}:${callFrame.lineNumber + 1}` : "native";
+    const key = `${callFrame.functionName || "(anonymous)"}  ${where}`;
+    const delta = profile.timeDeltas[index] ?? 0;
+    selfTime.set(key, (selfTime.get(key) ?? 0) + delta);
+    total += delta;
+  });
+  console.log(`${worker}, c=${connections}, ${prompt === TOOL_PROMPT ? "one tool" : "no tool"}: ${result.ok} answers in ${result.seconds} s (${(result.ok / result.seconds).toFixed(0)}/s), ${result.errors + result.non2xx} errors`);
+  console.log(`Self time, top 25 of ${(total / 1000).toFixed(0)} ms sampled:`);
+  for (const [key, micros] of [...selfTime].sort((left, right) => right[1] - left[1]).slice(0, 25)) {
+    console.log(`${(micros / 1000).toFixed(1).padStart(9)} ms ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`);
+  }
+  console.log(`Wrote ${path.relative(process.cwd(), file)}`);
+} finally {
+  await miniflare.dispose();
+  mock.child.kill("SIGTERM");
+}

@@ -1,0 +1,89 @@
+// What the bench and its profiler share: the mock upstream process, and the Miniflare options that run
+// every Worker in one workerd with the Workers under test on their own loopback sockets.
+
+import { fork } from "node:child_process";
+import path from "node:path";
+import { BENCH_WORKERS } from "./build.mjs";
+import { root } from "../lib/workers.mjs";
+
+export const CLIENT_KEY = "sk-bench-client-0123456789abcdef";
+export const UPSTREAM_KEY = "sk-bench-upstream-0123456789abcdef";
+export const MODEL = "gpt-5-mini";
+export const ORCHESTRATOR = "switchboard";
+/** An ephemeral port on loopback: Miniflare serves the Worker on it directly (no entry Worker). */
+export const DIRECT_SOCKET = [{ host: "127.0.0.1", port: 0 }];
+
+export const requestBody = (content) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content }] });
+export const requestHeaders = { "content-type": "application/json", authorization: `Bearer ${CLIENT_KEY}` };
+
+/** Starts scripts/bench/mock-upstream.mjs in its own Node process; resolves once it listens. */
+export async function startMock() {
+  const child = fork(path.join(root, "scripts/bench/mock-upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const port = await new Promise((resolve, reject) => {
+    child.once("message", (message) => resolve(message.port));
+    child.once("exit", (code) => reject(new Error(`mock upstream exited (${code}) before listening`)));
+  });
+  return { child, port, baseUrl: `http://127.0.0.1:${port}/v1` };
+}
+
+export async function mockStats(port) {
+  return (await fetch(`http://127.0.0.1:${port}/__stats`)).json();
+}
+
+/** Orchestrator variables for the bench: the mock as DMXAPI, one client key, no retries (errors show). */
+export function orchestratorVars(upstreamBaseUrl) {
+  return {
+    DMXAPI_BASE_URL: upstreamBaseUrl,
+    DMXAPI_API_KEY: UPSTREAM_KEY,
+    DMXAPI_MODEL: MODEL,
+    DMXAPI_MAX_RETRIES: "0",
+    SWITCHBOARD_API_KEYS: `bench:${CLIENT_KEY}`,
+  };
+}
+
+/**
+ * Every Worker for one Miniflare: the project's (from their wrangler.toml, via miniflareWorkers()), the
+ * orchestrator with a direct socket, and the bench's own Workers, each with a direct socket.
+ */
+export function benchWorkerOptions(projectWorkers, upstreamBaseUrl, { diagnostics = true } = {}) {
+  const orchestrator = projectWorkers.find((worker) => worker.name === ORCHESTRATOR);
+  if (!orchestrator) throw new Error(`No ${ORCHESTRATOR} Worker in ${projectWorkers.map((worker) => worker.name).join(", ")}`);
+  const vars = orchestratorVars(upstreamBaseUrl);
+  const project = projectWorkers.map((worker) =>
+    worker.name === ORCHESTRATOR ? { ...worker, bindings: { ...worker.bindings, ...vars }, unsafeDirectSockets: DIRECT_SOCKET } : worker,
+  );
+  // The wrappers share the orchestrator's bindings but must not also consume its queues or run its
+  // crons (a queue has one consumer): they only serve HTTP.
+  const { name: _name, scriptPath: _script, queueConsumers: _consumers, cronTriggers: _crons, routes: _routes, ...orchestratorShape } = orchestrator;
+  const compatibilityDate = orchestrator.compatibilityDate;
+  /** The orchestrator's bundle behind a wrapper entry: same bindings (tool services included), own KV. */
+  const wrapped = (worker, namespace) => ({
+    ...orchestratorShape,
+    name: worker.name,
+    scriptPath: worker.scriptPath,
+    bindings: { ...orchestrator.bindings, ...vars },
+    kvNamespaces: { CONVERSATIONS: { id: namespace } },
+    unsafeDirectSockets: DIRECT_SOCKET,
+  });
+  return [
+    ...project,
+    wrapped(BENCH_WORKERS.kvCounting, "bench-kv-counting"),
+    ...(diagnostics ? [wrapped(BENCH_WORKERS.memoryKv, "bench-memory-kv-unused")] : []),
+    {
+      name: BENCH_WORKERS.passthrough.name,
+      modules: true,
+      scriptPath: BENCH_WORKERS.passthrough.scriptPath,
+      compatibilityDate,
+      bindings: { UPSTREAM_URL: `${upstreamBaseUrl}/chat/completions`, UPSTREAM_API_KEY: UPSTREAM_KEY },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
+    {
+      name: BENCH_WORKERS.peer.name,
+      modules: true,
+      scriptPath: BENCH_WORKERS.peer.scriptPath,
+      compatibilityDate,
+      bindings: { UPSTREAM_BASE_URL: upstreamBaseUrl, UPSTREAM_API_KEY: UPSTREAM_KEY, UPSTREAM_MODEL: MODEL },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
+  ];
+}

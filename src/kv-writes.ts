@@ -1,0 +1,14 @@
+// KV allows one write per second to a key. Records that change state quickly (an idempotency
+// record, a webhook delivery) are written again a second later when KV refuses the first try.
+
+import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
+
+export async function putRecord(kv: KVNamespace, key: string, value: unknown, ttlSeconds: number, metadata?: unknown): Promise<void> {
+  const options = { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, ttlSeconds), ...(metadata === undefined ? {} : { metadata }) };
+  try {
+    await kv.put(key, JSON.stringify(value), options);
+  } catch {
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await kv.put(key, JSON.stringify(value), options);
+  }
+}

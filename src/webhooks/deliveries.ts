@@ -1,0 +1,50 @@
+// Webhook deliveries in KV: one record per (hook, delivery id), written when the event is accepted
+// and updated as its turn runs. The record is how a replayed delivery is recognised, and how a
+// redelivered queue message (queues deliver at least once) is recognised as already done.
+
+import { sha256, toHex } from "../security/api-keys.js";
+import { putRecord } from "../kv-writes.js";
+
+export const DELIVERY_TTL_SECONDS = 7 * 86_400;
+
+export type DeliveryState = "queued" | "retrying" | "done" | "dead";
+
+export interface DeliveryRecord {
+  hook: string;
+  delivery_id: string;
+  conversation_id: string;
+  received_at: number;
+  state: DeliveryState;
+  attempts: number;
+  last_error?: string;
+  answer?: string | null;
+  completed_at?: number;
+  callback?: { state: "pending" | "delivered" | "dead"; attempts: number; last_error?: string };
+}
+
+/** The queue message: small, with the payload inline when it fits under the queue's 128 KB. */
+export type WebhookJob =
+  | { kind: "turn"; hook: string; delivery_id: string; conversation_id: string; payload?: unknown; payload_key?: string }
+  | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string };
+
+export const INLINE_PAYLOAD_LIMIT = 100_000;
+
+export async function deliveryKey(hook: string, deliveryId: string): Promise<string> {
+  return `webhook-deliveries/${hook}/${toHex(await sha256(deliveryId), 16)}`;
+}
+
+export async function payloadKey(hook: string, deliveryId: string): Promise<string> {
+  return `webhook-payloads/${hook}/${toHex(await sha256(deliveryId), 16)}`;
+}
+
+export async function deadLetterKey(hook: string, deliveryId: string, kind: WebhookJob["kind"]): Promise<string> {
+  return `webhook-dead-letters/${hook}/${toHex(await sha256(`${kind}:${deliveryId}`), 16)}`;
+}
+
+export async function readDelivery(kv: KVNamespace, hook: string, deliveryId: string): Promise<DeliveryRecord | null> {
+  return kv.get<DeliveryRecord>(await deliveryKey(hook, deliveryId), "json");
+}
+
+export async function writeDelivery(kv: KVNamespace, record: DeliveryRecord): Promise<void> {
+  await putRecord(kv, await deliveryKey(record.hook, record.delivery_id), record, DELIVERY_TTL_SECONDS);
+}

@@ -1,0 +1,92 @@
+// POST /v1/webhooks/:hook — a third party's signed event. Verified on the raw bytes, recorded once
+// per delivery id, queued, and acknowledged with 202 at once: senders give up after 10-30 s, and a
+// tool-calling turn can take longer. The turn itself runs in the queue consumer.
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError, invalidRequest } from "../errors.js";
+import { sha256, toHex } from "../security/api-keys.js";
+import type { AppEnv } from "../types.js";
+import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
+import { INLINE_PAYLOAD_LIMIT, DELIVERY_TTL_SECONDS, payloadKey, readDelivery, writeDelivery } from "./deliveries.js";
+import { hooks } from "./hooks.js";
+import { renderTemplate } from "./template.js";
+import type { HookConfig } from "./types.js";
+import { verifyGitHub, verifyStandardWebhook } from "./verify.js";
+
+const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
+export const webhookIngress = new Hono<AppEnv>();
+
+function hookFor(name: string): HookConfig {
+  const hook = hooks.get(name);
+  if (!hook) throw new ApiError(404, `No webhook hook named "${name}".`, { code: "unknown_hook" });
+  return hook;
+}
+
+webhookIngress.post(
+  "/webhooks/:hook",
+  async (c, next) => {
+    const hook = hookFor(c.req.param("hook"));
+    const maxSize = hook.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES;
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError(413, `The webhook body is over the ${maxSize}-byte limit.`, { code: "request_too_large" });
+      },
+    })(c, next);
+  },
+  async (c) => {
+    const hook = hookFor(c.req.param("hook"));
+    const secret = (c.env as unknown as Record<string, unknown>)[hook.verification.secret];
+    if (typeof secret !== "string" || secret === "") {
+      throw new ApiError(503, `The hook "${hook.name}" has no signing secret configured (${hook.verification.secret}).`, { type: "server_error", code: "hook_not_configured" });
+    }
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    const headers = c.req.raw.headers;
+    const verification = hook.verification.scheme === "github" ? await verifyGitHub(headers, raw, secret) : await verifyStandardWebhook(headers, raw, secret);
+    if (!verification.ok) throw new ApiError(401, `Webhook signature rejected: ${verification.reason}`, { code: "invalid_signature" });
+
+    let payload: unknown;
+    try {
+      payload = JSON.parse(new TextDecoder().decode(raw));
+    } catch {
+      throw invalidRequest("The webhook body is not JSON.", null, "invalid_json");
+    }
+    const deliveryId = verification.deliveryId;
+    const kv = c.env.CONVERSATIONS;
+    const existing = await readDelivery(kv, hook.name, deliveryId);
+    if (existing) {
+      // A replay (the sender retried, or someone resent it): acknowledged, and nothing runs again.
+      return c.json(acknowledgement(existing, true), 202);
+    }
+    const conversationId = await conversationFor(hook, deliveryId, payload);
+    const record: DeliveryRecord = { hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, received_at: Date.now(), state: "queued", attempts: 0 };
+    const job: WebhookJob = { kind: "turn", hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId };
+    if (raw.byteLength <= INLINE_PAYLOAD_LIMIT) {
+      job.payload = payload;
+    } else {
+      job.payload_key = await payloadKey(hook.name, deliveryId);
+      await kv.put(job.payload_key, JSON.stringify(payload), { expirationTtl: DELIVERY_TTL_SECONDS });
+    }
+    await writeDelivery(kv, record);
+    await c.env.WEBHOOK_QUEUE.send(job);
+    c.get("log").info("webhook_accepted", { hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, bytes: raw.byteLength });
+    c.header("X-Conversation-Id", conversationId);
+    return c.json(acknowledgement(record, false), 202);
+  },
+);
+
+function acknowledgement(record: DeliveryRecord, duplicate: boolean) {
+  return { object: "webhook.delivery", id: record.delivery_id, hook: record.hook, conversation_id: record.conversation_id, status: record.state, duplicate };
+}
+
+/** Conversation ids are readable and safe: disallowed characters become dashes, a hash keeps them apart. */
+async function conversationFor(hook: HookConfig, deliveryId: string, payload: unknown): Promise<string> {
+  const raw = hook.conversation === "per-event" ? deliveryId : renderTemplate(hook.conversation.key, payload);
+  if (hook.conversation !== "per-event" && raw.replace(/[#/:\s-]/g, "") === "") {
+    throw invalidRequest(`The payload lacks the fields of this hook's conversation key (${hook.conversation.key}).`, null, "missing_conversation_key");
+  }
+  const readable = raw.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+  return `wh-${hook.name}-${readable}-${toHex(await sha256(raw), 4)}`;
+}
