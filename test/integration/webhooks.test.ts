@@ -41,11 +41,10 @@ function orderPayload(id = "ord_1") {
   return JSON.stringify({ type: "order.created", data: { id, total: 42.5, currency: "EUR", city: "Paris, France" } });
 }
 
-async function sendStandard(body: string | Uint8Array, options: { id?: string; at?: Date; secret?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+async function sendStandard(body: string, options: { id?: string; at?: Date; secret?: string; headers?: Record<string, string> } = {}): Promise<Response> {
   const id = options.id ?? `msg_${++sequence}_${Date.now()}`;
   const at = options.at ?? new Date();
-  const text = typeof body === "string" ? body : new TextDecoder().decode(body);
-  const signature = new Webhook(options.secret ?? HOOK_SECRETS.orders).sign(id, at, text);
+  const signature = new Webhook(options.secret ?? HOOK_SECRETS.orders).sign(id, at, body);
   return fetch(new URL("/v1/webhooks/orders", switchboard.url), {
     method: "POST",
     headers: { "Content-Type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signature, ...options.headers },
