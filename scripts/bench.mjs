@@ -56,6 +56,7 @@ const settings = {
 };
 
 const startedAt = performance.now();
+const loadAverageAtStart = os.loadavg();
 const log = (message) => console.log(message);
 const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
 
@@ -294,7 +295,8 @@ function machine() {
     cpus: { model: cpus[0]?.model?.trim() ?? "unknown", count: cpus.length },
     availableParallelism: os.availableParallelism?.() ?? cpus.length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    loadAverage: os.loadavg(),
+    // 1/5/15-minute load averages when the bench started and ended: other work on a shared machine.
+    loadAverage: { atStart: loadAverageAtStart, atEnd: os.loadavg() },
     node: process.version,
     versions: { miniflare: version("miniflare"), workerd: version("workerd"), ai: version("ai"), "@ai-sdk/openai-compatible": version("@ai-sdk/openai-compatible"), autocannon: version("autocannon"), hono: version("hono") },
   };
@@ -423,6 +425,7 @@ async function main() {
   log(`\nStartup (${startup.method}):\n\n${startupTable(startup)}`);
   const m = report.machine;
   log(`\nMachine: ${m.os}; ${m.cpus.count} × ${m.cpus.model}; ${m.memoryGiB} GiB; node ${m.node}; workerd ${m.versions.workerd}; miniflare ${m.versions.miniflare}; ${report.date}`);
+  log(`Load average (1 min) at start ${m.loadAverage.atStart[0].toFixed(2)}, at end ${m.loadAverage.atEnd[0].toFixed(2)}`);
   log(`Worker log lines while benchmarking: ${workerLogs.log + workerLogs.info} info, ${workerLogs.warn} warn, ${workerLogs.error} error`);
   for (const line of workerLogs.firstProblems) log(`  ${line}`);
 
