@@ -331,6 +331,8 @@ describe("streaming quirks from the upstream", () => {
 
     expect(done).toBe(false);
     expect(events.at(-1)).toEqual({ error: { message: "DMXAPI failed mid-stream: upstream overloaded", type: "upstream_error", param: null, code: "overloaded" } });
+    // Bytes had reached the client: nothing is retried, on this model or a fallback.
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
     const conversation = await stored(id);
     expect(conversation.turns[0]!.incomplete).toBe(true);
     expect(conversation.messages).toEqual([
