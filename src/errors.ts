@@ -36,11 +36,8 @@ export class ApiError extends HTTPException {
   }
 
   override getResponse(): Response {
-    return Response.json(this.body, { status: this.status, headers: this.headers });
+    return Response.json(this.body, { status: this.status });
   }
-
-  /** Extra headers (Retry-After, X-Conversation-Id) to send with the error. */
-  headers: Record<string, string> = {};
 }
 
 function defaultType(status: number): ErrorType {

@@ -13,6 +13,7 @@ export const benchDistDir = path.join(distDir, "bench");
 
 export const BENCH_WORKERS = {
   passthrough: { name: "bench-passthrough", scriptPath: path.join(benchWorkersDir, "passthrough.mjs"), bundled: false },
+  kvAdmin: { name: "bench-kv-admin", scriptPath: path.join(benchWorkersDir, "kv-admin.mjs"), bundled: false },
   empty: { name: "bench-empty", scriptPath: path.join(benchWorkersDir, "empty.mjs"), bundled: false },
   peer: { name: "bench-ai-sdk-peer", entry: path.join(benchWorkersDir, "ai-sdk-peer.ts"), scriptPath: path.join(benchDistDir, "ai-sdk-peer.js"), bundled: true },
   kvCounting: { name: "bench-kv-counting", entry: path.join(benchWorkersDir, "kv-counting-entry.mjs"), scriptPath: path.join(benchDistDir, "kv-counting.js"), bundled: true },

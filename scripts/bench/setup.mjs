@@ -69,6 +69,15 @@ export function benchWorkerOptions(projectWorkers, upstreamBaseUrl, { diagnostic
     ...project,
     wrapped(BENCH_WORKERS.kvCounting, "bench-kv-counting"),
     ...(diagnostics ? [wrapped(BENCH_WORKERS.memoryKv, "bench-memory-kv-unused")] : []),
+    // Bound to the orchestrator's own CONVERSATIONS namespace (same id, so the same storage).
+    {
+      name: BENCH_WORKERS.kvAdmin.name,
+      modules: true,
+      scriptPath: BENCH_WORKERS.kvAdmin.scriptPath,
+      compatibilityDate,
+      kvNamespaces: { KV: orchestrator.kvNamespaces.CONVERSATIONS },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
     {
       name: BENCH_WORKERS.passthrough.name,
       modules: true,

@@ -96,11 +96,6 @@ export class StreamAccumulator {
     for (const [key, value] of Object.entries(fragment)) if (!TOOL_CALL_STRUCTURE.has(key)) call.extra[key] = value;
   }
 
-  /** True once the upstream said how the message ended. */
-  get finished(): boolean {
-    return this.finishReason !== null;
-  }
-
   toCompletion(): ChatCompletion {
     if (!this.sawChunk) throw new UpstreamError("DMXAPI's stream ended before any chunk.", { status: 502, code: "upstream_stream_empty" });
     const message: AssistantMessage = { role: "assistant", content: this.text.content };

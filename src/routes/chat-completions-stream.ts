@@ -12,7 +12,8 @@ import { ApiError } from "../errors.js";
 import type { LoopHooks, ModelStep } from "../loop/tool-loop.js";
 import { randomToken } from "../protocol/normalize.js";
 import { StreamAccumulator, readChunks } from "../protocol/stream-accumulator.js";
-import type { ChatCompletion, ChatCompletionRequest, JsonObject, ToolCall, Usage } from "../protocol/types.js";
+import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
+import type { ChatCompletion, ChatCompletionRequest, JsonObject } from "../protocol/types.js";
 import type { TurnDependencies, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
@@ -185,7 +186,7 @@ export async function streamTurn(
     async (completed) => {
       const choice = completed.completion.choices[0];
       const message = choice?.message;
-      if (message?.tool_calls?.length) await writeClientToolCalls(out, message.tool_calls);
+      for (const delta of toolCallDeltas(message?.tool_calls ?? [])) await out.delta(delta);
       await out.delta({}, choice?.finish_reason ?? "stop");
       if (includeUsage) await out.chunk([], { usage: completed.usage ?? zeroUsage() });
       await out.close(true);
@@ -222,35 +223,11 @@ function streamErrorBody(error: unknown, deadlineHit: boolean, deadlineMs: numbe
 
 /** Replays a stored completion (an Idempotency-Key hit) as the stream the first request received. */
 export function replayAsStream(completion: ChatCompletion & { conversation_id: string }, includeUsage: boolean, headers: Headers): Response {
-  const choice = completion.choices[0];
-  const base = { id: completion.id, object: "chat.completion.chunk", created: completion.created, model: completion.model, system_fingerprint: null, conversation_id: completion.conversation_id };
-  const events: unknown[] = [];
-  const push = (delta: JsonObject, finishReason: string | null = null) => events.push({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });
-  push({ role: "assistant", content: "" });
-  if (typeof choice?.message.content === "string" && choice.message.content) push({ content: choice.message.content });
-  (choice?.message.tool_calls ?? []).forEach((call, index) => {
-    push({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
-    push({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] });
-  });
-  push({}, choice?.finish_reason ?? "stop");
-  if (includeUsage) events.push({ ...base, choices: [], usage: completion.usage ?? zeroUsage() });
-  const text = events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("") + "data: [DONE]\n\n";
+  const text = completionToSse(completion, { includeUsage, extra: { system_fingerprint: null, conversation_id: completion.conversation_id } });
   const responseHeaders = new Headers(headers);
   responseHeaders.set("Content-Type", "text/event-stream; charset=utf-8");
   responseHeaders.set("Cache-Control", "no-cache");
   return new Response(text, { headers: responseHeaders });
-}
-
-/** The way OpenAI streams calls: a header fragment with id, type and name, then the arguments. */
-async function writeClientToolCalls(out: ChunkWriter, calls: ToolCall[]): Promise<void> {
-  for (const [index, call] of calls.entries()) {
-    await out.delta({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
-    await out.delta({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] });
-  }
-}
-
-function zeroUsage(): Usage {
-  return { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
 }
 
 function keepAliveMs(c: Context<AppEnv>): number {

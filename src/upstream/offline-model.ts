@@ -4,6 +4,7 @@
 // the DMXAPI client's `fetch`, so everything between the loop and the wire runs as in production.
 
 import { OFFLINE_MODEL_NAME } from "../config.js";
+import { completionToSse } from "../protocol/completion-chunks.js";
 import type { ChatCompletion, ChatMessage, FunctionToolDefinition, JsonObject, ToolCall } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
 
@@ -181,19 +182,5 @@ function stableId(seed: number, text: string): string {
 
 /** The same completion as the SSE chunks an OpenAI-compatible upstream would stream. */
 function streamCompletion(completion: ChatCompletion, includeUsage: boolean): Response {
-  const choice = completion.choices[0];
-  const base = { id: completion.id, object: "chat.completion.chunk", created: completion.created, model: completion.model };
-  const events: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }];
-  const content = typeof choice?.message.content === "string" ? choice.message.content : "";
-  for (const piece of content.match(/[\s\S]{1,24}/g) ?? []) {
-    events.push({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
-  }
-  (choice?.message.tool_calls ?? []).forEach((call, index) => {
-    events.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, finish_reason: null }] });
-    events.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: call.function.arguments } }] }, finish_reason: null }] });
-  });
-  events.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: choice?.finish_reason ?? "stop" }] });
-  if (includeUsage) events.push({ ...base, choices: [], usage: completion.usage });
-  const text = events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("") + "data: [DONE]\n\n";
-  return new Response(text, { headers: { "Content-Type": "text/event-stream" } });
+  return new Response(completionToSse(completion, { includeUsage, pieceSize: 24 }), { headers: { "Content-Type": "text/event-stream" } });
 }

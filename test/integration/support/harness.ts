@@ -44,7 +44,6 @@ export interface StartOptions {
 export async function startSwitchboard(options: StartOptions = {}): Promise<Switchboard> {
   const upstream = new MockUpstream();
   const orchestrator = listWorkers()[0]!.name;
-  const overrides: Record<string, object> = {};
   const workers = miniflareWorkers(listWorkers()).map((worker) => {
     const extra = worker.name === orchestrator
       ? {
@@ -66,7 +65,6 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
       : {};
     return { ...worker, ...extra, outboundService: upstream.fetch };
   });
-  void overrides;
   const logs: string[] = [];
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
