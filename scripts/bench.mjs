@@ -18,7 +18,7 @@
 //
 //   node scripts/bench.mjs            full run (results in bench/results/latest.{json,svg} + a dated copy)
 //   node scripts/bench.mjs --quick    smoke run (bench/results/quick.{json,svg})
-//   BENCH_SECONDS (3)  BENCH_ROUNDS (3)  BENCH_WARMUP_SECONDS (2 per scenario)  BENCH_CONCURRENCY (1,16,64)
+//   BENCH_SECONDS (2.5)  BENCH_ROUNDS (3)  BENCH_WARMUP_SECONDS (2 per scenario)  BENCH_CONCURRENCY (1,16,64)
 //   BENCH_STARTUP_RUNS (3)  BENCH_KV_TURNS (20)  BENCH_PAUSE_MS (250)
 //   BENCH_DIAGNOSTICS=0  drops the diagnostic scenario 3m (orchestrator, no tools, in-memory KV)
 
@@ -26,12 +26,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs";
 import { median, percentile, runLoad } from "./bench/load.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./bench/prompts.mjs";
 import { bundleTable, comparisonTable, kvTable, latencyTable, renderSvg, startupTable } from "./bench/report.mjs";
-import { ORCHESTRATOR, benchWorkerOptions, mockStats, orchestratorVars, requestBody, requestHeaders as headers, startMock } from "./bench/setup.mjs";
+import { benchWorkerOptions, requestHeaders as headers, mockStats, ORCHESTRATOR, orchestratorVars, requestBody, startMock } from "./bench/setup.mjs";
 import { miniflareWorkers, root } from "./lib/workers.mjs";
 
 // ---------------------------------------------------------------------------------------------
@@ -44,10 +44,13 @@ const numberFrom = (name, fallback) => {
 };
 const settings = {
   quick,
-  seconds: numberFrom("BENCH_SECONDS", quick ? 1 : 3),
+  seconds: numberFrom("BENCH_SECONDS", quick ? 1 : 2.5),
   rounds: Math.round(numberFrom("BENCH_ROUNDS", quick ? 1 : 3)),
   warmupSeconds: numberFrom("BENCH_WARMUP_SECONDS", quick ? 0.6 : 2),
-  concurrency: (process.env.BENCH_CONCURRENCY ?? "1,16,64").split(",").map((value) => Number.parseInt(value, 10)).filter((value) => value > 0),
+  concurrency: (process.env.BENCH_CONCURRENCY ?? "1,16,64")
+    .split(",")
+    .map((value) => Number.parseInt(value, 10))
+    .filter((value) => value > 0),
   startupRuns: Math.round(numberFrom("BENCH_STARTUP_RUNS", quick ? 1 : 3)),
   kvTurns: Math.round(numberFrom("BENCH_KV_TURNS", quick ? 5 : 20)),
   pauseMs: numberFrom("BENCH_PAUSE_MS", 250),
@@ -113,7 +116,8 @@ async function sanityCheck(scenarios, mockPort) {
     const delta = statsDelta(await mockStats(mockPort), before);
     const problems = [];
     if (response.status !== 200) problems.push(`status ${response.status}: ${response.text.slice(0, 300)}`);
-    if (answerOf(response.json) !== scenario.expect.answer) problems.push(`answer ${JSON.stringify(answerOf(response.json))}, expected ${JSON.stringify(scenario.expect.answer)}`);
+    if (answerOf(response.json) !== scenario.expect.answer)
+      problems.push(`answer ${JSON.stringify(answerOf(response.json))}, expected ${JSON.stringify(scenario.expect.answer)}`);
     for (const [key, value] of Object.entries(scenario.expect.upstream)) {
       if (delta[key] !== value) problems.push(`mock saw ${key}=${delta[key]}, expected ${value}`);
     }
@@ -166,9 +170,13 @@ async function countKv(baseUrl, turns) {
   return { method: "counting Proxy around env.CONVERSATIONS (bench/workers/kv-counting-entry.mjs wrapping dist/switchboard/index.js)", cases };
 }
 
-async function measureLatency(scenarios, mockPort) {
+async function measureLatency(scenarios, mockPort, kvAdminUrl) {
   const runs = [];
   const oneRun = async (scenario, concurrency, seconds, round) => {
+    // Every run starts with an empty CONVERSATIONS namespace: Miniflare's local KV lists by scanning
+    // the whole namespace, so without this a run's cost would depend on how many runs wrote before it.
+    const { deleted: purgedKeys } = await (await fetch(new URL("/purge", kvAdminUrl), { method: "POST" })).json();
+    if (purgedKeys > 0) await sleep(settings.pauseMs);
     const before = await mockStats(mockPort);
     const result = await runLoad({ url: scenario.url, body: requestBody(scenario.prompt), headers, connections: concurrency, seconds });
     const delta = statsDelta(await mockStats(mockPort), before);
@@ -189,6 +197,7 @@ async function measureLatency(scenarios, mockPort) {
       reqPerSec: result.ok / result.seconds,
       upstreamCallsPerRequest: result.ok > 0 ? delta.requests / result.ok : null,
       upstreamBytesPerCall: delta.requests > 0 ? delta.bytesIn / delta.requests : null,
+      purgedKeys,
     };
   };
 
@@ -245,7 +254,16 @@ async function measureLatency(scenarios, mockPort) {
         // inflate it slightly), and the mean size of the request bodies the model received.
         upstreamCallsPerRequest: median(mine.map((run) => run.upstreamCallsPerRequest).filter((value) => value !== null)),
         upstreamBytesPerCall: median(mine.map((run) => run.upstreamBytesPerCall).filter((value) => value !== null)),
-        rounds: mine.map((run) => ({ round: run.round, seconds: run.seconds, samples: run.ok, medianMs: run.medianMs, p99Ms: run.p99Ms, reqPerSec: run.reqPerSec, errors: run.errors })),
+        rounds: mine.map((run) => ({
+          round: run.round,
+          seconds: run.seconds,
+          samples: run.ok,
+          medianMs: run.medianMs,
+          p99Ms: run.p99Ms,
+          reqPerSec: run.reqPerSec,
+          errors: run.errors,
+          keysPurgedBefore: run.purgedKeys,
+        })),
       };
     }),
   );
@@ -255,12 +273,21 @@ async function measureStartup(projectWorkers) {
   const strip = ({ serviceBindings: _services, unsafeDirectSockets: _sockets, ...options }) => options;
   const compatibilityDate = projectWorkers[0].compatibilityDate;
   const candidates = [
-    { worker: BENCH_WORKERS.empty.name, options: { name: BENCH_WORKERS.empty.name, modules: true, scriptPath: BENCH_WORKERS.empty.scriptPath, compatibilityDate } },
+    {
+      worker: BENCH_WORKERS.empty.name,
+      options: { name: BENCH_WORKERS.empty.name, modules: true, scriptPath: BENCH_WORKERS.empty.scriptPath, compatibilityDate },
+    },
     // Alone, without its tool Workers: service bindings need their targets in the same instance, and
     // nothing is called at startup anyway (tools are discovered on the first request).
     ...projectWorkers.map((worker) => ({ worker: worker.name, options: strip(worker) })),
-    { worker: BENCH_WORKERS.passthrough.name, options: { name: BENCH_WORKERS.passthrough.name, modules: true, scriptPath: BENCH_WORKERS.passthrough.scriptPath, compatibilityDate } },
-    { worker: BENCH_WORKERS.peer.name, options: { name: BENCH_WORKERS.peer.name, modules: true, scriptPath: BENCH_WORKERS.peer.scriptPath, compatibilityDate } },
+    {
+      worker: BENCH_WORKERS.passthrough.name,
+      options: { name: BENCH_WORKERS.passthrough.name, modules: true, scriptPath: BENCH_WORKERS.passthrough.scriptPath, compatibilityDate },
+    },
+    {
+      worker: BENCH_WORKERS.peer.name,
+      options: { name: BENCH_WORKERS.peer.name, modules: true, scriptPath: BENCH_WORKERS.peer.scriptPath, compatibilityDate },
+    },
   ];
   const rows = candidates.map((candidate) => ({ ...candidate, runsMs: [] }));
   // Interleaved like the latency rounds: one start of each Worker per pass.
@@ -275,7 +302,8 @@ async function measureStartup(projectWorkers) {
   }
   const baseline = median(rows[0].runsMs);
   return {
-    method: "wall time of `new Miniflare({ one Worker }).ready` (spawns workerd, loads and evaluates the bundle), median of runs; `over empty` subtracts the same for a one-line Worker",
+    method:
+      "wall time of `new Miniflare({ one Worker }).ready` (spawns workerd, loads and evaluates the bundle), median of runs; `over empty` subtracts the same for a one-line Worker",
     baseline: BENCH_WORKERS.empty.name,
     workers: rows.map((row) => ({ worker: row.worker, runsMs: row.runsMs, medianMs: median(row.runsMs), overBaselineMs: median(row.runsMs) - baseline })),
   };
@@ -298,7 +326,14 @@ function machine() {
     // 1/5/15-minute load averages when the bench started and ended: other work on a shared machine.
     loadAverage: { atStart: loadAverageAtStart, atEnd: os.loadavg() },
     node: process.version,
-    versions: { miniflare: version("miniflare"), workerd: version("workerd"), ai: version("ai"), "@ai-sdk/openai-compatible": version("@ai-sdk/openai-compatible"), autocannon: version("autocannon"), hono: version("hono") },
+    versions: {
+      miniflare: version("miniflare"),
+      workerd: version("workerd"),
+      ai: version("ai"),
+      "@ai-sdk/openai-compatible": version("@ai-sdk/openai-compatible"),
+      autocannon: version("autocannon"),
+      hono: version("hono"),
+    },
   };
 }
 
@@ -332,6 +367,7 @@ async function main() {
   const urls = {
     orchestrator: new URL("/v1/chat/completions", await direct(ORCHESTRATOR)).href,
     kvCounting: await direct(BENCH_WORKERS.kvCounting.name),
+    kvAdmin: await direct(BENCH_WORKERS.kvAdmin.name),
     passthrough: await direct(BENCH_WORKERS.passthrough.name),
     peer: await direct(BENCH_WORKERS.peer.name),
     memoryKv: settings.diagnostics ? new URL("/v1/chat/completions", await direct(BENCH_WORKERS.memoryKv.name)).href : null,
@@ -343,9 +379,26 @@ async function main() {
   const scenarios = [
     { key: "floor", short: "1", label: "1. mock upstream direct (floor)", url: `${upstreamBaseUrl}/chat/completions`, prompt: TEXT_PROMPT, expect: text },
     { key: "passthrough", short: "2", label: "2. pass-through Worker", url: urls.passthrough, prompt: TEXT_PROMPT, expect: text },
-    { key: "orchestrator", short: "3", label: "3. orchestrator, no tools", url: urls.orchestrator, prompt: TEXT_PROMPT, expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } } },
+    {
+      key: "orchestrator",
+      short: "3",
+      label: "3. orchestrator, no tools",
+      url: urls.orchestrator,
+      prompt: TEXT_PROMPT,
+      expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } },
+    },
     ...(settings.diagnostics
-      ? [{ key: "orchestrator-memory-kv", short: "3m", label: "3m. orchestrator, no tools, in-memory KV (diagnostic)", url: urls.memoryKv, prompt: TEXT_PROMPT, expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } }, diagnostic: true }]
+      ? [
+          {
+            key: "orchestrator-memory-kv",
+            short: "3m",
+            label: "3m. orchestrator, no tools, in-memory KV (diagnostic)",
+            url: urls.memoryKv,
+            prompt: TEXT_PROMPT,
+            expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } },
+            diagnostic: true,
+          },
+        ]
       : []),
     { key: "orchestrator-tool", short: "4", label: "4. orchestrator, one tool round trip", url: urls.orchestrator, prompt: TOOL_PROMPT, expect: tool },
     { key: "ai-sdk-peer", short: "5", label: "5. AI SDK peer, one tool round trip", url: urls.peer, prompt: TOOL_PROMPT, expect: tool },
@@ -357,7 +410,7 @@ async function main() {
   const kv = await countKv(urls.kvCounting, settings.kvTurns);
   log(`Counted KV operations over ${settings.kvTurns} turns per case (${elapsed()})`);
 
-  const results = await measureLatency(scenarios, mockPort);
+  const results = await measureLatency(scenarios, mockPort, urls.kvAdmin);
 
   await miniflare.dispose();
   miniflare = null;
@@ -371,15 +424,50 @@ async function main() {
   const byKey = (key, concurrency) => results.find((result) => result.scenario === key && result.concurrency === concurrency);
   const per = (fn) => Object.fromEntries(settings.concurrency.map((c) => [c, fn(c)]));
   const comparisons = [
-    { key: "orchestratorVsPassthrough", label: "3/2 orchestrator no-tool ÷ pass-through (median)", unit: "x", values: per((c) => byKey("orchestrator", c).medianMs / byKey("passthrough", c).medianMs) },
-    { key: "orchestratorToolVsPeer", label: "4/5 orchestrator one-tool ÷ AI SDK peer (median)", unit: "x", values: per((c) => byKey("orchestrator-tool", c).medianMs / byKey("ai-sdk-peer", c).medianMs) },
-    { key: "toolRoundTripMs", label: "added per tool round trip: median(4) − median(3)", unit: "ms", values: per((c) => byKey("orchestrator-tool", c).medianMs - byKey("orchestrator", c).medianMs) },
-    { key: "passthroughHopMs", label: "platform hop: median(2) − median(1)", unit: "ms", values: per((c) => byKey("passthrough", c).medianMs - byKey("floor", c).medianMs) },
-    { key: "orchestratorOverheadMs", label: "orchestrator over the hop: median(3) − median(2)", unit: "ms", values: per((c) => byKey("orchestrator", c).medianMs - byKey("passthrough", c).medianMs) },
+    {
+      key: "orchestratorVsPassthrough",
+      label: "3/2 orchestrator no-tool ÷ pass-through (median)",
+      unit: "x",
+      values: per((c) => byKey("orchestrator", c).medianMs / byKey("passthrough", c).medianMs),
+    },
+    {
+      key: "orchestratorToolVsPeer",
+      label: "4/5 orchestrator one-tool ÷ AI SDK peer (median)",
+      unit: "x",
+      values: per((c) => byKey("orchestrator-tool", c).medianMs / byKey("ai-sdk-peer", c).medianMs),
+    },
+    {
+      key: "toolRoundTripMs",
+      label: "added per tool round trip: median(4) − median(3)",
+      unit: "ms",
+      values: per((c) => byKey("orchestrator-tool", c).medianMs - byKey("orchestrator", c).medianMs),
+    },
+    {
+      key: "passthroughHopMs",
+      label: "platform hop: median(2) − median(1)",
+      unit: "ms",
+      values: per((c) => byKey("passthrough", c).medianMs - byKey("floor", c).medianMs),
+    },
+    {
+      key: "orchestratorOverheadMs",
+      label: "orchestrator over the hop: median(3) − median(2)",
+      unit: "ms",
+      values: per((c) => byKey("orchestrator", c).medianMs - byKey("passthrough", c).medianMs),
+    },
     ...(settings.diagnostics
       ? [
-          { key: "memoryKvVsPassthrough", label: "3m/2 in-memory-KV orchestrator ÷ pass-through", unit: "x", values: per((c) => byKey("orchestrator-memory-kv", c).medianMs / byKey("passthrough", c).medianMs) },
-          { key: "localKvMs", label: "local KV simulator's share: median(3) − median(3m)", unit: "ms", values: per((c) => byKey("orchestrator", c).medianMs - byKey("orchestrator-memory-kv", c).medianMs) },
+          {
+            key: "memoryKvVsPassthrough",
+            label: "3m/2 in-memory-KV orchestrator ÷ pass-through",
+            unit: "x",
+            values: per((c) => byKey("orchestrator-memory-kv", c).medianMs / byKey("passthrough", c).medianMs),
+          },
+          {
+            key: "localKvMs",
+            label: "local KV simulator's share: median(3) − median(3m)",
+            unit: "ms",
+            values: per((c) => byKey("orchestrator", c).medianMs - byKey("orchestrator-memory-kv", c).medianMs),
+          },
         ]
       : []),
   ];
@@ -397,12 +485,17 @@ async function main() {
     machine: machine(),
     settings,
     setup: {
-      runtime: "one Miniflare instance (one workerd process): the orchestrator, its 4 tool Workers, the KV-counting wrapper, the pass-through Worker and the AI SDK peer",
-      routing: "each Worker under test has its own loopback socket (Miniflare unsafeDirectSockets, ephemeral port): no Miniflare entry Worker in the path; tool Workers are reachable only over service bindings",
-      upstream: "zero-latency mock (scripts/bench/mock-upstream.mjs) in its own Node process on 127.0.0.1; precomputed answers; decides by whether the last message is a tool result",
+      runtime:
+        "one Miniflare instance (one workerd process): the orchestrator, its 4 tool Workers, the KV-counting wrapper, the pass-through Worker and the AI SDK peer",
+      routing:
+        "each Worker under test has its own loopback socket (Miniflare unsafeDirectSockets, ephemeral port): no Miniflare entry Worker in the path; tool Workers are reachable only over service bindings",
+      upstream:
+        "zero-latency mock (scripts/bench/mock-upstream.mjs) in its own Node process on 127.0.0.1; precomputed answers; decides by whether the last message is a tool result",
       load: "autocannon in the driver process, closed loop: N keep-alive connections each sending the next POST when the last answer arrived; latency per response in fractional ms",
       orchestratorVars: { ...orchestratorVars(upstreamBaseUrl), DMXAPI_API_KEY: "(set)", SWITCHBOARD_API_KEYS: "(one key, tenant bench)" },
-      conversations: "no conversation_id in scenarios 3 and 4: every request starts (and writes) a new conversation in local KV",
+      conversations:
+        "no conversation_id in scenarios 3 and 4: every request starts (and writes) a new conversation in Miniflare's local KV. Its list is a full scan " +
+        "of the namespace (SQLite `substr(key, 1, length(prefix)) = prefix`), so the orchestrator's namespace is emptied (bench/workers/kv-admin.mjs) before every run",
     },
     scenarios: scenarios.map(({ key, short, label, prompt, diagnostic = false }) => ({ key, short, label, prompt, diagnostic })),
     results,
@@ -415,16 +508,26 @@ async function main() {
   };
 
   // -------------------------------------------------------------------------------------------
-  log(`\n${"=".repeat(100)}\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s; percentiles pooled over rounds; errors = non-2xx + socket errors + timeouts)\n`);
+  log(
+    `\n${"=".repeat(100)}\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s; percentiles pooled over rounds; errors = non-2xx + socket errors + timeouts)\n`,
+  );
   log(latencyTable(results, scenarios));
   log(`\n${comparisonTable(comparisons, settings.concurrency)}`);
   log(`\n${toolDefinition}`);
+  const bytes = scenarios.map(
+    (scenario) => `${scenario.short}: ${Math.round(median(results.filter((r) => r.scenario === scenario.key).map((r) => r.upstreamBytesPerCall)))} B`,
+  );
+  log(
+    `Mean model request body as the mock received it — ${bytes.join(", ")} (the orchestrator offers every discovered server tool on every call; the peer offers one).`,
+  );
   log(`\nKV operations per turn on CONVERSATIONS (${kv.method}):\n`);
   log(kvTable(kv));
   log(`\nBundle sizes:\n\n${bundleTable(bundles)}`);
   log(`\nStartup (${startup.method}):\n\n${startupTable(startup)}`);
   const m = report.machine;
-  log(`\nMachine: ${m.os}; ${m.cpus.count} × ${m.cpus.model}; ${m.memoryGiB} GiB; node ${m.node}; workerd ${m.versions.workerd}; miniflare ${m.versions.miniflare}; ${report.date}`);
+  log(
+    `\nMachine: ${m.os}; ${m.cpus.count} × ${m.cpus.model}; ${m.memoryGiB} GiB; node ${m.node}; workerd ${m.versions.workerd}; miniflare ${m.versions.miniflare}; ${report.date}`,
+  );
   log(`Load average (1 min) at start ${m.loadAverage.atStart[0].toFixed(2)}, at end ${m.loadAverage.atEnd[0].toFixed(2)}`);
   log(`Worker log lines while benchmarking: ${workerLogs.log + workerLogs.info} info, ${workerLogs.warn} warn, ${workerLogs.error} error`);
   for (const line of workerLogs.firstProblems) log(`  ${line}`);

@@ -23,7 +23,7 @@ export function createLogger(base: LogFields, secrets: readonly string[]): Logge
     let result = text;
     for (const secret of masks) if (result.includes(secret)) result = result.split(secret).join(REDACTED);
     // Bearer tokens are masked even when they are not ours (a client's wrong key, say).
-    return result.replace(/(Bearer\s+)[^\s"',]+/gi, `$1${REDACTED}`);
+    return /bearer/i.test(result) ? result.replace(/(Bearer\s+)[^\s"',]+/gi, `$1${REDACTED}`) : result;
   };
   const write = (level: LogLevel, event: string, fields: LogFields = {}) => {
     const line = redact(JSON.stringify({ level, event, time: new Date().toISOString(), ...base, ...fields }));

@@ -23,6 +23,8 @@ export interface TurnRequest {
   signal?: AbortSignal;
   /** A stable id makes re-running the same work (a redelivered webhook) store one turn, not two. */
   turnId?: string;
+  /** The orchestrator just made the id up: there is no history to read. */
+  newConversation?: boolean;
 }
 
 export interface TurnDependencies {
@@ -76,7 +78,7 @@ export function selectServerTools(discovered: readonly ServerTool[], allowed: re
 export async function runTurn(dependencies: TurnDependencies, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
   const startedAt = Date.now();
   const [conversation, discovered] = await Promise.all([
-    loadConversation(dependencies, request.tenant, request.conversationId),
+    request.newConversation ? null : loadConversation(dependencies, request.tenant, request.conversationId),
     dependencies.registry.list(),
   ]);
   const serverTools = selectServerTools(discovered, request.allowedTools);

@@ -7,8 +7,8 @@
 // chat.completion holding the final text.
 
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { generateText, stepCountIs, tool } from "ai";
 import type { ModelMessage } from "ai";
+import { generateText, stepCountIs, tool } from "ai";
 import { z } from "zod";
 import { evaluate, formatNumber } from "../../tools/calculator/calculator.js";
 

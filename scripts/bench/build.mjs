@@ -1,7 +1,7 @@
 // Builds what the bench runs: every project Worker (scripts/lib/workers.mjs, as `npm run build:tools`),
 // then the bench's own Workers into dist/bench/ with the same esbuild settings as the project's.
 
-import { statSync, readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
@@ -15,9 +15,24 @@ export const BENCH_WORKERS = {
   passthrough: { name: "bench-passthrough", scriptPath: path.join(benchWorkersDir, "passthrough.mjs"), bundled: false },
   kvAdmin: { name: "bench-kv-admin", scriptPath: path.join(benchWorkersDir, "kv-admin.mjs"), bundled: false },
   empty: { name: "bench-empty", scriptPath: path.join(benchWorkersDir, "empty.mjs"), bundled: false },
-  peer: { name: "bench-ai-sdk-peer", entry: path.join(benchWorkersDir, "ai-sdk-peer.ts"), scriptPath: path.join(benchDistDir, "ai-sdk-peer.js"), bundled: true },
-  kvCounting: { name: "bench-kv-counting", entry: path.join(benchWorkersDir, "kv-counting-entry.mjs"), scriptPath: path.join(benchDistDir, "kv-counting.js"), bundled: true },
-  memoryKv: { name: "bench-orchestrator-memory-kv", entry: path.join(benchWorkersDir, "diagnostics/memory-kv-entry.mjs"), scriptPath: path.join(benchDistDir, "memory-kv.js"), bundled: true },
+  peer: {
+    name: "bench-ai-sdk-peer",
+    entry: path.join(benchWorkersDir, "ai-sdk-peer.ts"),
+    scriptPath: path.join(benchDistDir, "ai-sdk-peer.js"),
+    bundled: true,
+  },
+  kvCounting: {
+    name: "bench-kv-counting",
+    entry: path.join(benchWorkersDir, "kv-counting-entry.mjs"),
+    scriptPath: path.join(benchDistDir, "kv-counting.js"),
+    bundled: true,
+  },
+  memoryKv: {
+    name: "bench-orchestrator-memory-kv",
+    entry: path.join(benchWorkersDir, "diagnostics/memory-kv-entry.mjs"),
+    scriptPath: path.join(benchDistDir, "memory-kv.js"),
+    bundled: true,
+  },
 };
 
 const esbuildOptions = {

@@ -2,6 +2,8 @@
 //
 //   --worker=NAME   the Worker to profile (default bench-orchestrator-memory-kv: the orchestrator's own
 //                   code without Miniflare's KV simulator; "switchboard" for the orchestrator as is)
+//   --load=NAME     the Worker the requests go to, when it isn't the profiled one (e.g. profile
+//                   switchboard-tool-calculator with --tool while loading the orchestrator)
 //   --tool          send the one-tool prompt (default: the no-tool prompt)
 //   --c=N           connections (default 8)     --seconds=S   profiled load (default 5)
 //
@@ -14,15 +16,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { miniflareWorkers } from "../lib/workers.mjs";
 import { BENCH_WORKERS, benchDir, buildAll } from "./build.mjs";
 import { runLoad } from "./load.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./prompts.mjs";
-import { ORCHESTRATOR, benchWorkerOptions, requestBody, requestHeaders, startMock } from "./setup.mjs";
+import { benchWorkerOptions, ORCHESTRATOR, requestBody, requestHeaders, startMock } from "./setup.mjs";
 
 const option = (name, fallback) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const worker = option("worker", BENCH_WORKERS.memoryKv.name);
+const loaded = option("load", worker === ORCHESTRATOR || worker.startsWith("bench-") ? worker : BENCH_WORKERS.memoryKv.name);
 const connections = Number.parseInt(option("c", "8"), 10);
 const seconds = Number.parseFloat(option("seconds", "5"));
 const prompt = process.argv.includes("--tool") ? TOOL_PROMPT : TEXT_PROMPT;
@@ -49,8 +52,8 @@ const miniflare = new Miniflare(
 );
 try {
   await miniflare.ready;
-  const direct = (await miniflare.unsafeGetDirectURL(worker)).href;
-  const isOrchestrator = worker === ORCHESTRATOR || worker === BENCH_WORKERS.memoryKv.name || worker === BENCH_WORKERS.kvCounting.name;
+  const direct = (await miniflare.unsafeGetDirectURL(loaded)).href;
+  const isOrchestrator = loaded === ORCHESTRATOR || loaded === BENCH_WORKERS.memoryKv.name || loaded === BENCH_WORKERS.kvCounting.name;
   const url = isOrchestrator ? new URL("/v1/chat/completions", direct).href : direct;
 
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
@@ -100,7 +103,9 @@ try {
     selfTime.set(key, (selfTime.get(key) ?? 0) + delta);
     total += delta;
   });
-  console.log(`${worker}, c=${connections}, ${prompt === TOOL_PROMPT ? "one tool" : "no tool"}: ${result.ok} answers in ${result.seconds} s (${(result.ok / result.seconds).toFixed(0)}/s), ${result.errors + result.non2xx} errors`);
+  console.log(
+    `${worker}${loaded === worker ? "" : ` (load sent to ${loaded})`}, c=${connections}, ${prompt === TOOL_PROMPT ? "one tool" : "no tool"}: ${result.ok} answers in ${result.seconds} s (${(result.ok / result.seconds).toFixed(0)}/s), ${result.errors + result.non2xx} errors`,
+  );
   console.log(`Self time, top 25 of ${(total / 1000).toFixed(0)} ms sampled:`);
   for (const [key, micros] of [...selfTime].sort((left, right) => right[1] - left[1]).slice(0, 25)) {
     console.log(`${(micros / 1000).toFixed(1).padStart(9)} ms ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`);

@@ -46,7 +46,9 @@ export function bundleTable(bundles) {
 export function startupTable(startup) {
   const lines = [`${padEnd("Worker", 30)}${pad("ready ms (median)", 18)}${pad("over empty", 12)}  runs`];
   for (const row of startup.workers) {
-    lines.push(`${padEnd(row.worker, 30)}${pad(fmt(row.medianMs, 0), 18)}${pad(row.worker === startup.baseline ? "—" : fmt(row.overBaselineMs, 0), 12)}  ${row.runsMs.map((ms) => fmt(ms, 0)).join(" ")}`);
+    lines.push(
+      `${padEnd(row.worker, 30)}${pad(fmt(row.medianMs, 0), 18)}${pad(row.worker === startup.baseline ? "—" : fmt(row.overBaselineMs, 0), 12)}  ${row.runsMs.map((ms) => fmt(ms, 0)).join(" ")}`,
+    );
   }
   return lines.join("\n");
 }
@@ -82,7 +84,9 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
   const width = margin.left + concurrencies.length * panelWidth + (concurrencies.length - 1) * gap + margin.right;
   const height = margin.top + panelHeight + margin.bottom + legendHeight;
   const parts = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(title)}</text>`);
   parts.push(`<text x="${width / 2}" y="42" text-anchor="middle" font-size="11" fill="#555">${escapeXml(subtitle)}</text>`);
@@ -104,7 +108,9 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
     parts.push(`<line x1="${x0}" y1="${y0 + panelHeight}" x2="${x0 + panelWidth}" y2="${y0 + panelHeight}" stroke="#333"/>`);
     if (panelIndex === 0) {
       const cy = y0 + panelHeight / 2;
-      parts.push(`<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99)</text>`);
+      parts.push(
+        `<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99)</text>`,
+      );
     }
     const slot = panelWidth / scenarios.length;
     const barWidth = slot * 0.62;
@@ -119,7 +125,9 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
       }
       const top = y(row.medianMs);
       const look = scenario.diagnostic ? ` fill-opacity="0.45" stroke="${COLORS[index % COLORS.length]}" stroke-dasharray="3 2"` : "";
-      parts.push(`<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"${look}><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`);
+      parts.push(
+        `<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"${look}><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`,
+      );
       if (Number.isFinite(row.p99Ms)) {
         const wy = y(row.p99Ms);
         parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);

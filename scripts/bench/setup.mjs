@@ -3,8 +3,8 @@
 
 import { fork } from "node:child_process";
 import path from "node:path";
-import { BENCH_WORKERS } from "./build.mjs";
 import { root } from "../lib/workers.mjs";
+import { BENCH_WORKERS } from "./build.mjs";
 
 export const CLIENT_KEY = "sk-bench-client-0123456789abcdef";
 export const UPSTREAM_KEY = "sk-bench-upstream-0123456789abcdef";

@@ -38,7 +38,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     return c.json(record.response as JsonObject);
   }
 
-  const conversationId = resolveConversationId(c, request);
+  const { conversationId, generated } = resolveConversationId(c, request);
   const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId });
   const dependencies = createTurnDependencies(c.env, config, (work) => c.executionCtx.waitUntil(work.catch(() => undefined)), log);
   const deadline = AbortSignal.timeout(config.limits.turnDeadlineMs);
@@ -51,6 +51,8 @@ chatCompletions.post("/chat/completions", async (c) => {
     clientTools: (request.tools ?? []) as FunctionToolDefinition[],
     ...(request.server_tools ? { allowedTools: request.server_tools } : {}),
     signal: deadline,
+    // An id we just generated cannot have history: skip the KV list.
+    newConversation: generated,
   };
   const hooks: LoopHooks = {
     onToolResult: (event) =>
@@ -149,16 +151,16 @@ async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatReque
   return { request: parsed.data, text };
 }
 
-function resolveConversationId(c: Context<AppEnv>, request: ChatRequest): string {
+function resolveConversationId(c: Context<AppEnv>, request: ChatRequest): { conversationId: string; generated: boolean } {
   const fromHeader = c.req.header(CONVERSATION_HEADER)?.trim();
   if (fromHeader && request.conversation_id && fromHeader !== request.conversation_id) {
     throw invalidRequest(`The ${CONVERSATION_HEADER} header and conversation_id name different conversations.`, "conversation_id");
   }
   const chosen = request.conversation_id ?? fromHeader;
-  if (chosen === undefined || chosen === "") return `conv_${randomToken(24)}`;
+  if (chosen === undefined || chosen === "") return { conversationId: `conv_${randomToken(24)}`, generated: true };
   const valid = chatRequestSchema.shape.conversation_id.safeParse(chosen);
   if (!valid.success) throw invalidRequest(describeIssue(valid.error).message.replace("''", "'conversation_id'"), "conversation_id");
-  return chosen;
+  return { conversationId: chosen, generated: false };
 }
 
 function forwardedParameters(request: ChatRequest, defaultModel: string): JsonObject & { model: string } {
