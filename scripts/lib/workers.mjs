@@ -10,23 +10,37 @@ import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangle
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const distDir = path.join(root, "dist");
+/** wrangler's name for the top-level environment of a config; an unset env would follow CLOUDFLARE_ENV. */
+const TOP_LEVEL = "";
 
-/** @returns {{ name: string, configPath: string, main: string, outFile: string, isTool: boolean }[]} */
-export function listWorkers() {
-  const toolsDir = path.join(root, "tools");
+/**
+ * @typedef {{ name: string, configPath: string, main: string, outFile: string, isTool: boolean, folder: string | null, projectRoot: string }} WorkerInfo
+ * `folder` is a tool's folder under tools/ (what `npm run deploy -- <folder>` takes); null for the orchestrator.
+ */
+
+/**
+ * The Workers of the project at `projectRoot` (this repository unless given): the orchestrator first.
+ * @param {string} [projectRoot]
+ * @returns {WorkerInfo[]}
+ */
+export function listWorkers(projectRoot = root) {
+  const toolsDir = path.join(projectRoot, "tools");
   const toolConfigs = readdirSync(toolsDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(path.join(toolsDir, entry.name, "wrangler.toml")))
     .map((entry) => path.join(toolsDir, entry.name, "wrangler.toml"))
     .sort();
-  return [path.join(root, "wrangler.toml"), ...toolConfigs].map((configPath, index) => {
-    const config = unstable_readConfig({ config: configPath }, { hideWarnings: true });
+  return [path.join(projectRoot, "wrangler.toml"), ...toolConfigs].map((configPath, index) => {
+    // The top level (local and test configuration), even when CLOUDFLARE_ENV names an [env.*].
+    const config = unstable_readConfig({ config: configPath, env: TOP_LEVEL }, { hideWarnings: true });
     if (!config.name || !config.main) throw new Error(`${configPath} needs a name and a main`);
     return {
       name: config.name,
       configPath,
       main: path.resolve(path.dirname(configPath), config.main),
-      outFile: path.join(distDir, config.name, "index.js"),
+      outFile: path.join(projectRoot, "dist", config.name, "index.js"),
       isTool: index > 0,
+      folder: index > 0 ? path.basename(path.dirname(configPath)) : null,
+      projectRoot,
     };
   });
 }
@@ -59,7 +73,7 @@ export async function bundleWorkers(workers = listWorkers()) {
  */
 export function miniflareWorkers(workers = listWorkers(), overrides = {}) {
   return workers.map((worker) => {
-    const { workerOptions } = unstable_getMiniflareWorkerOptions(worker.configPath);
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(worker.configPath, TOP_LEVEL);
     const { modulesRules: _rules, rootPath: _root, email: _email, ...options } = workerOptions;
     const extra = overrides[worker.name] ?? {};
     return {
@@ -68,6 +82,8 @@ export function miniflareWorkers(workers = listWorkers(), overrides = {}) {
       name: worker.name,
       modules: true,
       scriptPath: worker.outFile,
+      // Module names are relative to this, so a project outside the current directory runs too.
+      modulesRoot: worker.projectRoot ?? root,
       bindings: { ...(options.bindings ?? {}), ...(extra.bindings ?? {}) },
     };
   });

@@ -5,9 +5,9 @@
 // single list() for them, long ones are fetched with get().
 
 import { defineTool, ToolError, z, type ToolCallContext } from "../../kit/index.js";
+import type { NotesBindings } from "./worker-configuration.js";
 
-export interface NotesEnv {
-  NOTES: KVNamespace;
+export interface NotesEnv extends Pick<NotesBindings, "NOTES"> {
   /** Seconds a note lives; a string because it is a [vars] entry. Default 30 days, at least 60. */
   NOTES_TTL_SECONDS?: string;
 }

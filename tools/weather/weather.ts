@@ -3,11 +3,10 @@
 // for the current values at the chosen coordinates.
 
 import { defineTool, ToolError, z } from "../../kit/index.js";
+import type { WeatherBindings } from "./worker-configuration.js";
 
-export interface WeatherEnv {
-  OPEN_METEO_GEOCODING_URL?: string;
-  OPEN_METEO_FORECAST_URL?: string;
-}
+/** The Open-Meteo URLs from wrangler.toml (generated types); optional so tests and mirrors may omit them. */
+export type WeatherEnv = Partial<WeatherBindings>;
 
 export const DEFAULT_GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search";
 export const DEFAULT_FORECAST_URL = "https://api.open-meteo.com/v1/forecast";

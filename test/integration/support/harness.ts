@@ -39,12 +39,15 @@ export interface Switchboard {
 export interface StartOptions {
   /** Orchestrator variables, over the test defaults. */
   vars?: Record<string, string>;
+  /** The Workers to run, orchestrator first, already bundled: this repository's (`listWorkers()`) by default. */
+  workers?: ReturnType<typeof listWorkers>;
 }
 
 export async function startSwitchboard(options: StartOptions = {}): Promise<Switchboard> {
   const upstream = new MockUpstream();
-  const orchestrator = listWorkers()[0]!.name;
-  const workers = miniflareWorkers(listWorkers()).map((worker) => {
+  const projectWorkers = options.workers ?? listWorkers();
+  const orchestrator = projectWorkers[0]!.name;
+  const workers = miniflareWorkers(projectWorkers).map((worker) => {
     const extra = worker.name === orchestrator
       ? {
           bindings: {
