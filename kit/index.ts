@@ -4,14 +4,7 @@
 
 import { Hono } from "hono";
 import { z } from "zod";
-import type {
-  JsonSchema,
-  ToolCallContext,
-  ToolErrorType,
-  ToolInvokeFailure,
-  ToolInvokeSuccess,
-  ToolSchemaResponse,
-} from "./protocol.js";
+import type { JsonSchema, ToolCallContext, ToolErrorType, ToolInvokeFailure, ToolInvokeSuccess, ToolSchemaResponse } from "./protocol.js";
 
 export type * from "./protocol.js";
 export { z };
@@ -43,10 +36,7 @@ export class ToolError extends Error {
   readonly type: ToolErrorType;
   readonly code: string | null;
 
-  constructor(
-    message: string,
-    options: { status?: ToolError["status"]; type?: ToolErrorType; code?: string | null } = {},
-  ) {
+  constructor(message: string, options: { status?: ToolError["status"]; type?: ToolErrorType; code?: string | null } = {}) {
     super(message);
     this.name = "ToolError";
     this.status = options.status ?? 422;
@@ -55,9 +45,7 @@ export class ToolError extends Error {
   }
 }
 
-export function defineTool<Parameters extends z.ZodObject, Env = unknown>(
-  declaration: ToolDeclaration<Parameters, Env>,
-): Tool<Env> {
+export function defineTool<Parameters extends z.ZodObject, Env = unknown>(declaration: ToolDeclaration<Parameters, Env>): Tool<Env> {
   if (!TOOL_NAME.test(declaration.name)) {
     throw new Error(`Tool name "${declaration.name}" must match ${TOOL_NAME}`);
   }

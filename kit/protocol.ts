@@ -40,13 +40,7 @@ export interface ToolInvokeSuccess {
   result: unknown;
 }
 
-export type ToolErrorType =
-  | "invalid_arguments"
-  | "invalid_request"
-  | "not_found"
-  | "tool_error"
-  | "upstream_error"
-  | "internal_error";
+export type ToolErrorType = "invalid_arguments" | "invalid_request" | "not_found" | "tool_error" | "upstream_error" | "internal_error";
 
 export interface ToolInvokeFailure {
   error: {

@@ -4,16 +4,34 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundleWorkers, listWorkers, miniflareWorkers, root } from "./lib/workers.mjs";
 
 /** Variables read from the environment, by the Worker that uses them. */
 const ORCHESTRATOR_VARS = [
-  "SWITCHBOARD_API_KEYS", "DMXAPI_API_KEY", "DMXAPI_BASE_URL", "DMXAPI_MODEL", "DMXAPI_MODELS", "DMXAPI_FALLBACK_MODELS",
-  "DMXAPI_TIMEOUT_MS", "DMXAPI_MAX_RETRIES", "OFFLINE_MODEL", "MAX_STEPS", "MAX_TOOL_CALLS_PER_STEP", "TOOL_TIMEOUT_MS",
-  "MAX_TOOL_OUTPUT_CHARS", "MAX_TOOL_INVOCATIONS", "TOOL_SCHEMA_TTL_SECONDS", "CONVERSATION_TTL_SECONDS",
-  "MAX_CONVERSATION_BYTES", "MAX_BODY_BYTES", "MAX_MESSAGES", "TURN_DEADLINE_MS", "IDEMPOTENCY_TTL_SECONDS",
-  "STREAM_KEEPALIVE_MS", "WEBHOOK_RETRY_BASE_SECONDS",
+  "SWITCHBOARD_API_KEYS",
+  "DMXAPI_API_KEY",
+  "DMXAPI_BASE_URL",
+  "DMXAPI_MODEL",
+  "DMXAPI_MODELS",
+  "DMXAPI_FALLBACK_MODELS",
+  "DMXAPI_TIMEOUT_MS",
+  "DMXAPI_MAX_RETRIES",
+  "OFFLINE_MODEL",
+  "MAX_STEPS",
+  "MAX_TOOL_CALLS_PER_STEP",
+  "TOOL_TIMEOUT_MS",
+  "MAX_TOOL_OUTPUT_CHARS",
+  "MAX_TOOL_INVOCATIONS",
+  "TOOL_SCHEMA_TTL_SECONDS",
+  "CONVERSATION_TTL_SECONDS",
+  "MAX_CONVERSATION_BYTES",
+  "MAX_BODY_BYTES",
+  "MAX_MESSAGES",
+  "TURN_DEADLINE_MS",
+  "IDEMPOTENCY_TTL_SECONDS",
+  "STREAM_KEEPALIVE_MS",
+  "WEBHOOK_RETRY_BASE_SECONDS",
 ];
 /** Webhook signing secrets and callback settings are named by each hook (src/webhooks/hooks.ts). */
 const HOOK_VARS = /_(WEBHOOK_SECRET|CALLBACK_URL|CALLBACK_SECRET)$/;
@@ -42,7 +60,10 @@ const host = settings.HOST ?? "127.0.0.1";
 
 const workers = await bundleWorkers(listWorkers());
 const [orchestrator] = workers;
-const hookVars = pick(settings, Object.keys(settings).filter((name) => HOOK_VARS.test(name)));
+const hookVars = pick(
+  settings,
+  Object.keys(settings).filter((name) => HOOK_VARS.test(name)),
+);
 const orchestratorVars = { OFFLINE_MODEL: "auto", ...pick(settings, ORCHESTRATOR_VARS), ...hookVars };
 const localKey = !orchestratorVars.SWITCHBOARD_API_KEYS;
 if (localKey) orchestratorVars.SWITCHBOARD_API_KEYS = `local:${LOCAL_DEV_KEY}`;
@@ -70,12 +91,17 @@ const model = offline
   : `${orchestratorVars.DMXAPI_MODEL ?? "gpt-5-mini"} via ${orchestratorVars.DMXAPI_BASE_URL ?? "https://www.dmxapi.cn/v1"}`;
 console.log(`Switchboard listening on ${url.origin}`);
 console.log(`  model: ${model}`);
-console.log(`  tool Workers: ${workers.filter((worker) => worker.isTool).map((worker) => worker.name).join(", ")}`);
-console.log(localKey
-  ? `  API key: ${LOCAL_DEV_KEY} (local development key: SWITCHBOARD_API_KEYS is not set)`
-  : "  API keys: from SWITCHBOARD_API_KEYS");
+console.log(
+  `  tool Workers: ${workers
+    .filter((worker) => worker.isTool)
+    .map((worker) => worker.name)
+    .join(", ")}`,
+);
+console.log(localKey ? `  API key: ${LOCAL_DEV_KEY} (local development key: SWITCHBOARD_API_KEYS is not set)` : "  API keys: from SWITCHBOARD_API_KEYS");
 const shownKey = localKey ? LOCAL_DEV_KEY : "$YOUR_KEY";
-console.log(`  try: curl ${url.origin}/v1/chat/completions -H 'Authorization: Bearer ${shownKey}' -H 'Content-Type: application/json' -d '{"messages":[{"role":"user","content":"上海今天几度?"}]}'`);
+console.log(
+  `  try: curl ${url.origin}/v1/chat/completions -H 'Authorization: Bearer ${shownKey}' -H 'Content-Type: application/json' -d '{"messages":[{"role":"user","content":"上海今天几度?"}]}'`,
+);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -10,9 +10,9 @@ import { chatCompletions } from "./routes/chat-completions.js";
 import { conversations } from "./routes/conversations.js";
 import { ConversationFullError } from "./run-turn.js";
 import type { AppEnv } from "./types.js";
+import { UpstreamError } from "./upstream/upstream-error.js";
 import { webhookAdmin } from "./webhooks/admin.js";
 import { webhookIngress } from "./webhooks/ingress.js";
-import { UpstreamError } from "./upstream/upstream-error.js";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

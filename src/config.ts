@@ -1,8 +1,8 @@
 // Reads the orchestrator's configuration from its variables, once per request (they are strings on
 // the env object; parsing them is cheap). Out-of-range numbers are clamped, never trusted.
 
-import type { Env } from "./env.js";
 import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
+import type { Env } from "./env.js";
 import { parseKeyList } from "./security/api-keys.js";
 import { PLATFORM_INVOCATIONS_PER_REQUEST } from "./tools/invocation-budget.js";
 
@@ -40,7 +40,10 @@ export interface Config {
 }
 
 function list(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+  return (value ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
 }
 
 function integer(value: string | undefined, fallback: number, min: number, max: number): number {

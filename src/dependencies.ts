@@ -4,6 +4,7 @@
 import type { Config } from "./config.js";
 import { createConversationStore } from "./conversations/store.js";
 import type { Env } from "./env.js";
+import type { Logger } from "./log.js";
 import type { TurnDependencies } from "./run-turn.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
 import { createToolRegistry } from "./tools/registry.js";
@@ -11,7 +12,6 @@ import type { ModelClient } from "./upstream/dmxapi-client.js";
 import { createDmxapiClient } from "./upstream/dmxapi-client.js";
 import { withFallbacks } from "./upstream/fallback.js";
 import { offlineModelFetch } from "./upstream/offline-model.js";
-import type { Logger } from "./log.js";
 
 const DISCOVERY_TIMEOUT_MS = 5_000;
 

@@ -5,9 +5,9 @@
 // Best effort, because KV is: a record written in one location can take up to a minute to be seen
 // in another, so two duplicates sent at once to different locations may both run.
 
-import { sha256, toHex } from "./security/api-keys.js";
 import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
 import { putRecord } from "./kv-writes.js";
+import { sha256, toHex } from "./security/api-keys.js";
 
 export type IdempotencyRecord =
   | { state: "in_progress"; body_hash: string; started_at: number }

@@ -3,8 +3,8 @@
 
 import { createApp } from "./app.js";
 import type { Env } from "./env.js";
-import type { WebhookJob } from "./webhooks/deliveries.js";
 import { handleWebhookBatch } from "./webhooks/consumer.js";
+import type { WebhookJob } from "./webhooks/deliveries.js";
 
 const app = createApp();
 

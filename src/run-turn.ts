@@ -55,7 +55,10 @@ export interface CompletedTurn extends TurnResult {
 }
 
 export class ConversationFullError extends Error {
-  constructor(readonly bytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`Conversation is ${bytes} bytes, at the ${maxBytes}-byte limit: start a new conversation.`);
     this.name = "ConversationFullError";
   }

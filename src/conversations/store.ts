@@ -46,7 +46,10 @@ export interface ConversationStoreOptions {
 }
 
 export class ConversationTooLargeError extends Error {
-  constructor(readonly bytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`The conversation would be ${bytes} bytes, over the ${maxBytes}-byte limit.`);
     this.name = "ConversationTooLargeError";
   }

@@ -6,7 +6,7 @@
 
 import type { ToolCallContext } from "../../kit/protocol.js";
 import type { NormalizedToolCall } from "../protocol/normalize.js";
-import { ToolCallIds, addUsage, normalizeAssistantMessage, truncate } from "../protocol/normalize.js";
+import { addUsage, normalizeAssistantMessage, ToolCallIds, truncate } from "../protocol/normalize.js";
 import type {
   AssistantMessage,
   ChatCompletion,
@@ -138,17 +138,13 @@ function buildRequest(
   request.tools = tools;
   // A forced choice ("required", or one named function) applies to the first step only; kept on
   // later steps it would force a tool call forever and the answer would never come.
-  if (toolChoice !== undefined) request.tool_choice = step > 1 && FORCING_TOOL_CHOICES(toolChoice) ? "auto" : (toolChoice as ChatCompletionRequest["tool_choice"]);
+  if (toolChoice !== undefined)
+    request.tool_choice = step > 1 && FORCING_TOOL_CHOICES(toolChoice) ? "auto" : (toolChoice as ChatCompletionRequest["tool_choice"]);
   if (parallel !== undefined) request.parallel_tool_calls = parallel;
   return request;
 }
 
-async function runServerCalls(
-  input: ToolLoopInput,
-  serverTools: Map<string, ServerTool>,
-  calls: NormalizedToolCall[],
-  step: number,
-): Promise<ToolMessage[]> {
+async function runServerCalls(input: ToolLoopInput, serverTools: Map<string, ServerTool>, calls: NormalizedToolCall[], step: number): Promise<ToolMessage[]> {
   const outcomes = await Promise.all(
     calls.map(async (call, position): Promise<ToolOutcome> => {
       const started = Date.now();
@@ -157,15 +153,12 @@ async function runServerCalls(
       return outcome;
     }),
   );
-  return calls.map((call, position) => toToolMessage(call, outcomes[position] ?? { ok: false, type: "tool_error", message: "No result." }, input.limits.maxToolOutputChars));
+  return calls.map((call, position) =>
+    toToolMessage(call, outcomes[position] ?? { ok: false, type: "tool_error", message: "No result." }, input.limits.maxToolOutputChars),
+  );
 }
 
-async function runOne(
-  input: ToolLoopInput,
-  serverTools: Map<string, ServerTool>,
-  call: NormalizedToolCall,
-  position: number,
-): Promise<ToolOutcome> {
+async function runOne(input: ToolLoopInput, serverTools: Map<string, ServerTool>, call: NormalizedToolCall, position: number): Promise<ToolOutcome> {
   const name = call.call.function.name;
   if (position >= input.limits.maxToolCallsPerStep) {
     return { ok: false, type: "too_many_tool_calls", message: `Not run: at most ${input.limits.maxToolCallsPerStep} tool calls are run per step.` };
@@ -207,9 +200,8 @@ export function toToolMessage(call: NormalizedToolCall, outcome: ToolOutcome, ma
 
 function withoutToolCalls(message: AssistantMessage, maxSteps: number): AssistantMessage {
   const { tool_calls: _dropped, ...rest } = message;
-  const content = typeof message.content === "string" && message.content.length > 0
-    ? message.content
-    : `I stopped after ${maxSteps} tool steps without reaching an answer.`;
+  const content =
+    typeof message.content === "string" && message.content.length > 0 ? message.content : `I stopped after ${maxSteps} tool steps without reaching an answer.`;
   return { ...rest, content };
 }
 

@@ -22,7 +22,10 @@ export interface ChunkOptions {
 export function completionToSse(completion: ChatCompletion, options: ChunkOptions): string {
   const choice = completion.choices[0];
   const base = { id: completion.id, object: "chat.completion.chunk", created: completion.created, model: completion.model, ...options.extra };
-  const chunk = (delta: JsonObject, finishReason: string | null = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });
+  const chunk = (delta: JsonObject, finishReason: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+  });
   const content = typeof choice?.message.content === "string" ? choice.message.content : "";
   const pieces = options.pieceSize ? (content.match(new RegExp(`[\\s\\S]{1,${options.pieceSize}}`, "g")) ?? []) : content ? [content] : [];
   const events: unknown[] = [

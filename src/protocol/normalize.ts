@@ -71,8 +71,7 @@ export function normalizeToolCall(raw: unknown, ids: ToolCallIds): NormalizedToo
   const parsed = parseArguments(fn.arguments);
   // Echo back only object arguments: some upstreams (Claude behind a gateway) reject anything else,
   // so a malformed call is echoed as `{}` and the model reads the real problem in the tool message.
-  const echoedArguments =
-    parsed.ok && typeof fn.arguments === "string" && fn.arguments !== "" ? fn.arguments : JSON.stringify(parsed.ok ? parsed.value : {});
+  const echoedArguments = parsed.ok && typeof fn.arguments === "string" && fn.arguments !== "" ? fn.arguments : JSON.stringify(parsed.ok ? parsed.value : {});
   return {
     call: {
       ...source,
@@ -85,10 +84,7 @@ export function normalizeToolCall(raw: unknown, ids: ToolCallIds): NormalizedToo
 }
 
 /** Returns the assistant message with normalized tool calls, and the calls with their parsed arguments. */
-export function normalizeAssistantMessage(
-  raw: unknown,
-  ids: ToolCallIds,
-): { message: AssistantMessage; toolCalls: NormalizedToolCall[] } {
+export function normalizeAssistantMessage(raw: unknown, ids: ToolCallIds): { message: AssistantMessage; toolCalls: NormalizedToolCall[] } {
   const source = isJsonObject(raw) ? raw : {};
   const rawCalls = Array.isArray(source.tool_calls) ? source.tool_calls : [];
   const toolCalls = rawCalls.map((call) => normalizeToolCall(call, ids));

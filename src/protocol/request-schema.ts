@@ -52,10 +52,7 @@ export const chatRequestSchema = z.looseObject({
   n: z.literal(1).nullable().optional(),
   /** Which server tools this request may use; omitted means all, [] means none. */
   server_tools: z.array(z.string()).max(128).optional(),
-  conversation_id: z
-    .string()
-    .regex(CONVERSATION_ID, "must be 1-128 letters, digits or _ . : -")
-    .optional(),
+  conversation_id: z.string().regex(CONVERSATION_ID, "must be 1-128 letters, digits or _ . : -").optional(),
 });
 
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
@@ -64,7 +61,10 @@ export type ChatRequest = z.infer<typeof chatRequestSchema>;
 export function describeIssue(error: z.ZodError): { message: string; param: string | null } {
   const issue = error.issues[0];
   if (!issue) return { message: "Invalid request body.", param: null };
-  const param = issue.path.reduce<string>((path, segment) => (typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${String(segment)}` : String(segment)), "");
+  const param = issue.path.reduce<string>(
+    (path, segment) => (typeof segment === "number" ? `${path}[${segment}]` : path ? `${path}.${String(segment)}` : String(segment)),
+    "",
+  );
   let message = issue.message;
   if (issue.code === "invalid_type" && issue.input === undefined) message = "is required";
   if (issue.code === "invalid_union" && param.endsWith("role")) message = "must be one of system, developer, user, assistant, tool";

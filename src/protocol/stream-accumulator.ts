@@ -103,7 +103,12 @@ export class StreamAccumulator {
     if (this.text.refusal !== null) message.refusal = this.text.refusal;
     if (this.calls.length > 0) {
       // Ids are left as sent (possibly missing): normalization gives every call a unique one.
-      message.tool_calls = this.calls.map((call) => ({ ...call.extra, id: call.id ?? "", type: "function", function: { name: call.name, arguments: call.arguments } }));
+      message.tool_calls = this.calls.map((call) => ({
+        ...call.extra,
+        id: call.id ?? "",
+        type: "function",
+        function: { name: call.name, arguments: call.arguments },
+      }));
     }
     return {
       ...this.extras,
@@ -132,20 +137,23 @@ export async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenera
         next = await reader.read();
       } catch (cause) {
         if (cause instanceof UpstreamError) throw cause;
-        throw new UpstreamError(`DMXAPI's stream broke off: ${cause instanceof Error ? cause.message : String(cause)}`, { status: 502, code: "upstream_stream_interrupted" });
+        throw new UpstreamError(`DMXAPI's stream broke off: ${cause instanceof Error ? cause.message : String(cause)}`, {
+          status: 502,
+          code: "upstream_stream_interrupted",
+        });
       }
       const { done, value: event } = next;
       if (done) return;
       const data = event.data.trim();
       if (data === "[DONE]") return;
       if (data === "") continue;
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      throw new UpstreamError(`DMXAPI sent a stream event that is not JSON: ${data.slice(0, 120)}`, { status: 502, code: "upstream_invalid_response" });
-    }
-    yield chunk;
+      let chunk: unknown;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        throw new UpstreamError(`DMXAPI sent a stream event that is not JSON: ${data.slice(0, 120)}`, { status: 502, code: "upstream_invalid_response" });
+      }
+      yield chunk;
     }
   } finally {
     reader.releaseLock();

@@ -51,11 +51,7 @@ export interface ToolMessage extends JsonObject {
 
 export type ChatMessage = SystemMessage | UserMessage | AssistantMessage | ToolMessage;
 
-export type ToolChoice =
-  | "none"
-  | "auto"
-  | "required"
-  | { type: "function"; function: { name: string } };
+export type ToolChoice = "none" | "auto" | "required" | { type: "function"; function: { name: string } };
 
 export interface Usage extends JsonObject {
   prompt_tokens: number;

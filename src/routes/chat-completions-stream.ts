@@ -10,9 +10,9 @@
 import type { Context } from "hono";
 import { ApiError } from "../errors.js";
 import type { LoopHooks, ModelStep } from "../loop/tool-loop.js";
-import { randomToken } from "../protocol/normalize.js";
-import { StreamAccumulator, readChunks } from "../protocol/stream-accumulator.js";
 import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
+import { randomToken } from "../protocol/normalize.js";
+import { readChunks, StreamAccumulator } from "../protocol/stream-accumulator.js";
 import type { ChatCompletion, ChatCompletionRequest, JsonObject } from "../protocol/types.js";
 import type { TurnDependencies, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
@@ -38,9 +38,12 @@ class ChunkWriter {
   ) {
     this.writer = writable.getWriter();
     // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
-    this.keepAlive = setInterval(() => {
-      if (Date.now() - this.lastWrite >= keepAliveMs) void this.raw(": keep-alive\n\n");
-    }, Math.max(50, Math.floor(keepAliveMs / 2)));
+    this.keepAlive = setInterval(
+      () => {
+        if (Date.now() - this.lastWrite >= keepAliveMs) void this.raw(": keep-alive\n\n");
+      },
+      Math.max(50, Math.floor(keepAliveMs / 2)),
+    );
   }
 
   private async raw(text: string): Promise<void> {
@@ -152,31 +155,54 @@ export async function streamTurn(
     },
   );
 
-  const turn = runTurn(dependencies, { ...request, signal }, {
-    callModel,
-    keepPartial: () => (opened ? partialText : ""),
-    hooks: {
-      ...options.hooks,
-      // The text of a step that ended in tool calls is already in a committed message.
-      onTurnMessage: (message) => {
-        partialText = "";
-        options.hooks?.onTurnMessage?.(message);
-      },
-      onToolCalls: (step, calls) => {
-        options.hooks?.onToolCalls?.(step, calls);
-        void writer?.chunk([], { switchboard: { type: "tool_calls", step, calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })) } });
-      },
-      onToolResult: (event) => {
-        options.hooks?.onToolResult?.(event);
-        void writer?.chunk([], {
-          switchboard: { type: "tool_result", step: event.step, id: event.call.call.id, name: event.call.call.function.name, ok: event.outcome.ok, duration_ms: event.durationMs },
-        });
+  const turn = runTurn(
+    dependencies,
+    { ...request, signal },
+    {
+      callModel,
+      keepPartial: () => (opened ? partialText : ""),
+      hooks: {
+        ...options.hooks,
+        // The text of a step that ended in tool calls is already in a committed message.
+        onTurnMessage: (message) => {
+          partialText = "";
+          options.hooks?.onTurnMessage?.(message);
+        },
+        onToolCalls: (step, calls) => {
+          options.hooks?.onToolCalls?.(step, calls);
+          void writer?.chunk([], {
+            switchboard: {
+              type: "tool_calls",
+              step,
+              calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })),
+            },
+          });
+        },
+        onToolResult: (event) => {
+          options.hooks?.onToolResult?.(event);
+          void writer?.chunk([], {
+            switchboard: {
+              type: "tool_result",
+              step: event.step,
+              id: event.call.call.id,
+              name: event.call.call.function.name,
+              ok: event.outcome.ok,
+              duration_ms: event.durationMs,
+            },
+          });
+        },
       },
     },
-  });
+  );
 
   // Until the first upstream stream opens, a failure is an ordinary HTTP error and nothing is stored.
-  const beforeOpen = await Promise.race([firstOpen.then(() => null), turn.then(() => null, (error: unknown) => (opened ? null : { error }))]);
+  const beforeOpen = await Promise.race([
+    firstOpen.then(() => null),
+    turn.then(
+      () => null,
+      (error: unknown) => (opened ? null : { error }),
+    ),
+  ]);
   if (beforeOpen) throw beforeOpen.error; // the caller maps it (deadline, upstream) to an HTTP error
   // When the turn finished before the writer existed (impossible: a model call always opens first).
   const out = writer as ChunkWriter | null;
@@ -213,7 +239,14 @@ export async function streamTurn(
 
 function streamErrorBody(error: unknown, deadlineHit: boolean, deadlineMs: number, redact: (text: string) => string): JsonObject {
   if (deadlineHit) {
-    return { error: { message: `The turn did not finish within ${deadlineMs} ms; what was generated so far is stored.`, type: "timeout_error", param: null, code: "turn_deadline_exceeded" } };
+    return {
+      error: {
+        message: `The turn did not finish within ${deadlineMs} ms; what was generated so far is stored.`,
+        type: "timeout_error",
+        param: null,
+        code: "turn_deadline_exceeded",
+      },
+    };
   }
   if (error instanceof UpstreamError) {
     return { error: { message: redact(error.message), type: error.status === 499 ? "client_closed" : "upstream_error", param: null, code: error.code } };

@@ -1,12 +1,12 @@
 // POST /v1/chat/completions: the OpenAI-compatible door to the tool loop.
 
-import { Hono } from "hono";
 import type { Context } from "hono";
+import { Hono } from "hono";
 import { createTurnDependencies } from "../dependencies.js";
-import type { LoopHooks } from "../loop/tool-loop.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { IdempotencyCheck } from "../idempotency.js";
 import { abandonIdempotency, checkIdempotency, completeIdempotency, isValidIdempotencyKey } from "../idempotency.js";
+import type { LoopHooks } from "../loop/tool-loop.js";
 import { randomToken } from "../protocol/normalize.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
 import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js";
@@ -85,7 +85,10 @@ chatCompletions.post("/chat/completions", async (c) => {
   } catch (error) {
     forgetIdempotent(c, idempotency);
     if (deadline.aborted) {
-      throw new ApiError(504, `The turn did not finish within ${config.limits.turnDeadlineMs} ms; nothing was stored.`, { type: "timeout_error", code: "turn_deadline_exceeded" });
+      throw new ApiError(504, `The turn did not finish within ${config.limits.turnDeadlineMs} ms; nothing was stored.`, {
+        type: "timeout_error",
+        code: "turn_deadline_exceeded",
+      });
     }
     throw error;
   }

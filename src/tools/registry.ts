@@ -21,9 +21,7 @@ export interface ServerTool {
   validate(args: JsonObject): string[];
 }
 
-export type ToolOutcome =
-  | { ok: true; result: unknown }
-  | { ok: false; type: string; message: string };
+export type ToolOutcome = { ok: true; result: unknown } | { ok: false; type: string; message: string };
 
 export interface InvokeOptions {
   timeoutMs: number;

@@ -50,9 +50,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const sleep = options.sleep ?? wait;
 
-  type Outcome<Value> =
-    | { value: Value; error?: undefined }
-    | { value?: undefined; error: UpstreamError; retryable: boolean; headers: Headers | null };
+  type Outcome<Value> = { value: Value; error?: undefined } | { value?: undefined; error: UpstreamError; retryable: boolean; headers: Headers | null };
 
   /** One retry budget for every way an attempt can fail: status, network, timeout, unusable body. */
   async function withRetries<Value>(signal: AbortSignal | undefined, attempt: () => Promise<Outcome<Value>>): Promise<Value> {
@@ -73,7 +71,10 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
    * Sends the request; `timeoutMs` runs until the response headers arrive. The returned controller
    * aborts the body: the caller arms its own timer for reading it.
    */
-  async function open(request: ChatCompletionRequest, callerSignal: AbortSignal | undefined): Promise<Outcome<{ response: Response; controller: AbortController }>> {
+  async function open(
+    request: ChatCompletionRequest,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<Outcome<{ response: Response; controller: AbortController }>> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), options.timeoutMs);
     const signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal;
@@ -136,7 +137,11 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
           return { error, retryable: true, headers: null };
         }
         if (parsed === undefined) {
-          return { error: new UpstreamError("DMXAPI answered 200 with a body that is not JSON.", { status: 502, code: "upstream_invalid_response" }), retryable: true, headers: null };
+          return {
+            error: new UpstreamError("DMXAPI answered 200 with a body that is not JSON.", { status: 502, code: "upstream_invalid_response" }),
+            retryable: true,
+            headers: null,
+          };
         }
         return { value: normalizeCompletion(parsed) };
       });
@@ -212,22 +217,45 @@ export function toUpstreamError(status: number, body: OpenAIErrorBody | null): U
   const upstreamMessage = body?.error.message || `HTTP ${status}`;
   const base = { upstreamStatus: status, code: body?.error.code ?? null, param: body?.error.param ?? null };
   if (isUnknownModelError(status, body)) {
-    return new UpstreamError(`The model is not available: ${upstreamMessage}`, { ...base, status: 404, type: "invalid_request_error", code: "model_not_found" });
+    return new UpstreamError(`The model is not available: ${upstreamMessage}`, {
+      ...base,
+      status: 404,
+      type: "invalid_request_error",
+      code: "model_not_found",
+    });
   }
   switch (status) {
     case 400:
     case 422:
       return new UpstreamError(upstreamMessage, { ...base, status: 400, type: "invalid_request_error" });
     case 401:
-      return new UpstreamError(`DMXAPI rejected the orchestrator's API key: ${upstreamMessage}`, { ...base, status: 502, code: "upstream_authentication_failed" });
+      return new UpstreamError(`DMXAPI rejected the orchestrator's API key: ${upstreamMessage}`, {
+        ...base,
+        status: 502,
+        code: "upstream_authentication_failed",
+      });
     case 403:
-      return new UpstreamError(`DMXAPI refused the request (quota or permission): ${upstreamMessage}`, { ...base, status: 502, code: base.code ?? "upstream_forbidden" });
+      return new UpstreamError(`DMXAPI refused the request (quota or permission): ${upstreamMessage}`, {
+        ...base,
+        status: 502,
+        code: base.code ?? "upstream_forbidden",
+      });
     case 404:
       return new UpstreamError(`DMXAPI has no such endpoint; check DMXAPI_BASE_URL: ${upstreamMessage}`, { ...base, status: 502, code: "upstream_not_found" });
     case 413:
-      return new UpstreamError(`The conversation is too long for the model: ${upstreamMessage}`, { ...base, status: 413, type: "invalid_request_error", code: base.code ?? "context_length_exceeded" });
+      return new UpstreamError(`The conversation is too long for the model: ${upstreamMessage}`, {
+        ...base,
+        status: 413,
+        type: "invalid_request_error",
+        code: base.code ?? "context_length_exceeded",
+      });
     case 429:
-      return new UpstreamError(`The model is rate limited: ${upstreamMessage}`, { ...base, status: 429, type: "rate_limit_error", code: base.code ?? "rate_limit_exceeded" });
+      return new UpstreamError(`The model is rate limited: ${upstreamMessage}`, {
+        ...base,
+        status: 429,
+        type: "rate_limit_error",
+        code: base.code ?? "rate_limit_exceeded",
+      });
     case 408:
     case 504:
     case 524:

@@ -30,7 +30,8 @@ export async function offlineModelFetch(input: RequestInfo | URL, init?: Request
   const messages = isJsonObject(body) && Array.isArray(body.messages) ? (body.messages as ChatMessage[]) : [];
   const tools = isJsonObject(body) && Array.isArray(body.tools) ? (body.tools as FunctionToolDefinition[]) : [];
   const completion = respond(messages, tools);
-  if (isJsonObject(body) && body.stream === true) return streamCompletion(completion, isJsonObject(body.stream_options) && body.stream_options.include_usage === true);
+  if (isJsonObject(body) && body.stream === true)
+    return streamCompletion(completion, isJsonObject(body.stream_options) && body.stream_options.include_usage === true);
   return Response.json(completion);
 }
 
@@ -46,7 +47,13 @@ export function respond(messages: ChatMessage[], tools: FunctionToolDefinition[]
   } else {
     const chosen = chooseTool(userText, new Set(tools.map((tool) => tool.function.name)));
     if (chosen) {
-      toolCalls = [{ id: `call_offline_${stableId(messages.length, chosen.name)}`, type: "function", function: { name: chosen.name, arguments: JSON.stringify(chosen.arguments) } }];
+      toolCalls = [
+        {
+          id: `call_offline_${stableId(messages.length, chosen.name)}`,
+          type: "function",
+          function: { name: chosen.name, arguments: JSON.stringify(chosen.arguments) },
+        },
+      ];
     } else {
       const names = tools.map((tool) => tool.function.name);
       content = chinese
@@ -84,10 +91,24 @@ function lastUserText(messages: ChatMessage[]): string {
 }
 
 const CITY_TIME_ZONES: Record<string, string> = {
-  tokyo: "Asia/Tokyo", 东京: "Asia/Tokyo", shanghai: "Asia/Shanghai", 上海: "Asia/Shanghai", beijing: "Asia/Shanghai",
-  北京: "Asia/Shanghai", london: "Europe/London", 伦敦: "Europe/London", paris: "Europe/Paris", 巴黎: "Europe/Paris",
-  berlin: "Europe/Berlin", "new york": "America/New_York", 纽约: "America/New_York", "los angeles": "America/Los_Angeles",
-  sydney: "Australia/Sydney", singapore: "Asia/Singapore", "hong kong": "Asia/Hong_Kong", 香港: "Asia/Hong_Kong",
+  tokyo: "Asia/Tokyo",
+  东京: "Asia/Tokyo",
+  shanghai: "Asia/Shanghai",
+  上海: "Asia/Shanghai",
+  beijing: "Asia/Shanghai",
+  北京: "Asia/Shanghai",
+  london: "Europe/London",
+  伦敦: "Europe/London",
+  paris: "Europe/Paris",
+  巴黎: "Europe/Paris",
+  berlin: "Europe/Berlin",
+  "new york": "America/New_York",
+  纽约: "America/New_York",
+  "los angeles": "America/Los_Angeles",
+  sydney: "Australia/Sydney",
+  singapore: "Asia/Singapore",
+  "hong kong": "Asia/Hong_Kong",
+  香港: "Asia/Hong_Kong",
 };
 
 /** Picks at most one tool, by keyword, among the tools the request offers. */
@@ -109,7 +130,9 @@ export function chooseTool(text: string, available: Set<string>): ChosenCall | n
     return { name: "get_current_time", arguments: { timezone: iana ?? (city ? CITY_TIME_ZONES[city] : "UTC") } };
   }
   if (available.has("calculate")) {
-    const expression = /(?:calculate|compute|what is|计算|算一下)?\s*([-+*/^%().\d\s×÷]*\d[-+*/^%().\d\s×÷]*[-+*/^%×÷][-+*/^%().\d\s×÷]*\d\)*)/i.exec(text)?.[1]?.trim();
+    const expression = /(?:calculate|compute|what is|计算|算一下)?\s*([-+*/^%().\d\s×÷]*\d[-+*/^%().\d\s×÷]*[-+*/^%×÷][-+*/^%().\d\s×÷]*\d\)*)/i
+      .exec(text)?.[1]
+      ?.trim();
     if (expression) return { name: "calculate", arguments: { expression } };
   }
   return null;

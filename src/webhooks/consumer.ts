@@ -115,7 +115,8 @@ async function runWebhookTurn(env: Env, ctx: ExecutionContext, hook: HookConfig,
     completed_at: Date.now(),
     ...(callbackConfigured ? { callback: { state: "pending", attempts: 0 } } : {}),
   });
-  if (callbackConfigured) await env.WEBHOOK_QUEUE.send({ kind: "callback", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id });
+  if (callbackConfigured)
+    await env.WEBHOOK_QUEUE.send({ kind: "callback", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id });
 }
 
 function lastAnswer(messages: ChatMessage[]): string | null {
@@ -136,9 +137,10 @@ function callbackUrl(env: Env, hook: HookConfig): string | null {
 async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log: Logger): Promise<void> {
   const url = callbackUrl(env, hook);
   const secret = hook.callback ? (env as unknown as Record<string, unknown>)[hook.callback.secret_env] : null;
-  if (!url || typeof secret !== "string" || secret === "") throw new Error(`Callback of hook ${hook.name} is not configured (${hook.callback?.url_env}, ${hook.callback?.secret_env}).`);
+  if (!url || typeof secret !== "string" || secret === "")
+    throw new Error(`Callback of hook ${hook.name} is not configured (${hook.callback?.url_env}, ${hook.callback?.secret_env}).`);
   const record = await readDelivery(env.CONVERSATIONS, hook.name, job.delivery_id);
-  if (!record || record.state !== "done") throw new Error("The delivery's answer is not readable yet.");
+  if (record?.state !== "done") throw new Error("The delivery's answer is not readable yet.");
   if (record.callback?.state === "delivered") return;
   const id = `msg_${toHex(await sha256(`callback:${hook.name}:${job.delivery_id}`), 12)}`;
   const timestamp = Math.floor(Date.now() / 1000);
@@ -191,6 +193,11 @@ async function recordDeadLetter(env: Env, hook: HookConfig, job: WebhookJob, att
     metadata: { ...letter, last_error: lastError?.slice(0, 300) ?? null },
   });
   if (record) {
-    await writeDelivery(env.CONVERSATIONS, job.kind === "turn" ? { ...record, state: "dead" } : { ...record, callback: { state: "dead", attempts: letter.attempts, ...(lastError ? { last_error: lastError } : {}) } });
+    await writeDelivery(
+      env.CONVERSATIONS,
+      job.kind === "turn"
+        ? { ...record, state: "dead" }
+        : { ...record, callback: { state: "dead", attempts: letter.attempts, ...(lastError ? { last_error: lastError } : {}) } },
+    );
   }
 }

@@ -2,8 +2,8 @@
 // and updated as its turn runs. The record is how a replayed delivery is recognised, and how a
 // redelivered queue message (queues deliver at least once) is recognised as already done.
 
-import { sha256, toHex } from "../security/api-keys.js";
 import { putRecord } from "../kv-writes.js";
+import { sha256, toHex } from "../security/api-keys.js";
 
 export const DELIVERY_TTL_SECONDS = 7 * 86_400;
 

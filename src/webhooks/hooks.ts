@@ -18,7 +18,8 @@ export const hooks = defineHooks([
     // Any Standard Webhooks sender (Svix, Resend, ...): one conversation per event, answer posted back.
     name: "orders",
     verification: { scheme: "standard-webhooks", secret: "ORDERS_WEBHOOK_SECRET" },
-    message: "Order event {{type}}: order {{data.id}} for {{data.total}} {{data.currency}}, ship to {{data.city}}. Check the weather at the destination and say if delivery could be delayed.",
+    message:
+      "Order event {{type}}: order {{data.id}} for {{data.total}} {{data.currency}}, ship to {{data.city}}. Check the weather at the destination and say if delivery could be delayed.",
     tools: ["get_current_weather", "calculate"],
     conversation: "per-event",
     callback: { url_env: "ORDERS_CALLBACK_URL", secret_env: "ORDERS_CALLBACK_SECRET" },

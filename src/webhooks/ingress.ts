@@ -8,7 +8,7 @@ import { ApiError, invalidRequest } from "../errors.js";
 import { sha256, toHex } from "../security/api-keys.js";
 import type { AppEnv } from "../types.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { INLINE_PAYLOAD_LIMIT, DELIVERY_TTL_SECONDS, payloadKey, readDelivery, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, payloadKey, readDelivery, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -40,7 +40,10 @@ webhookIngress.post(
     const hook = hookFor(c.req.param("hook"));
     const secret = (c.env as unknown as Record<string, unknown>)[hook.verification.secret];
     if (typeof secret !== "string" || secret === "") {
-      throw new ApiError(503, `The hook "${hook.name}" has no signing secret configured (${hook.verification.secret}).`, { type: "server_error", code: "hook_not_configured" });
+      throw new ApiError(503, `The hook "${hook.name}" has no signing secret configured (${hook.verification.secret}).`, {
+        type: "server_error",
+        code: "hook_not_configured",
+      });
     }
     const raw = new Uint8Array(await c.req.arrayBuffer());
     const headers = c.req.raw.headers;
@@ -61,7 +64,14 @@ webhookIngress.post(
       return c.json(acknowledgement(existing, true), 202);
     }
     const conversationId = await conversationFor(hook, deliveryId, payload);
-    const record: DeliveryRecord = { hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, received_at: Date.now(), state: "queued", attempts: 0 };
+    const record: DeliveryRecord = {
+      hook: hook.name,
+      delivery_id: deliveryId,
+      conversation_id: conversationId,
+      received_at: Date.now(),
+      state: "queued",
+      attempts: 0,
+    };
     const job: WebhookJob = { kind: "turn", hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId };
     if (raw.byteLength <= INLINE_PAYLOAD_LIMIT) {
       job.payload = payload;
@@ -87,6 +97,9 @@ async function conversationFor(hook: HookConfig, deliveryId: string, payload: un
   if (hook.conversation !== "per-event" && raw.replace(/[#/:\s-]/g, "") === "") {
     throw invalidRequest(`The payload lacks the fields of this hook's conversation key (${hook.conversation.key}).`, null, "missing_conversation_key");
   }
-  const readable = raw.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+  const readable = raw
+    .replace(/[^A-Za-z0-9_.-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 64);
   return `wh-${hook.name}-${readable}-${toHex(await sha256(raw), 4)}`;
 }

@@ -41,7 +41,12 @@ export function standardWebhooksSecret(secret: string): Uint8Array | null {
   return base64ToBytes(secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret);
 }
 
-export async function verifyStandardWebhook(headers: Headers, body: Uint8Array, secret: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<Verification> {
+export async function verifyStandardWebhook(
+  headers: Headers,
+  body: Uint8Array,
+  secret: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<Verification> {
   const id = headers.get("webhook-id");
   const timestamp = headers.get("webhook-timestamp");
   const signatures = headers.get("webhook-signature");

@@ -3,8 +3,8 @@
 
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSwitchboard, type Switchboard } from "./support/harness.js";
-import { reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
+import { type Switchboard, startSwitchboard } from "./support/harness.js";
+import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -96,7 +96,9 @@ describe("continuity", () => {
     const response = await switchboard.request("/v1/conversations/conv_nope");
 
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: { message: "No conversation conv_nope.", type: "not_found_error", param: null, code: "conversation_not_found" } });
+    expect(await response.json()).toEqual({
+      error: { message: "No conversation conv_nope.", type: "not_found_error", param: null, code: "conversation_not_found" },
+    });
   });
 });
 
@@ -110,13 +112,21 @@ describe("bad request bodies", () => {
     ["a model that is not a string", JSON.stringify({ model: 5, messages: [{ role: "user", content: "hi" }] }), "model"],
     ["an unknown role", JSON.stringify({ messages: [{ role: "robot", content: "hi" }] }), "messages[0].role"],
     ["a tool message without tool_call_id", JSON.stringify({ messages: [{ role: "tool", content: "x" }] }), "messages[0].tool_call_id"],
-    ["a tool without a name", JSON.stringify({ messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: {} }] }), "tools[0].function.name"],
+    [
+      "a tool without a name",
+      JSON.stringify({ messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: {} }] }),
+      "tools[0].function.name",
+    ],
     ["a bad conversation id", JSON.stringify({ messages: [{ role: "user", content: "hi" }], conversation_id: "../etc/passwd" }), "conversation_id"],
   ];
 
   for (const [name, body, param] of cases) {
     it(`refuses ${name} with a 400 in OpenAI format`, async () => {
-      const response = await switchboard.request("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json", "X-Conversation-Id": "conv_never_written" }, body });
+      const response = await switchboard.request("/v1/chat/completions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Conversation-Id": "conv_never_written" },
+        body,
+      });
 
       expect(response.status).toBe(400);
       const error = ((await response.json()) as { error: JsonObject }).error;
@@ -145,7 +155,11 @@ describe("catalog", () => {
   it("lists every bound tool with its version", async () => {
     const body = (await (await switchboard.request("/v1/tools")).json()) as { data: Array<{ function: { name: string }; metadata: JsonObject }> };
     expect(body.data.map((tool) => tool.function.name).sort()).toEqual(["calculate", "flaky", "get_current_time", "get_current_weather", "notes"]);
-    expect(body.data.find((tool) => tool.function.name === "notes")!.metadata).toMatchObject({ side_effects: true, binding: "TOOL_NOTES", version: expect.any(String) });
+    expect(body.data.find((tool) => tool.function.name === "notes")!.metadata).toMatchObject({
+      side_effects: true,
+      binding: "TOOL_NOTES",
+      version: expect.any(String),
+    });
   });
 
   it("answers unknown routes with a 404 in OpenAI format", async () => {

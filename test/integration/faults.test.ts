@@ -5,8 +5,8 @@
 
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSwitchboard, type Switchboard } from "./support/harness.js";
-import { completion, reply, toolCall, type ChatHandler, type JsonObject } from "./support/mock-upstream.js";
+import { type Switchboard, startSwitchboard } from "./support/harness.js";
+import { type ChatHandler, completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ const transientFaults: Record<string, ChatHandler> = {
   server_error: reply.error(500, "internal", {}, retryNow),
   html_gateway_error: reply.json("<html><body>502 Bad Gateway</body></html>", 502, retryNow),
   empty_timeout: reply.json("", 524, retryNow),
-  not_json_200: reply.json("{\"id\": \"chatcmpl-cut", 200),
+  not_json_200: reply.json('{"id": "chatcmpl-cut', 200),
   hang_past_timeout: async () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     return Response.json(completion({ content: "too late" }));
@@ -35,7 +35,11 @@ const transientFaults: Record<string, ChatHandler> = {
 const toolFaults = ["fail", "hang", "not_json", "huge"] as const;
 
 async function post(body: unknown): Promise<Response> {
-  return switchboard.request("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return switchboard.request("/v1/chat/completions", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 }
 
 describe("fault injection", () => {
@@ -54,14 +58,22 @@ describe("fault injection", () => {
         ...faults.upstream.map((name) => transientFaults[name]!),
         reply.toolCalls(...faults.tools.map((mode) => toolCall("flaky", { mode, size: 40_000 }))),
       );
-      const response = await post({ model: "gpt-5-mini", conversation_id: "conv_faults", stream: faults.stream, messages: [{ role: "user", content: `turn ${turn}` }] });
+      const response = await post({
+        model: "gpt-5-mini",
+        conversation_id: "conv_faults",
+        stream: faults.stream,
+        messages: [{ role: "user", content: `turn ${turn}` }],
+      });
       const text = await response.text();
       statuses.push(response.status);
       if (faults.stream) expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
     }
 
     expect(statuses.every((status) => status === 200)).toBe(true);
-    const stored = (await (await switchboard.request("/v1/conversations/conv_faults")).json()) as { turns: Array<{ incomplete: boolean }>; messages: JsonObject[] };
+    const stored = (await (await switchboard.request("/v1/conversations/conv_faults")).json()) as {
+      turns: Array<{ incomplete: boolean }>;
+      messages: JsonObject[];
+    };
     expect(stored.turns).toHaveLength(plan.length);
     expect(stored.turns.every((turn) => !turn.incomplete)).toBe(true);
     // Every tool call in the stored history has exactly one answer right after it.

@@ -3,8 +3,8 @@
 
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KEYS, startSwitchboard, type Switchboard } from "./support/harness.js";
-import { completion, reply, sseResponse, toChunks, toolCall, type JsonObject } from "./support/mock-upstream.js";
+import { KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { completion, type JsonObject, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -18,7 +18,11 @@ beforeEach(() => switchboard.upstream.reset());
 const hello = { model: "gpt-5-mini", messages: [{ role: "user", content: "hello" }] };
 
 function post(body: unknown, headers: Record<string, string> = {}, on: Switchboard = switchboard): Promise<Response> {
-  return on.request("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  return on.request("/v1/chat/completions", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 }
 
 async function errorOf(response: Response): Promise<JsonObject> {
@@ -38,7 +42,13 @@ describe("authentication", () => {
     expect(response.status).toBe(200);
   });
 
-  for (const [method, path] of [["POST", "/v1/chat/completions"], ["GET", "/v1/models"], ["GET", "/v1/tools"], ["GET", "/v1/conversations/x"], ["DELETE", "/v1/conversations/x"]] as const) {
+  for (const [method, path] of [
+    ["POST", "/v1/chat/completions"],
+    ["GET", "/v1/models"],
+    ["GET", "/v1/tools"],
+    ["GET", "/v1/conversations/x"],
+    ["DELETE", "/v1/conversations/x"],
+  ] as const) {
     it(`refuses ${method} ${path} without a key, in OpenAI format`, async () => {
       const response = await fetch(new URL(path, switchboard.url), { method, body: method === "POST" ? JSON.stringify(hello) : null });
       expect(response.status).toBe(401);
@@ -47,7 +57,10 @@ describe("authentication", () => {
   }
 
   it("refuses a wrong key with 401 and the openai client's AuthenticationError", async () => {
-    const error = await switchboard.client("sk-wrong").chat.completions.create(hello as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((caught: unknown) => caught);
+    const error = await switchboard
+      .client("sk-wrong")
+      .chat.completions.create(hello as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(switchboard.upstream.chatCalls).toHaveLength(0);
   });
@@ -114,7 +127,12 @@ describe("limits", () => {
         controller.close();
       },
     });
-    const response = await limited.request("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" }, body, duplex: "half" } as RequestInit);
+    const response = await limited.request("/v1/chat/completions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
     expect(response.status).toBe(413);
     expect(limited.upstream.chatCalls).toHaveLength(0);
   });
@@ -127,9 +145,13 @@ describe("limits", () => {
   });
 
   it("answers calls beyond the per-step limit with an error instead of running them", async () => {
-    switchboard.upstream.enqueue(reply.toolCalls(toolCall("calculate", { expression: "1" }), toolCall("calculate", { expression: "2" }), toolCall("calculate", { expression: "3" })));
+    switchboard.upstream.enqueue(
+      reply.toolCalls(toolCall("calculate", { expression: "1" }), toolCall("calculate", { expression: "2" }), toolCall("calculate", { expression: "3" })),
+    );
     await post(hello);
-    const results = (switchboard.upstream.chatCalls[1]!.body.messages as JsonObject[]).filter((message) => message.role === "tool").map((message) => JSON.parse(String(message.content)) as JsonObject);
+    const results = (switchboard.upstream.chatCalls[1]!.body.messages as JsonObject[])
+      .filter((message) => message.role === "tool")
+      .map((message) => JSON.parse(String(message.content)) as JsonObject);
     expect(results[0]).toMatchObject({ result: 1 });
     expect(results[1]).toMatchObject({ result: 2 });
     expect(results[2]).toMatchObject({ error: { type: "too_many_tool_calls" } });
@@ -141,7 +163,9 @@ describe("limits", () => {
     limited.upstream.enqueue(reply.toolCalls(...Array.from({ length: 4 }, (_, index) => toolCall("flaky", { mode: "echo", n: index }))));
     const response = await post(hello, {}, limited);
     expect(response.status).toBe(200);
-    const results = (limited.upstream.chatCalls.at(-1)!.body.messages as JsonObject[]).filter((message) => message.role === "tool").map((message) => String(message.content));
+    const results = (limited.upstream.chatCalls.at(-1)!.body.messages as JsonObject[])
+      .filter((message) => message.role === "tool")
+      .map((message) => String(message.content));
     expect(results.some((content) => content.includes("invocation_budget_exhausted"))).toBe(true);
   });
 
@@ -187,15 +211,24 @@ describe("tool allowlist", () => {
   });
 
   it("marks tools with side effects in their definition", async () => {
-    const tools = (await (await switchboard.request("/v1/tools")).json()) as { data: Array<{ function: { name: string }; metadata: { side_effects: boolean } }> };
-    expect(Object.fromEntries(tools.data.map((tool) => [tool.function.name, tool.metadata.side_effects]))).toMatchObject({ notes: true, calculate: false, get_current_weather: false });
+    const tools = (await (await switchboard.request("/v1/tools")).json()) as {
+      data: Array<{ function: { name: string }; metadata: { side_effects: boolean } }>;
+    };
+    expect(Object.fromEntries(tools.data.map((tool) => [tool.function.name, tool.metadata.side_effects]))).toMatchObject({
+      notes: true,
+      calculate: false,
+      get_current_weather: false,
+    });
   });
 });
 
 describe("fallback models", () => {
   it("moves to the fallback model when the requested one keeps failing", async () => {
     const unavailable = { "retry-after-ms": "0" };
-    switchboard.upstream.enqueue(...[1, 2, 3].map(() => reply.error(503, "overloaded", {}, unavailable)), reply.json(completion({ content: "from backup" }, { extra: { model: "backup-model" } })));
+    switchboard.upstream.enqueue(
+      ...[1, 2, 3].map(() => reply.error(503, "overloaded", {}, unavailable)),
+      reply.json(completion({ content: "from backup" }, { extra: { model: "backup-model" } })),
+    );
 
     const response = await switchboard.openai.chat.completions.create(hello as OpenAI.ChatCompletionCreateParamsNonStreaming);
 
@@ -291,7 +324,14 @@ describe("logs", () => {
     for (const key of [...Object.values(KEYS), "sk-some-wrong-key-123"]) expect(all).not.toContain(key);
     const parsed = lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as JsonObject);
     const tool = parsed.find((line) => line.event === "tool_call" && line.request_id === "req-log-test");
-    expect(tool).toMatchObject({ tenant: "tenant-a", tool: "calculate", ok: true, step: 1, duration_ms: expect.any(Number), conversation_id: expect.stringMatching(/^conv_/) });
+    expect(tool).toMatchObject({
+      tenant: "tenant-a",
+      tool: "calculate",
+      ok: true,
+      step: 1,
+      duration_ms: expect.any(Number),
+      conversation_id: expect.stringMatching(/^conv_/),
+    });
     const request = parsed.find((line) => line.event === "request" && line.request_id === "req-log-test");
     expect(request).toMatchObject({ tenant: "tenant-a", status: 502, method: "POST", path: "/v1/chat/completions" });
   });

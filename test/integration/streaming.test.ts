@@ -7,8 +7,8 @@ import { generateText, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { KEYS, startSwitchboard, type Switchboard } from "./support/harness.js";
-import { completion, reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
+import { KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -101,16 +101,30 @@ describe("the openai client", () => {
   it("streams calls to client-declared functions back unexecuted, as OpenAI does", async () => {
     const weather = {
       type: "function" as const,
-      function: { name: "get_current_weather", description: "获得天气信息", parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] } },
+      function: {
+        name: "get_current_weather",
+        description: "获得天气信息",
+        parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
+      },
     };
-    switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "上海, 中国", unit: "celsius" }, "call_Syfqyc3RXs1XNjjhUfDUwH76")));
+    switchboard.upstream.enqueue(
+      reply.toolCalls(toolCall("get_current_weather", { location: "上海, 中国", unit: "celsius" }, "call_Syfqyc3RXs1XNjjhUfDUwH76")),
+    );
 
-    const stream = switchboard.openai.chat.completions.stream({ model: "gpt-5-mini", messages: [{ role: "user", content: "上海今天几度?" }], tools: [weather] });
+    const stream = switchboard.openai.chat.completions.stream({
+      model: "gpt-5-mini",
+      messages: [{ role: "user", content: "上海今天几度?" }],
+      tools: [weather],
+    });
     const final = await stream.finalChatCompletion();
 
     expect(final.choices[0]!.finish_reason).toBe("tool_calls");
     expect(final.choices[0]!.message.tool_calls).toEqual([
-      { id: "call_Syfqyc3RXs1XNjjhUfDUwH76", type: "function", function: { name: "get_current_weather", arguments: '{"location":"上海, 中国","unit":"celsius"}' } },
+      {
+        id: "call_Syfqyc3RXs1XNjjhUfDUwH76",
+        type: "function",
+        function: { name: "get_current_weather", arguments: '{"location":"上海, 中国","unit":"celsius"}' },
+      },
     ]);
     expect(switchboard.upstream.openMeteoCalls).toHaveLength(0);
   });
@@ -118,7 +132,10 @@ describe("the openai client", () => {
   it("stores the same turn a non-streaming request stores", async () => {
     const script = () => switchboard.upstream.enqueue(reply.toolCalls(toolCall("calculate", { expression: "2+2" }, "call_same")), reply.text("Four."));
     script();
-    const plain = (await switchboard.openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "2+2?" }] })) as unknown as JsonObject;
+    const plain = (await switchboard.openai.chat.completions.create({
+      model: "gpt-5-mini",
+      messages: [{ role: "user", content: "2+2?" }],
+    })) as unknown as JsonObject;
     script();
     const response = await switchboard.request("/v1/chat/completions", {
       method: "POST",
@@ -129,7 +146,13 @@ describe("the openai client", () => {
     const { done } = await readSse(response);
     expect(done).toBe(true);
 
-    const shape = (messages: Message[]) => messages.map(({ role, content, tool_call_id, tool_calls }) => ({ role, content, tool_call_id, calls: tool_calls?.map((call) => [call.id, call.function]) }));
+    const shape = (messages: Message[]) =>
+      messages.map(({ role, content, tool_call_id, tool_calls }) => ({
+        role,
+        content,
+        tool_call_id,
+        calls: tool_calls?.map((call) => [call.id, call.function]),
+      }));
     expect(shape((await stored(streamedId)).messages)).toEqual(shape((await stored(String(plain.conversation_id))).messages));
     expect((await stored(streamedId)).turns[0]!.incomplete).toBe(false);
   });
@@ -175,7 +198,8 @@ describe("the openai client", () => {
 });
 
 describe("the Vercel AI SDK", () => {
-  const provider = () => createOpenAICompatible({ name: "switchboard", baseURL: new URL("/v1", switchboard.url).href, apiKey: KEYS.tenantA, includeUsage: true });
+  const provider = () =>
+    createOpenAICompatible({ name: "switchboard", baseURL: new URL("/v1", switchboard.url).href, apiKey: KEYS.tenantA, includeUsage: true });
 
   it("generateText gets an answer made with a server tool", async () => {
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("calculate", { expression: "6*7" })));
@@ -234,7 +258,10 @@ describe("streaming quirks from the upstream", () => {
     const final = await stream.finalChatCompletion();
     expect(final.choices[0]!.message.content).toContain("From the tools");
     const results = toolMessages(1);
-    const sentCalls = ((switchboard.upstream.chatCalls[1]!.body.messages as Message[])[1]!.tool_calls ?? []) as Array<{ id: string; function: { name: string; arguments: string } }>;
+    const sentCalls = ((switchboard.upstream.chatCalls[1]!.body.messages as Message[])[1]!.tool_calls ?? []) as Array<{
+      id: string;
+      function: { name: string; arguments: string };
+    }>;
     expect(sentCalls.map((call) => [call.function.name, JSON.parse(call.function.arguments)])).toEqual(expected.map(([name, args]) => [name, args]));
     expect(new Set(sentCalls.map((call) => call.id)).size).toBe(expected.length);
     expect(results.map((message) => message.tool_call_id)).toEqual(sentCalls.map((call) => call.id));
@@ -246,7 +273,8 @@ describe("streaming quirks from the upstream", () => {
     if (id !== undefined) fragment.id = id;
     return fragment;
   };
-  const args = (index: number | undefined, text: string) => (index === undefined ? { function: { arguments: text } } : { index, function: { arguments: text } });
+  const args = (index: number | undefined, text: string) =>
+    index === undefined ? { function: { arguments: text } } : { index, function: { arguments: text } };
 
   it("follows the notes' two parallel calls", async () => {
     await runQuirk(
@@ -261,28 +289,58 @@ describe("streaming quirks from the upstream", () => {
         usageChunk,
         DONE,
       ],
-      [["calculate", { expression: "1+1" }], ["get_current_time", { timezone: "Asia/Tokyo" }]],
+      [
+        ["calculate", { expression: "1+1" }],
+        ["get_current_time", { timezone: "Asia/Tokyo" }],
+      ],
     );
   });
 
   it("takes calls without an index, each complete in one chunk", async () => {
     await runQuirk(
-      [delta({ tool_calls: [header(undefined, "g1", "calculate", '{"expression":"2*3"}')] }), delta({ tool_calls: [header(undefined, "g2", "calculate", '{"expression":"4*5"}')] }), delta({}, "stop"), DONE],
-      [["calculate", { expression: "2*3" }], ["calculate", { expression: "4*5" }]],
+      [
+        delta({ tool_calls: [header(undefined, "g1", "calculate", '{"expression":"2*3"}')] }),
+        delta({ tool_calls: [header(undefined, "g2", "calculate", '{"expression":"4*5"}')] }),
+        delta({}, "stop"),
+        DONE,
+      ],
+      [
+        ["calculate", { expression: "2*3" }],
+        ["calculate", { expression: "4*5" }],
+      ],
     );
   });
 
   it("tells apart calls that all come at index 0 with distinct ids", async () => {
     await runQuirk(
-      [delta({ tool_calls: [header(0, "z1", "calculate", '{"expression":')] }), delta({ tool_calls: [args(0, '"1+2"}')] }), delta({ tool_calls: [header(0, "z2", "calculate", '{"expression":"3+4"}')] }), delta({}, "tool_calls"), DONE],
-      [["calculate", { expression: "1+2" }], ["calculate", { expression: "3+4" }]],
+      [
+        delta({ tool_calls: [header(0, "z1", "calculate", '{"expression":')] }),
+        delta({ tool_calls: [args(0, '"1+2"}')] }),
+        delta({ tool_calls: [header(0, "z2", "calculate", '{"expression":"3+4"}')] }),
+        delta({}, "tool_calls"),
+        DONE,
+      ],
+      [
+        ["calculate", { expression: "1+2" }],
+        ["calculate", { expression: "3+4" }],
+      ],
     );
   });
 
   it("treats indexes starting at 1, or sparse, as keys", async () => {
     await runQuirk(
-      [delta({ tool_calls: [header(1, "s1", "calculate")] }), delta({ tool_calls: [header(3, "s3", "calculate")] }), delta({ tool_calls: [args(3, '{"expression":"9-1"}')] }), delta({ tool_calls: [args(1, '{"expression":"9-2"}')] }), delta({}, "tool_calls"), DONE],
-      [["calculate", { expression: "9-2" }], ["calculate", { expression: "9-1" }]],
+      [
+        delta({ tool_calls: [header(1, "s1", "calculate")] }),
+        delta({ tool_calls: [header(3, "s3", "calculate")] }),
+        delta({ tool_calls: [args(3, '{"expression":"9-1"}')] }),
+        delta({ tool_calls: [args(1, '{"expression":"9-2"}')] }),
+        delta({}, "tool_calls"),
+        DONE,
+      ],
+      [
+        ["calculate", { expression: "9-2" }],
+        ["calculate", { expression: "9-1" }],
+      ],
     );
   });
 
@@ -296,7 +354,10 @@ describe("streaming quirks from the upstream", () => {
         delta({}, "tool_calls"),
         DONE,
       ],
-      [["calculate", { expression: "5+5" }], ["calculate", { expression: "6+6" }]],
+      [
+        ["calculate", { expression: "5+5" }],
+        ["calculate", { expression: "6+6" }],
+      ],
     );
   });
 
@@ -315,11 +376,19 @@ describe("streaming quirks from the upstream", () => {
   });
 
   it("accepts a stream cut off without [DONE] once the message finished", async () => {
-    await runQuirk([delta({ tool_calls: [header(0, "c1", "calculate", '{"expression":"1+1"}')] }), delta({}, "tool_calls")], [["calculate", { expression: "1+1" }]]);
+    await runQuirk(
+      [delta({ tool_calls: [header(0, "c1", "calculate", '{"expression":"1+1"}')] }), delta({}, "tool_calls")],
+      [["calculate", { expression: "1+1" }]],
+    );
   });
 
   it("ends the client's stream with an error event on an error mid-stream, and stores what was said", async () => {
-    switchboard.upstream.enqueue(reply.sse([delta({ role: "assistant", content: "Partial answ" }), data({ error: { message: "upstream overloaded", type: "server_error", code: "overloaded" } })]));
+    switchboard.upstream.enqueue(
+      reply.sse([
+        delta({ role: "assistant", content: "Partial answ" }),
+        data({ error: { message: "upstream overloaded", type: "server_error", code: "overloaded" } }),
+      ]),
+    );
 
     const response = await switchboard.request("/v1/chat/completions", {
       method: "POST",
@@ -330,7 +399,9 @@ describe("streaming quirks from the upstream", () => {
     const { events, done } = await readSse(response);
 
     expect(done).toBe(false);
-    expect(events.at(-1)).toEqual({ error: { message: "DMXAPI failed mid-stream: upstream overloaded", type: "upstream_error", param: null, code: "overloaded" } });
+    expect(events.at(-1)).toEqual({
+      error: { message: "DMXAPI failed mid-stream: upstream overloaded", type: "upstream_error", param: null, code: "overloaded" },
+    });
     // Bytes had reached the client: nothing is retried, on this model or a fallback.
     expect(switchboard.upstream.chatCalls).toHaveLength(1);
     const conversation = await stored(id);

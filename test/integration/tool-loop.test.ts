@@ -2,8 +2,8 @@
 // calls the mock DMXAPI and dispatches to the real tool Workers over service bindings.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KEYS, startSwitchboard, type Switchboard } from "./support/harness.js";
-import { BRIEF_RESPONSE_TEXT, completion, reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
+import { KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { BRIEF_RESPONSE_TEXT, completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -73,7 +73,12 @@ describe("server tools", () => {
     switchboard.upstream.enqueue(
       reply.toolCalls(toolCall("calculate", { expression: "6*7" })),
       reply.toolCalls(toolCall("calculate", { expression: "42+1" })),
-      reply.json(completion({ content: "43" }, { usage: { prompt_tokens: 100, completion_tokens: 1, total_tokens: 101, completion_tokens_details: { reasoning_tokens: 7 } } })),
+      reply.json(
+        completion(
+          { content: "43" },
+          { usage: { prompt_tokens: 100, completion_tokens: 1, total_tokens: 101, completion_tokens_details: { reasoning_tokens: 7 } } },
+        ),
+      ),
     );
 
     const response = await switchboard.openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "compute" }] });
@@ -159,7 +164,10 @@ describe("server tools", () => {
   it("passes the conversation and a stable idempotency key to the tool", async () => {
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("flaky", { mode: "echo" }, "call_echo")));
 
-    const response = (await switchboard.openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "go" }] })) as unknown as JsonObject;
+    const response = (await switchboard.openai.chat.completions.create({
+      model: "gpt-5-mini",
+      messages: [{ role: "user", content: "go" }],
+    })) as unknown as JsonObject;
 
     const echoed = parsedToolContent(1).echo === undefined ? null : parsedToolContent(1);
     expect(echoed).toMatchObject({
@@ -180,7 +188,12 @@ describe("upstream quirks", () => {
             reasoning_content: "thinking about it",
             tool_calls: [
               { type: "function", function: { name: "calculate", arguments: { expression: "1+2" } } },
-              { id: "dup", type: "function", function: { name: "calculate", arguments: '{"expression":"2+3"}' }, extra_content: { google: { thought_signature: "sig==" } } },
+              {
+                id: "dup",
+                type: "function",
+                function: { name: "calculate", arguments: '{"expression":"2+3"}' },
+                extra_content: { google: { thought_signature: "sig==" } },
+              },
               { id: "dup", type: "function", function: { name: "get_current_time", arguments: "" } },
               { id: 7, type: "function", function: { name: "calculate", arguments: "[1]" } },
             ],
@@ -216,7 +229,11 @@ describe("upstream quirks", () => {
         reply.toolCalls(toolCall("calculate", { expression: "3+3" })),
       );
 
-      const response = await limited.openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "loop" }], tool_choice: "required" });
+      const response = await limited.openai.chat.completions.create({
+        model: "gpt-5-mini",
+        messages: [{ role: "user", content: "loop" }],
+        tool_choice: "required",
+      });
 
       expect(limited.upstream.chatCalls).toHaveLength(3);
       expect(limited.upstream.chatCalls[0]!.body.tool_choice).toBe("required");
@@ -276,7 +293,11 @@ describe("client-declared tools", () => {
     const clientTool = { type: "function" as const, function: { name: "open_door", parameters: { type: "object", properties: {} } } };
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("calculate", { expression: "2+2" }, "call_server"), toolCall("open_door", {}, "call_client")));
 
-    const response = await switchboard.openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "go" }], tools: [clientTool] });
+    const response = await switchboard.openai.chat.completions.create({
+      model: "gpt-5-mini",
+      messages: [{ role: "user", content: "go" }],
+      tools: [clientTool],
+    });
 
     expect(switchboard.upstream.chatCalls).toHaveLength(1);
     expect(response.choices[0]!.finish_reason).toBe("tool_calls");

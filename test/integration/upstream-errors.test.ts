@@ -3,8 +3,8 @@
 
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startSwitchboard, type Switchboard } from "./support/harness.js";
-import { reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
+import { type Switchboard, startSwitchboard } from "./support/harness.js";
+import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -75,7 +75,9 @@ describe("retries", () => {
 
 describe("non-retryable errors", () => {
   it("passes a 400 through to the client without retrying", async () => {
-    switchboard.upstream.enqueue(reply.error(400, "Unsupported parameter: 'max_tokens'", { type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" }));
+    switchboard.upstream.enqueue(
+      reply.error(400, "Unsupported parameter: 'max_tokens'", { type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" }),
+    );
 
     const error = await switchboard.openai.chat.completions.create(hello as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((caught: unknown) => caught);
 
@@ -105,7 +107,9 @@ describe("non-retryable errors", () => {
   });
 
   it("answers 404 model_not_found for DMXAPI's 503 on an unknown model name, without retrying", async () => {
-    switchboard.upstream.enqueue(reply.error(503, "当前分组 default 下对于模型 gpt-5-minii 无可用渠道 (request id: 2025)", { type: "new_api_error", code: "" }));
+    switchboard.upstream.enqueue(
+      reply.error(503, "当前分组 default 下对于模型 gpt-5-minii 无可用渠道 (request id: 2025)", { type: "new_api_error", code: "" }),
+    );
 
     const result = await post({ ...hello, model: "gpt-5-minii" });
 

@@ -5,8 +5,8 @@
 import { sign as signGitHub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HOOK_SECRETS, KEYS, startSwitchboard, type Switchboard } from "./support/harness.js";
-import { reply, toolCall, type JsonObject } from "./support/mock-upstream.js";
+import { HOOK_SECRETS, KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 let switchboard: Switchboard;
 beforeAll(async () => {
@@ -21,7 +21,12 @@ const asWebhooksTenant = { Authorization: `Bearer ${KEYS.webhooks}` };
 let sequence = 0;
 
 function issuePayload(number: number, title = "Crash on start") {
-  return JSON.stringify({ action: "opened", issue: { number, title, body: "It crashes." }, repository: { full_name: "acme/widgets" }, sender: { login: "octocat" } });
+  return JSON.stringify({
+    action: "opened",
+    issue: { number, title, body: "It crashes." },
+    repository: { full_name: "acme/widgets" },
+    sender: { login: "octocat" },
+  });
 }
 
 async function sendGitHub(body: string, options: { delivery?: string; signature?: string } = {}): Promise<Response> {
@@ -47,7 +52,13 @@ async function sendStandard(body: string, options: { id?: string; at?: Date; sec
   const signature = new Webhook(options.secret ?? HOOK_SECRETS.orders).sign(id, at, body);
   return fetch(new URL("/v1/webhooks/orders", switchboard.url), {
     method: "POST",
-    headers: { "Content-Type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signature, ...options.headers },
+    headers: {
+      "Content-Type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": signature,
+      ...options.headers,
+    },
     body,
   });
 }
@@ -130,7 +141,10 @@ describe("GitHub-style events", () => {
 
 describe("Standard Webhooks events", () => {
   it("runs the turn with the hook's tools and delivers the answer to a callback a Standard Webhooks library verifies", async () => {
-    switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "Paris, France" })), reply.text("11.2 °C in Paris: no delay expected."));
+    switchboard.upstream.enqueue(
+      reply.toolCalls(toolCall("get_current_weather", { location: "Paris, France" })),
+      reply.text("11.2 °C in Paris: no delay expected."),
+    );
 
     const response = await sendStandard(orderPayload("ord_cb"));
     expect(response.status).toBe(202);
@@ -197,7 +211,12 @@ describe("Standard Webhooks events", () => {
         controller.close();
       },
     });
-    const chunked = await fetch(new URL("/v1/webhooks/orders", switchboard.url), { method: "POST", body: stream, duplex: "half", headers: { "webhook-id": "msg_chunked" } } as RequestInit);
+    const chunked = await fetch(new URL("/v1/webhooks/orders", switchboard.url), {
+      method: "POST",
+      body: stream,
+      duplex: "half",
+      headers: { "webhook-id": "msg_chunked" },
+    } as RequestInit);
     expect(chunked.status).toBe(413);
   });
 
@@ -220,7 +239,9 @@ describe("failures", () => {
     });
     expect(letter).toMatchObject({ kind: "turn", hook: "orders", conversation_id: ack.conversation_id, last_error: expect.stringContaining("model refused") });
     expect(switchboard.upstream.chatCalls).toHaveLength(5);
-    const delivery = (await (await switchboard.request(`/v1/webhooks/orders/deliveries/${String(ack.id)}`, { headers: asWebhooksTenant })).json()) as JsonObject;
+    const delivery = (await (
+      await switchboard.request(`/v1/webhooks/orders/deliveries/${String(ack.id)}`, { headers: asWebhooksTenant })
+    ).json()) as JsonObject;
     expect(delivery.state).toBe("dead");
     expect(await storedConversation(String(ack.conversation_id))).toBeNull();
   });

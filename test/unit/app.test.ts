@@ -1,5 +1,5 @@
-import { env as workerEnv } from "cloudflare:workers";
 import { reset } from "cloudflare:test";
+import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
 import type { Env } from "../../src/env.js";
@@ -248,7 +248,11 @@ describe("app", () => {
   });
 
   it("lists the configured models when online", async () => {
-    const response = await call("/v1/models", {}, testEnv({ OFFLINE_MODEL: "off", DMXAPI_API_KEY: "sk-upstream-unit", DMXAPI_MODEL: "gpt-5-mini", DMXAPI_MODELS: "deepseek-chat, gpt-5-mini" }));
+    const response = await call(
+      "/v1/models",
+      {},
+      testEnv({ OFFLINE_MODEL: "off", DMXAPI_API_KEY: "sk-upstream-unit", DMXAPI_MODEL: "gpt-5-mini", DMXAPI_MODELS: "deepseek-chat, gpt-5-mini" }),
+    );
     const body = (await response.json()) as { data: Array<{ id: string; owned_by: string }> };
     expect(body.data.map((model) => model.id)).toEqual(["gpt-5-mini", "deepseek-chat"]);
     expect(body.data[0]!.owned_by).toBe("dmxapi");

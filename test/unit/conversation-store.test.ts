@@ -1,13 +1,8 @@
-import { env } from "cloudflare:workers";
 import { reset } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { TurnRecord } from "../../src/conversations/store.js";
-import {
-  ConversationTooLargeError,
-  MIN_KV_TTL_SECONDS,
-  createConversationStore,
-  messagesOf,
-} from "../../src/conversations/store.js";
+import { ConversationTooLargeError, createConversationStore, MIN_KV_TTL_SECONDS, messagesOf } from "../../src/conversations/store.js";
 
 const KV = (env as unknown as { CONVERSATIONS: KVNamespace }).CONVERSATIONS;
 
@@ -248,6 +243,6 @@ describe("conversation store", () => {
     const afterCleanup = await conversations.load("default", id);
     expect(beforeCleanup?.turns).toHaveLength(1);
     expect(afterCleanup?.turns).toHaveLength(1);
-    expect(afterCleanup?.turns[0]!.incomplete).toBe(true);
+    expect(afterCleanup?.turns[0]?.incomplete).toBe(true);
   });
 });

@@ -275,10 +275,9 @@ describe("createDmxapiClient: retries", () => {
   // (maxRetries+1)^2 in general). Fix: share one attempt counter/budget between send() and complete()
   // (e.g. pass the remaining retries into send, or move the body check into attemptOnce).
   it("spends one retry budget across HTTP errors and 200 error bodies", async () => {
-    const { model, calls } = client(
-      [errorJson(500, "a"), Response.json({ error: { message: "b" } }), errorJson(500, "c"), Response.json(completion())],
-      { maxRetries: 1 },
-    );
+    const { model, calls } = client([errorJson(500, "a"), Response.json({ error: { message: "b" } }), errorJson(500, "c"), Response.json(completion())], {
+      maxRetries: 1,
+    });
     await failure(model.complete(request));
     expect(calls.length).toBeLessThanOrEqual(2);
   });
@@ -318,8 +317,7 @@ describe("createDmxapiClient: retries", () => {
 });
 
 describe("createDmxapiClient: openStream", () => {
-  const sse = () =>
-    new Response('data: {"choices":[]}\n\ndata: [DONE]\n\n', { status: 200, headers: { "Content-Type": "text/event-stream" } });
+  const sse = () => new Response('data: {"choices":[]}\n\ndata: [DONE]\n\n', { status: 200, headers: { "Content-Type": "text/event-stream" } });
 
   it("returns the body after retrying a 429", async () => {
     const { model, calls, delays } = client([errorJson(429, "Rate limit reached", "rate_limit_exceeded"), sse]);

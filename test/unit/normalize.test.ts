@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  ToolCallIds,
-  addUsage,
-  normalizeAssistantMessage,
-  normalizeCompletion,
-  normalizeToolCall,
-  parseArguments,
-} from "../../src/protocol/normalize.js";
+import { addUsage, normalizeAssistantMessage, normalizeCompletion, normalizeToolCall, parseArguments, ToolCallIds } from "../../src/protocol/normalize.js";
 import type { Usage } from "../../src/protocol/types.js";
 import { UpstreamError } from "../../src/upstream/upstream-error.js";
 
@@ -98,10 +91,7 @@ describe("normalizeToolCall", () => {
   });
 
   it("echoes object arguments as JSON text", () => {
-    const { call, arguments: parsed } = normalizeToolCall(
-      { id: "x", function: { name: "f", arguments: { location: "Paris" } } },
-      new ToolCallIds(),
-    );
+    const { call, arguments: parsed } = normalizeToolCall({ id: "x", function: { name: "f", arguments: { location: "Paris" } } }, new ToolCallIds());
     expect(call.function.arguments).toBe('{"location":"Paris"}');
     expect(parsed).toEqual({ ok: true, value: { location: "Paris" } });
   });
@@ -213,10 +203,7 @@ describe("normalizeAssistantMessage", () => {
   });
 
   it("echoes object arguments as object JSON", () => {
-    const { message } = normalizeAssistantMessage(
-      { tool_calls: [{ id: "c", function: { name: "a", arguments: { x: 1 } } }] },
-      new ToolCallIds(),
-    );
+    const { message } = normalizeAssistantMessage({ tool_calls: [{ id: "c", function: { name: "a", arguments: { x: 1 } } }] }, new ToolCallIds());
     expect(typeof message.tool_calls![0]!.function.arguments).toBe("string");
     expect(JSON.parse(message.tool_calls![0]!.function.arguments)).toEqual({ x: 1 });
   });

@@ -129,8 +129,16 @@ describe("respond", () => {
   it("answers from a weather tool result", () => {
     const messages: ChatMessage[] = [
       { role: "user", content: "What's the weather in Paris?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_current_weather", arguments: '{"location":"Paris"}' } }] },
-      { role: "tool", tool_call_id: "call_1", content: JSON.stringify({ temperature: 18.5, unit: "celsius", location: "Paris", conditions: "cloudy", source: "open-meteo" }) },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "get_current_weather", arguments: '{"location":"Paris"}' } }],
+      },
+      {
+        role: "tool",
+        tool_call_id: "call_1",
+        content: JSON.stringify({ temperature: 18.5, unit: "celsius", location: "Paris", conditions: "cloudy", source: "open-meteo" }),
+      },
     ];
     const choice = respond(messages, [tool("get_current_weather")]).choices[0]!;
     expect(choice.finish_reason).toBe("stop");
@@ -210,7 +218,9 @@ describe("offlineModelFetch", () => {
     expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
     const events = sseEvents(text);
     expect(events.at(-1)).toBe("[DONE]");
-    const chunks = events.slice(0, -1).map((event) => JSON.parse(event) as { object: string; choices: Array<{ delta: { content?: string }; finish_reason: string | null }>; usage?: unknown });
+    const chunks = events
+      .slice(0, -1)
+      .map((event) => JSON.parse(event) as { object: string; choices: Array<{ delta: { content?: string }; finish_reason: string | null }>; usage?: unknown });
     expect(chunks.every((chunk) => chunk.object === "chat.completion.chunk")).toBe(true);
     const content = chunks.flatMap((chunk) => chunk.choices.map((choice) => choice.delta.content ?? "")).join("");
     expect(content).toMatch(/^\[offline model\] I am Switchboard's built-in offline model/);
@@ -233,7 +243,9 @@ describe("offlineModelFetch", () => {
     const fragments = deltas.flatMap((choice) => choice?.delta?.tool_calls ?? []);
     expect(fragments[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_current_time", arguments: "" } });
     expect(fragments[0].id).toMatch(/^call_offline_/);
-    expect(JSON.parse(fragments.map((fragment: { function: { arguments: string } }) => fragment.function.arguments).join(""))).toEqual({ timezone: "Asia/Tokyo" });
+    expect(JSON.parse(fragments.map((fragment: { function: { arguments: string } }) => fragment.function.arguments).join(""))).toEqual({
+      timezone: "Asia/Tokyo",
+    });
     expect(deltas.at(-1).finish_reason).toBe("tool_calls");
     // Without include_usage there is no usage chunk.
     expect(events.slice(0, -1).every((event) => JSON.parse(event).choices.length > 0)).toBe(true);

@@ -45,7 +45,12 @@ function fakeFetcher(handlers: { schema?: Handler; invoke?: Handler }) {
   };
 }
 
-function schema(name: string, version = "1", parameters: Record<string, unknown> = { type: "object", properties: {} }, sideEffects = false): ToolSchemaResponse {
+function schema(
+  name: string,
+  version = "1",
+  parameters: Record<string, unknown> = { type: "object", properties: {} },
+  sideEffects = false,
+): ToolSchemaResponse {
   return { type: "function", function: { name, description: `${name} tool`, parameters }, metadata: { version, side_effects: sideEffects } };
 }
 
@@ -232,8 +237,7 @@ describe("tool discovery", () => {
 
   it("gives up on a /schema that does not answer in time", async () => {
     const hanging = fakeFetcher({
-      schema: (request) =>
-        new Promise<Response>((_resolve, reject) => request.signal?.addEventListener("abort", () => reject(request.signal!.reason))),
+      schema: (request) => new Promise<Response>((_resolve, reject) => request.signal?.addEventListener("abort", () => reject(request.signal!.reason))),
     });
     const clock = fakeFetcher({ schema: () => Response.json(schema("get_current_time")) });
     const tools = await registry({ TOOL_HANG: hanging.fetcher, TOOL_CLOCK: clock.fetcher }, { discoveryTimeoutMs: 50 }).list();

@@ -63,7 +63,13 @@ function completion(message: Partial<AssistantMessage> & JsonObject, options: { 
     object: "chat.completion",
     created: 1,
     model: "gpt-5-mini",
-    choices: [{ index: 0, message: { role: "assistant", content: null, ...message } as AssistantMessage, finish_reason: options.finish === undefined ? "stop" : options.finish }],
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: null, ...message } as AssistantMessage,
+        finish_reason: options.finish === undefined ? "stop" : options.finish,
+      },
+    ],
     usage: options.usage === undefined ? { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } : options.usage,
   };
 }
@@ -144,7 +150,11 @@ describe("runToolLoop", () => {
   it("forwards the client's parameters and sends no tools when there are none", async () => {
     const model = scriptedModel([answer("ok")]);
     await runToolLoop(
-      loopInput({ ...model, registry: fakeRegistry({}).registry, parameters: { model: "m", temperature: 0.2, tool_choice: "required", parallel_tool_calls: false } }),
+      loopInput({
+        ...model,
+        registry: fakeRegistry({}).registry,
+        parameters: { model: "m", temperature: 0.2, tool_choice: "required", parallel_tool_calls: false },
+      }),
     );
     const request = model.requests[0]!;
     expect(request).toMatchObject({ model: "m", temperature: 0.2 });
@@ -220,7 +230,7 @@ describe("runToolLoop", () => {
   it("answers arguments that fail the tool's schema with an error, without invoking it", async () => {
     const model = scriptedModel([callTools([{ id: "c1", name: "weather", arguments: '{"unit":"kelvin"}' }]), answer("sorry")]);
     const { registry, invocations } = fakeRegistry({ weather: () => ({ ok: true, result: {} }) });
-    const strict = serverTool("weather", (args) => ("location" in args ? [] : ["#: Instance does not have required property \"location\"."]));
+    const strict = serverTool("weather", (args) => ("location" in args ? [] : ['#: Instance does not have required property "location".']));
     const result = await runToolLoop(loopInput({ ...model, registry, serverTools: [strict] }));
     expect(invocations).toEqual([]);
     const error = errorOf(toolMessages(result.messages)[0]);
@@ -245,11 +255,7 @@ describe("runToolLoop", () => {
   });
 
   it("makes a final call without tools at the step limit and reports finish_reason length", async () => {
-    const model = scriptedModel([
-      callTools([{ id: "c1", name: "echo" }]),
-      callTools([{ id: "c2", name: "echo" }]),
-      callTools([{ id: "c3", name: "echo" }]),
-    ]);
+    const model = scriptedModel([callTools([{ id: "c1", name: "echo" }]), callTools([{ id: "c2", name: "echo" }]), callTools([{ id: "c3", name: "echo" }])]);
     const { registry, invocations } = fakeRegistry({ echo: () => ({ ok: true, result: "again" }) });
     const result = await runToolLoop(
       loopInput({
@@ -312,7 +318,12 @@ describe("runToolLoop", () => {
     const model = scriptedModel([callTools([{ id: "c1", name: "get_current_weather", arguments: '{"location":"Paris"}' }])]);
     const { registry, invocations } = fakeRegistry({ get_current_weather: () => ({ ok: true, result: "server" }) });
     const result = await runToolLoop(
-      loopInput({ ...model, registry, serverTools: [serverTool("get_current_weather"), serverTool("other")], clientTools: [clientTool("get_current_weather")] }),
+      loopInput({
+        ...model,
+        registry,
+        serverTools: [serverTool("get_current_weather"), serverTool("other")],
+        clientTools: [clientTool("get_current_weather")],
+      }),
     );
     const tools = model.requests[0]!.tools!;
     expect(tools.filter((tool) => tool.function.name === "get_current_weather")).toEqual([clientTool("get_current_weather")]);
@@ -381,7 +392,10 @@ describe("runToolLoop", () => {
 
   it("sums usage over every model call", async () => {
     const model = scriptedModel([
-      { ...callTools([{ id: "c1", name: "echo" }]), usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120, prompt_tokens_details: { cached_tokens: 10 } } },
+      {
+        ...callTools([{ id: "c1", name: "echo" }]),
+        usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120, prompt_tokens_details: { cached_tokens: 10 } },
+      },
       answer("done", { prompt_tokens: 150, completion_tokens: 30, total_tokens: 180, prompt_tokens_details: { cached_tokens: 90 } }),
     ]);
     const { registry } = fakeRegistry({ echo: () => ({ ok: true, result: "x" }) });
@@ -447,7 +461,13 @@ describe("runToolLoop", () => {
 
   it("reports every tool result through onToolResult", async () => {
     const events: ToolResultEvent[] = [];
-    const model = scriptedModel([callTools([{ id: "c1", name: "echo" }, { id: "c2", name: "missing" }]), answer("done")]);
+    const model = scriptedModel([
+      callTools([
+        { id: "c1", name: "echo" },
+        { id: "c2", name: "missing" },
+      ]),
+      answer("done"),
+    ]);
     const { registry } = fakeRegistry({ echo: () => ({ ok: true, result: "x" }) });
     await runToolLoop(loopInput({ ...model, registry, serverTools: [serverTool("echo")], hooks: { onToolResult: (event) => events.push(event) } }));
     // Reported as each call finishes, so in completion order.

@@ -61,7 +61,8 @@ describe("Standard Webhooks", () => {
 });
 
 describe("GitHub", () => {
-  const headers = (signature = github.signature) => new Headers({ "x-hub-signature-256": signature, "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958" });
+  const headers = (signature = github.signature) =>
+    new Headers({ "x-hub-signature-256": signature, "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958" });
 
   it("verifies the known-answer vector", async () => {
     expect(await verifyGitHub(headers(), encoder.encode(github.body), github.secret)).toEqual({ ok: true, deliveryId: "72d3162e-cc78-11e3-81ab-4c9367dc0958" });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ToolError } from "../../kit/index.js";
-import { MAX_DEPTH, MAX_TOKENS, evaluate, formatNumber } from "./calculator.js";
+import { evaluate, formatNumber, MAX_DEPTH, MAX_TOKENS } from "./calculator.js";
 import worker, { calculatorTool } from "./index.js";
 
 const context = {
@@ -336,11 +336,7 @@ describe("calculate Worker", () => {
   });
 
   it("answers a syntax error with 400 invalid_arguments", async () => {
-    const response = await worker.app.request(
-      "/invoke",
-      { method: "POST", body: JSON.stringify({ arguments: { expression: "2*(3+4))" }, context }) },
-      {},
-    );
+    const response = await worker.app.request("/invoke", { method: "POST", body: JSON.stringify({ arguments: { expression: "2*(3+4))" }, context }) }, {});
     expect(response.status).toBe(400);
     const body = (await response.json()) as { error: { type: string; message: string; code: string } };
     expect(body.error.type).toBe("invalid_arguments");
@@ -349,22 +345,14 @@ describe("calculate Worker", () => {
   });
 
   it("answers division by zero with 422", async () => {
-    const response = await worker.app.request(
-      "/invoke",
-      { method: "POST", body: JSON.stringify({ arguments: { expression: "1/0" }, context }) },
-      {},
-    );
+    const response = await worker.app.request("/invoke", { method: "POST", body: JSON.stringify({ arguments: { expression: "1/0" }, context }) }, {});
     expect(response.status).toBe(422);
     expect(await response.json()).toMatchObject({ error: { type: "tool_error", code: "division_by_zero" } });
   });
 
   it("rejects a missing or overlong expression through the schema", async () => {
     for (const args of [{}, { expression: "" }, { expression: "1".repeat(1001) }]) {
-      const response = await worker.app.request(
-        "/invoke",
-        { method: "POST", body: JSON.stringify({ arguments: args, context }) },
-        {},
-      );
+      const response = await worker.app.request("/invoke", { method: "POST", body: JSON.stringify({ arguments: args, context }) }, {});
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ error: { type: "invalid_arguments" } });
     }

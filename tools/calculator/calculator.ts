@@ -343,8 +343,7 @@ export function parse(expression: string): Node {
     }
     if (!fn) {
       throw syntaxError(
-        `Unknown name '${token.text}' at position ${token.position}. Constants: ${CONSTANT_NAMES.join(", ")}. ` +
-          `Functions: ${FUNCTION_NAMES.join(", ")}.`,
+        `Unknown name '${token.text}' at position ${token.position}. Constants: ${CONSTANT_NAMES.join(", ")}. ` + `Functions: ${FUNCTION_NAMES.join(", ")}.`,
         "unknown_name",
       );
     }
@@ -364,13 +363,9 @@ export function parse(expression: string): Node {
     expectClose({ ...open, position: token.position }, `${name}(`);
     depth--;
     if (args.length < fn.min || args.length > fn.max) {
-      const expected =
-        fn.max === Infinity ? `at least ${fn.min}` : fn.min === fn.max ? `${fn.min}` : `${fn.min} or ${fn.max}`;
+      const expected = fn.max === Infinity ? `at least ${fn.min}` : fn.min === fn.max ? `${fn.min}` : `${fn.min} or ${fn.max}`;
       const plural = fn.max === 1 || (fn.max === Infinity && fn.min === 1) ? "argument" : "arguments";
-      throw syntaxError(
-        `${name} at position ${token.position} takes ${expected} ${plural} but got ${args.length}: use ${fn.usage}.`,
-        "wrong_arity",
-      );
+      throw syntaxError(`${name} at position ${token.position} takes ${expected} ${plural} but got ${args.length}: use ${fn.usage}.`, "wrong_arity");
     }
     return { type: "call", name, args, position: token.position };
   }
@@ -444,10 +439,7 @@ function evaluateNode(node: Node): number {
         case "^":
           value = power(left, right);
           if (Number.isNaN(value)) {
-            throw mathError(
-              `${operand(left)}^${operand(right)} ${at} is not a real number (a negative base needs a whole-number exponent).`,
-              "domain_error",
-            );
+            throw mathError(`${operand(left)}^${operand(right)} ${at} is not a real number (a negative base needs a whole-number exponent).`, "domain_error");
           }
           break;
       }

@@ -14,7 +14,7 @@ export const calculatorTool = defineTool({
       .min(1)
       .max(1000)
       .describe(
-        "The expression, e.g. \"2*(3+4)\", \"1200 * (1 + 0.05)^10\", \"sqrt(2)/2\", \"log(1000)\". " +
+        'The expression, e.g. "2*(3+4)", "1200 * (1 + 0.05)^10", "sqrt(2)/2", "log(1000)". ' +
           "Numbers: 42, 3.14, .5, 1e3, 2.5E-4 (no thousands separators). " +
           "Operators: + - * / % (remainder, sign of the left operand), ^ or ** (power, right-associative, " +
           "binds tighter than a sign: -2^2 = -4); × and ÷ also work. Multiplication must be explicit (2*pi, not 2pi). " +

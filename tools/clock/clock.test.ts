@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ToolError } from "../../kit/index.js";
-import { getCurrentTime, parseDateTime, wallTimeToInstant, type ClockArguments } from "./clock.js";
+import { type ClockArguments, getCurrentTime, parseDateTime, wallTimeToInstant } from "./clock.js";
 import worker, { clockTool } from "./index.js";
 
 const context = {
@@ -119,20 +119,14 @@ describe("get_current_time: invalid zones", () => {
 
 describe("get_current_time: converting a time", () => {
   it("converts a local wall time from one zone to another", () => {
-    const result = getCurrentTime(
-      { timezone: "Asia/Tokyo", time: "2026-11-23T09:00", from_timezone: "Europe/London" },
-      NOW,
-    );
+    const result = getCurrentTime({ timezone: "Asia/Tokyo", time: "2026-11-23T09:00", from_timezone: "Europe/London" }, NOW);
     expect(result.iso).toBe("2026-11-23T18:00:00+09:00");
     expect(result.utc).toBe("2026-11-23T09:00:00Z");
     expect(result.from).toEqual({ timezone: "Europe/London", iso: "2026-11-23T09:00:00+00:00" });
   });
 
   it("uses daylight saving time of the source zone on that date", () => {
-    const result = getCurrentTime(
-      { timezone: "UTC", time: "2026-07-04T12:00", from_timezone: "America/Los_Angeles" },
-      NOW,
-    );
+    const result = getCurrentTime({ timezone: "UTC", time: "2026-07-04T12:00", from_timezone: "America/Los_Angeles" }, NOW);
     expect(result.utc).toBe("2026-07-04T19:00:00Z");
     expect(result.from?.iso).toBe("2026-07-04T12:00:00-07:00");
   });
@@ -149,10 +143,7 @@ describe("get_current_time: converting a time", () => {
   });
 
   it("shows an offset-bearing time in from_timezone when one is also given", () => {
-    const result = getCurrentTime(
-      { timezone: "UTC", time: "2026-11-23T12:00:00+03:00", from_timezone: "Europe/Paris" },
-      NOW,
-    );
+    const result = getCurrentTime({ timezone: "UTC", time: "2026-11-23T12:00:00+03:00", from_timezone: "Europe/Paris" }, NOW);
     expect(result.utc).toBe("2026-11-23T09:00:00Z");
     expect(result.from).toEqual({ timezone: "Europe/Paris", iso: "2026-11-23T10:00:00+01:00" });
   });
@@ -202,10 +193,7 @@ describe("get_current_time: wall times at daylight saving transitions", () => {
 
   it("moves a nonexistent wall time in the spring-forward gap forward by the gap", () => {
     // New York, 2026-03-08: 02:00 EST jumps to 03:00 EDT, so 02:30 never happens.
-    const result = getCurrentTime(
-      { timezone: "UTC", time: "2026-03-08T02:30", from_timezone: "America/New_York" },
-      NOW,
-    );
+    const result = getCurrentTime({ timezone: "UTC", time: "2026-03-08T02:30", from_timezone: "America/New_York" }, NOW);
     expect(result.utc).toBe("2026-03-08T07:30:00Z");
     expect(result.from?.iso).toBe("2026-03-08T03:30:00-04:00");
     expect(result.from?.note).toContain("does not exist in America/New_York");
@@ -213,10 +201,7 @@ describe("get_current_time: wall times at daylight saving transitions", () => {
 
   it("resolves an ambiguous wall time in the fall-back overlap to the earlier instant", () => {
     // New York, 2026-11-01: 02:00 EDT falls back to 01:00 EST, so 01:30 happens twice.
-    const result = getCurrentTime(
-      { timezone: "UTC", time: "2026-11-01T01:30", from_timezone: "America/New_York" },
-      NOW,
-    );
+    const result = getCurrentTime({ timezone: "UTC", time: "2026-11-01T01:30", from_timezone: "America/New_York" }, NOW);
     expect(result.utc).toBe("2026-11-01T05:30:00Z");
     expect(result.from?.iso).toBe("2026-11-01T01:30:00-04:00");
     expect(result.from?.note).toContain("happens twice in America/New_York");
@@ -246,10 +231,7 @@ describe("get_current_time: wall times at daylight saving transitions", () => {
   });
 
   it("handles a whole skipped day (Samoa crossing the date line in 2011)", () => {
-    const result = getCurrentTime(
-      { timezone: "UTC", time: "2011-12-30T12:00", from_timezone: "Pacific/Apia" },
-      NOW,
-    );
+    const result = getCurrentTime({ timezone: "UTC", time: "2011-12-30T12:00", from_timezone: "Pacific/Apia" }, NOW);
     expect(result.utc).toBe("2011-12-30T22:00:00Z");
     expect(result.from?.iso).toBe("2011-12-31T12:00:00+14:00");
     expect(result.from?.note).toContain("does not exist");
@@ -264,11 +246,7 @@ describe("get_current_time Worker", () => {
   it("answers POST /invoke with the time now", async () => {
     vi.useFakeTimers();
     vi.setSystemTime(NOW);
-    const response = await worker.app.request(
-      "/invoke",
-      { method: "POST", body: JSON.stringify({ arguments: { timezone: "Asia/Tokyo" }, context }) },
-      {},
-    );
+    const response = await worker.app.request("/invoke", { method: "POST", body: JSON.stringify({ arguments: { timezone: "Asia/Tokyo" }, context }) }, {});
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       result: { timezone: "Asia/Tokyo", iso: "2026-11-23T18:00:00+09:00", weekday: "Monday" },

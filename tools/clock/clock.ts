@@ -285,8 +285,7 @@ interface ParsedDateTime extends WallTime {
   offsetText: string;
 }
 
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,9})?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,9})?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?)?$/;
 
 export function parseDateTime(input: string): ParsedDateTime {
   const match = DATE_TIME.exec(input);
@@ -341,10 +340,7 @@ function wallClockMs(wall: WallTime): number {
 }
 
 function isoWithOffset(wall: WallTime, offsetMs: number): string {
-  return (
-    `${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)}T` +
-    `${pad(wall.hour)}:${pad(wall.minute)}:${pad(wall.second)}${formatOffset(offsetMs)}`
-  );
+  return `${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)}T` + `${pad(wall.hour)}:${pad(wall.minute)}:${pad(wall.second)}${formatOffset(offsetMs)}`;
 }
 
 /** "+09:00", "-03:30", "+00:00"; historical local-mean-time offsets keep their seconds ("+09:18:59"). */

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ToolCallContext } from "../../kit/index.js";
 import worker, { notesTool } from "./index.js";
-import { DEFAULT_TTL_SECONDS, ttlSeconds, type Note, type NotesEnv } from "./notes.js";
+import { DEFAULT_TTL_SECONDS, type Note, type NotesEnv, ttlSeconds } from "./notes.js";
 
 // The real KV binding from the test runtime (bound as NOTES); `env` is untyped for bindings here.
 const NOTES = (env as unknown as { NOTES: KVNamespace }).NOTES;
@@ -162,10 +162,7 @@ describe("notes", () => {
     await save("Remember: PARIS museum pass", nextCall(context));
     const recalled = await recall(context, "paris");
 
-    expect(recalled.notes.map((note) => note.text)).toEqual([
-      "Flight to Paris on Friday",
-      "Remember: PARIS museum pass",
-    ]);
+    expect(recalled.notes.map((note) => note.text)).toEqual(["Flight to Paris on Friday", "Remember: PARIS museum pass"]);
     expect(recalled.count).toBe(2);
   });
 

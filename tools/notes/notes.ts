@@ -4,7 +4,7 @@
 // The value is the note as JSON; short texts are repeated in the key's metadata so recall is a
 // single list() for them, long ones are fetched with get().
 
-import { defineTool, ToolError, z, type ToolCallContext } from "../../kit/index.js";
+import { defineTool, type ToolCallContext, ToolError, z } from "../../kit/index.js";
 import type { NotesBindings } from "./worker-configuration.js";
 
 export interface NotesEnv extends Pick<NotesBindings, "NOTES"> {
@@ -44,16 +44,8 @@ const parameters = z.object({
         '"recall" returns this conversation\'s notes, oldest first (optionally only those containing `query`); ' +
         '"delete" removes the note whose id is `note_id`.',
     ),
-  text: z
-    .string()
-    .min(1)
-    .max(MAX_TEXT_LENGTH)
-    .optional()
-    .describe(`The note to save (1 to ${MAX_TEXT_LENGTH} characters). Required for "save".`),
-  query: z
-    .string()
-    .optional()
-    .describe('For "recall": only return notes containing this text (case-insensitive). Omit to get all notes.'),
+  text: z.string().min(1).max(MAX_TEXT_LENGTH).optional().describe(`The note to save (1 to ${MAX_TEXT_LENGTH} characters). Required for "save".`),
+  query: z.string().optional().describe('For "recall": only return notes containing this text (case-insensitive). Omit to get all notes.'),
   note_id: z.string().optional().describe('For "delete": the id of the note, as returned by "save" or "recall".'),
 });
 
@@ -71,11 +63,11 @@ export function ttlSeconds(env: Pick<NotesEnv, "NOTES_TTL_SECONDS">): number {
 
 function scopePrefix(context: ToolCallContext): string {
   if (!context.conversation_id) {
-    throw new ToolError(
-      "Notes belong to a conversation, and this call has no conversation id. " +
-        "Notes cannot be used here; answer without them.",
-      { status: 400, type: "tool_error", code: "conversation_required" },
-    );
+    throw new ToolError("Notes belong to a conversation, and this call has no conversation id. " + "Notes cannot be used here; answer without them.", {
+      status: 400,
+      type: "tool_error",
+      code: "conversation_required",
+    });
   }
   return `notes/${encodeURIComponent(context.tenant || "default")}/${encodeURIComponent(context.conversation_id)}/`;
 }
@@ -112,10 +104,7 @@ function metadataFor(note: Note): NoteMetadata {
 
 function isMetadata(value: unknown): value is NoteMetadata {
   return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as NoteMetadata).saved_at === "string" &&
-    typeof (value as NoteMetadata).preview === "string"
+    typeof value === "object" && value !== null && typeof (value as NoteMetadata).saved_at === "string" && typeof (value as NoteMetadata).preview === "string"
   );
 }
 
@@ -218,10 +207,11 @@ async function remove(args: NotesArgs, env: NotesEnv, context: ToolCallContext) 
   }
   const key = scopePrefix(context) + encodeURIComponent(noteId);
   if ((await env.NOTES.get(key)) === null) {
-    throw new ToolError(
-      `There is no note with id "${noteId}" in this conversation. Use action "recall" to see the notes and their ids.`,
-      { status: 404, type: "not_found", code: "note_not_found" },
-    );
+    throw new ToolError(`There is no note with id "${noteId}" in this conversation. Use action "recall" to see the notes and their ids.`, {
+      status: 404,
+      type: "not_found",
+      code: "note_not_found",
+    });
   }
   await env.NOTES.delete(key);
   return { deleted: true, id: noteId };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ToolError, type ToolCallContext } from "../../kit/index.js";
+import { type ToolCallContext, ToolError } from "../../kit/index.js";
 import worker, { weatherTool } from "./index.js";
 import { describeWeatherCode, parseLocation, type WeatherEnv } from "./weather.js";
 
@@ -260,9 +260,7 @@ describe("get_current_weather", () => {
     expect(geo?.searchParams.get("format")).toBe("json");
     expect(weather?.searchParams.get("latitude")).toBe("31.22222");
     expect(weather?.searchParams.get("longitude")).toBe("121.45806");
-    expect(weather?.searchParams.get("current")).toBe(
-      "temperature_2m,relative_humidity_2m,apparent_temperature,weather_code,wind_speed_10m",
-    );
+    expect(weather?.searchParams.get("current")).toBe("temperature_2m,relative_humidity_2m,apparent_temperature,weather_code,wind_speed_10m");
     expect(weather?.searchParams.get("temperature_unit")).toBe("celsius");
     expect(weather?.searchParams.get("wind_speed_unit")).toBe("kmh");
     expect(weather?.searchParams.get("timezone")).toBe("auto");
@@ -410,10 +408,7 @@ describe("get_current_weather", () => {
     const response = await invoke({ location: "Shanghai" }, env);
 
     expect(response.status).toBe(200);
-    expect(seen.map((url) => url.origin + url.pathname)).toEqual([
-      "https://geo.internal.example/v1/search",
-      "https://wx.internal.example/v1/forecast",
-    ]);
+    expect(seen.map((url) => url.origin + url.pathname)).toEqual(["https://geo.internal.example/v1/search", "https://wx.internal.example/v1/forecast"]);
   });
 
   it("uses the public Open-Meteo URLs when env sets none", async () => {
@@ -421,10 +416,7 @@ describe("get_current_weather", () => {
 
     await weatherTool.invoke({ location: "Shanghai" }, {}, context);
 
-    expect(seen.map((url) => url.origin + url.pathname)).toEqual([
-      "https://geocoding-api.open-meteo.com/v1/search",
-      "https://api.open-meteo.com/v1/forecast",
-    ]);
+    expect(seen.map((url) => url.origin + url.pathname)).toEqual(["https://geocoding-api.open-meteo.com/v1/search", "https://api.open-meteo.com/v1/forecast"]);
   });
 });
 

@@ -173,10 +173,11 @@ async function fetchJson(url: URL, service: string): Promise<unknown> {
     });
   } catch (error) {
     if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-      throw new ToolError(
-        `The ${service} did not answer within ${FETCH_TIMEOUT_MS / 1000} seconds. Try again shortly.`,
-        { status: 504, type: "upstream_error", code: "upstream_timeout" },
-      );
+      throw new ToolError(`The ${service} did not answer within ${FETCH_TIMEOUT_MS / 1000} seconds. Try again shortly.`, {
+        status: 504,
+        type: "upstream_error",
+        code: "upstream_timeout",
+      });
     }
     throw new ToolError(`The ${service} could not be reached. Try again shortly.`, {
       status: 502,
@@ -186,10 +187,11 @@ async function fetchJson(url: URL, service: string): Promise<unknown> {
   }
   if (!response.ok) {
     const reason = await upstreamReason(response);
-    throw new ToolError(
-      `The ${service} failed with HTTP ${response.status}${reason ? ` (${reason})` : ""}. Try again shortly.`,
-      { status: 502, type: "upstream_error", code: `upstream_http_${response.status}` },
-    );
+    throw new ToolError(`The ${service} failed with HTTP ${response.status}${reason ? ` (${reason})` : ""}. Try again shortly.`, {
+      status: 502,
+      type: "upstream_error",
+      code: `upstream_http_${response.status}`,
+    });
   }
   try {
     return await response.json();
@@ -223,10 +225,7 @@ function badShape(service: string): ToolError {
   });
 }
 
-export async function getCurrentWeather(
-  args: { location: string; unit?: TemperatureUnit | undefined },
-  env: WeatherEnv,
-): Promise<CurrentWeather> {
+export async function getCurrentWeather(args: { location: string; unit?: TemperatureUnit | undefined }, env: WeatherEnv): Promise<CurrentWeather> {
   const query = args.location.trim();
   const unit: TemperatureUnit = args.unit ?? "celsius";
   const { name, qualifiers } = parseLocation(query);
@@ -257,10 +256,7 @@ export async function getCurrentWeather(
   const forecastUrl = new URL(env.OPEN_METEO_FORECAST_URL || DEFAULT_FORECAST_URL);
   forecastUrl.searchParams.set("latitude", String(place.latitude));
   forecastUrl.searchParams.set("longitude", String(place.longitude));
-  forecastUrl.searchParams.set(
-    "current",
-    "temperature_2m,relative_humidity_2m,apparent_temperature,weather_code,wind_speed_10m",
-  );
+  forecastUrl.searchParams.set("current", "temperature_2m,relative_humidity_2m,apparent_temperature,weather_code,wind_speed_10m");
   forecastUrl.searchParams.set("temperature_unit", unit);
   forecastUrl.searchParams.set("wind_speed_unit", "kmh");
   forecastUrl.searchParams.set("timezone", "auto");
@@ -289,8 +285,7 @@ export async function getCurrentWeather(
 
 export const weatherTool = defineTool({
   name: "get_current_weather",
-  description:
-    "Get the current weather (temperature, feels-like, humidity, wind, conditions) for a place (获得天气信息).",
+  description: "Get the current weather (temperature, feels-like, humidity, wind, conditions) for a place (获得天气信息).",
   parameters,
   run: (args, env: WeatherEnv) => getCurrentWeather(args, env),
 });

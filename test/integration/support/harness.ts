@@ -4,7 +4,7 @@
 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import OpenAI from "openai";
 import { listWorkers, miniflareWorkers } from "../../../scripts/lib/workers.mjs";
 import { MockUpstream } from "./mock-upstream.js";
@@ -12,7 +12,12 @@ import { MockUpstream } from "./mock-upstream.js";
 const flakyTool = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/workers/flaky-tool.mjs");
 
 /** Two tenants' keys, and the DMXAPI key the orchestrator uses: none may ever appear in a log. */
-export const KEYS = { tenantA: "sk-client-tenant-a-0123456789", tenantB: "sk-client-tenant-b-9876543210", dmxapi: "sk-test-dmxapi-secret-42", webhooks: "sk-client-webhooks-5555" } as const;
+export const KEYS = {
+  tenantA: "sk-client-tenant-a-0123456789",
+  tenantB: "sk-client-tenant-b-9876543210",
+  dmxapi: "sk-test-dmxapi-secret-42",
+  webhooks: "sk-client-webhooks-5555",
+} as const;
 
 /** Signing secrets of the repository's example hooks (src/webhooks/hooks.ts), as the tests set them. */
 export const HOOK_SECRETS = {
@@ -48,24 +53,25 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
   const projectWorkers = options.workers ?? listWorkers();
   const orchestrator = projectWorkers[0]!.name;
   const workers = miniflareWorkers(projectWorkers).map((worker) => {
-    const extra = worker.name === orchestrator
-      ? {
-          bindings: {
-            ...worker.bindings,
-            DMXAPI_API_KEY: KEYS.dmxapi,
-            SWITCHBOARD_API_KEYS: `tenant-a:${KEYS.tenantA},tenant-b:${KEYS.tenantB},webhooks:${KEYS.webhooks}`,
-            GITHUB_WEBHOOK_SECRET: HOOK_SECRETS.github,
-            ORDERS_WEBHOOK_SECRET: HOOK_SECRETS.orders,
-            ORDERS_CALLBACK_SECRET: HOOK_SECRETS.ordersCallback,
-            ORDERS_CALLBACK_URL: HOOK_SECRETS.ordersCallbackUrl,
-            WEBHOOK_RETRY_BASE_SECONDS: "0",
-            DMXAPI_TIMEOUT_MS: "5000",
-            TOOL_TIMEOUT_MS: "1000",
-            ...options.vars,
-          },
-          serviceBindings: { ...(worker.serviceBindings as object), TOOL_FLAKY: "flaky-tool" },
-        }
-      : {};
+    const extra =
+      worker.name === orchestrator
+        ? {
+            bindings: {
+              ...worker.bindings,
+              DMXAPI_API_KEY: KEYS.dmxapi,
+              SWITCHBOARD_API_KEYS: `tenant-a:${KEYS.tenantA},tenant-b:${KEYS.tenantB},webhooks:${KEYS.webhooks}`,
+              GITHUB_WEBHOOK_SECRET: HOOK_SECRETS.github,
+              ORDERS_WEBHOOK_SECRET: HOOK_SECRETS.orders,
+              ORDERS_CALLBACK_SECRET: HOOK_SECRETS.ordersCallback,
+              ORDERS_CALLBACK_URL: HOOK_SECRETS.ordersCallbackUrl,
+              WEBHOOK_RETRY_BASE_SECONDS: "0",
+              DMXAPI_TIMEOUT_MS: "5000",
+              TOOL_TIMEOUT_MS: "1000",
+              ...options.vars,
+            },
+            serviceBindings: { ...(worker.serviceBindings as object), TOOL_FLAKY: "flaky-tool" },
+          }
+        : {};
     return { ...worker, ...extra, outboundService: upstream.fetch };
   });
   const logs: string[] = [];
@@ -74,10 +80,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
       handleStructuredLogs: (log: { message: string }) => {
         logs.push(log.message);
       },
-      workers: [
-        ...workers,
-        { name: "flaky-tool", modules: true, scriptPath: flakyTool, compatibilityDate: "2026-11-01" },
-      ],
+      workers: [...workers, { name: "flaky-tool", modules: true, scriptPath: flakyTool, compatibilityDate: "2026-11-01" }],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   const url = await miniflare.ready;

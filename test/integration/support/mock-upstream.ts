@@ -28,7 +28,14 @@ export function completion(message: JsonObject, options: { finish_reason?: strin
     object: "chat.completion",
     created: 1_762_513_383,
     model: "gpt-5-mini-2025-08-07",
-    choices: [{ index: 0, message: { role: "assistant", ...message }, logprobs: null, finish_reason: options.finish_reason === undefined ? (message.tool_calls ? "tool_calls" : "stop") : options.finish_reason }],
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", ...message },
+        logprobs: null,
+        finish_reason: options.finish_reason === undefined ? (message.tool_calls ? "tool_calls" : "stop") : options.finish_reason,
+      },
+    ],
     usage: options.usage ?? { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
     ...options.extra,
   };
@@ -46,7 +53,11 @@ export function toChunks(body: JsonObject): string[] {
   const choice = (body.choices as JsonObject[])[0]!;
   const message = choice.message as JsonObject;
   const base = { id: body.id, object: "chat.completion.chunk", created: body.created, model: body.model, system_fingerprint: null };
-  const chunk = (delta: JsonObject, finish: unknown = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null });
+  const chunk = (delta: JsonObject, finish: unknown = null) => ({
+    ...base,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    usage: null,
+  });
   const events: unknown[] = [chunk({ role: "assistant", content: message.tool_calls ? null : "" })];
   for (const piece of String(message.content ?? "").match(/[\s\S]{1,5}/g) ?? []) events.push(chunk({ content: piece }));
   ((message.tool_calls as JsonObject[] | undefined) ?? []).forEach((call, index) => {
@@ -79,13 +90,18 @@ export function sseResponse(pieces: string[], delayMs = 0, headers: Record<strin
 
 export const reply = {
   /** A JSON body; when the request asked for a stream, a 2xx completion is streamed instead. */
-  json: (body: unknown, status = 200, headers: Record<string, string> = {}): ChatHandler => (request) => {
-    const text = typeof body === "string" ? body : JSON.stringify(body);
-    if (request.stream === true && status === 200) return sseResponse(toChunks(JSON.parse(text) as JsonObject));
-    return new Response(text, { status, headers: { "Content-Type": "application/json", ...headers } });
-  },
+  json:
+    (body: unknown, status = 200, headers: Record<string, string> = {}): ChatHandler =>
+    (request) => {
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      if (request.stream === true && status === 200) return sseResponse(toChunks(JSON.parse(text) as JsonObject));
+      return new Response(text, { status, headers: { "Content-Type": "application/json", ...headers } });
+    },
   /** Raw SSE text pieces, for the streaming quirks. */
-  sse: (pieces: string[], delayMs = 0): ChatHandler => () => sseResponse(pieces, delayMs),
+  sse:
+    (pieces: string[], delayMs = 0): ChatHandler =>
+    () =>
+      sseResponse(pieces, delayMs),
   toolCalls: (...calls: JsonObject[]): ChatHandler => reply.json(completion({ content: null, tool_calls: calls })),
   text: (content: string): ChatHandler => reply.json(completion({ content })),
   error: (status: number, message: string, extra: JsonObject = {}, headers: Record<string, string> = {}): ChatHandler =>
@@ -104,11 +120,51 @@ interface Place {
 }
 
 const PLACES: Record<string, Place[]> = {
-  上海: [{ name: "上海", latitude: 31.22222, longitude: 121.45806, country: "中国", country_code: "CN", admin1: "上海", timezone: "Asia/Shanghai", temperature: 23.4 }],
-  shanghai: [{ name: "Shanghai", latitude: 31.22222, longitude: 121.45806, country: "China", country_code: "CN", admin1: "Shanghai", timezone: "Asia/Shanghai", temperature: 23.4 }],
+  上海: [
+    {
+      name: "上海",
+      latitude: 31.22222,
+      longitude: 121.45806,
+      country: "中国",
+      country_code: "CN",
+      admin1: "上海",
+      timezone: "Asia/Shanghai",
+      temperature: 23.4,
+    },
+  ],
+  shanghai: [
+    {
+      name: "Shanghai",
+      latitude: 31.22222,
+      longitude: 121.45806,
+      country: "China",
+      country_code: "CN",
+      admin1: "Shanghai",
+      timezone: "Asia/Shanghai",
+      temperature: 23.4,
+    },
+  ],
   paris: [
-    { name: "Paris", latitude: 48.85341, longitude: 2.3488, country: "France", country_code: "FR", admin1: "Île-de-France", timezone: "Europe/Paris", temperature: 11.2 },
-    { name: "Paris", latitude: 33.66094, longitude: -95.55551, country: "United States", country_code: "US", admin1: "Texas", timezone: "America/Chicago", temperature: 18.9 },
+    {
+      name: "Paris",
+      latitude: 48.85341,
+      longitude: 2.3488,
+      country: "France",
+      country_code: "FR",
+      admin1: "Île-de-France",
+      timezone: "Europe/Paris",
+      temperature: 11.2,
+    },
+    {
+      name: "Paris",
+      latitude: 33.66094,
+      longitude: -95.55551,
+      country: "United States",
+      country_code: "US",
+      admin1: "Texas",
+      timezone: "America/Chicago",
+      temperature: 18.9,
+    },
   ],
 };
 
@@ -175,29 +231,34 @@ function geocode(url: URL): Response {
   const name = (url.searchParams.get("name") ?? "").trim().toLowerCase();
   const places = PLACES[name] ?? [];
   return Response.json({
-    results: places.length === 0 ? undefined : places.map((place, index) => ({
-      id: 1000 + index,
-      name: place.name,
-      latitude: place.latitude,
-      longitude: place.longitude,
-      elevation: 10,
-      feature_code: "PPLC",
-      country_code: place.country_code,
-      timezone: place.timezone,
-      population: 1_000_000 - index,
-      country: place.country,
-      admin1: place.admin1,
-    })),
+    results:
+      places.length === 0
+        ? undefined
+        : places.map((place, index) => ({
+            id: 1000 + index,
+            name: place.name,
+            latitude: place.latitude,
+            longitude: place.longitude,
+            elevation: 10,
+            feature_code: "PPLC",
+            country_code: place.country_code,
+            timezone: place.timezone,
+            population: 1_000_000 - index,
+            country: place.country,
+            admin1: place.admin1,
+          })),
     generationtime_ms: 0.5,
   });
 }
 
 function forecast(url: URL): Response {
   const latitude = Number(url.searchParams.get("latitude"));
-  const place = Object.values(PLACES).flat().find((candidate) => Math.abs(candidate.latitude - latitude) < 0.01);
+  const place = Object.values(PLACES)
+    .flat()
+    .find((candidate) => Math.abs(candidate.latitude - latitude) < 0.01);
   const celsius = place?.temperature ?? 15;
   const fahrenheit = url.searchParams.get("temperature_unit") === "fahrenheit";
-  const temperature = fahrenheit ? Math.round((celsius * 9) / 5 * 10 + 320) / 10 : celsius;
+  const temperature = fahrenheit ? Math.round(((celsius * 9) / 5) * 10 + 320) / 10 : celsius;
   return Response.json({
     latitude,
     longitude: Number(url.searchParams.get("longitude")),
@@ -206,7 +267,23 @@ function forecast(url: URL): Response {
     timezone: place?.timezone ?? "GMT",
     timezone_abbreviation: "GMT+8",
     elevation: 10,
-    current_units: { time: "iso8601", interval: "seconds", temperature_2m: fahrenheit ? "°F" : "°C", relative_humidity_2m: "%", apparent_temperature: fahrenheit ? "°F" : "°C", weather_code: "wmo code", wind_speed_10m: "km/h" },
-    current: { time: "2026-11-23T14:00", interval: 900, temperature_2m: temperature, relative_humidity_2m: 60, apparent_temperature: temperature - 1, weather_code: 1, wind_speed_10m: 9.4 },
+    current_units: {
+      time: "iso8601",
+      interval: "seconds",
+      temperature_2m: fahrenheit ? "°F" : "°C",
+      relative_humidity_2m: "%",
+      apparent_temperature: fahrenheit ? "°F" : "°C",
+      weather_code: "wmo code",
+      wind_speed_10m: "km/h",
+    },
+    current: {
+      time: "2026-11-23T14:00",
+      interval: 900,
+      temperature_2m: temperature,
+      relative_humidity_2m: 60,
+      apparent_temperature: temperature - 1,
+      weather_code: 1,
+      wind_speed_10m: 9.4,
+    },
   });
 }
