@@ -366,7 +366,7 @@ describe("streaming quirks from the upstream", () => {
       ": PING\r\n\r\n",
       delta({ role: "assistant", content: null }).replace(/\n/g, "\r\n"),
       data(chunkBase({ obfuscation: "xxxx", choices: [{ index: 0, delta: { tool_calls: [header(0, "p1", "calculate")] }, finish_reason: null }] })),
-      delta({ tool_calls: [args(0, '{"expression":"7*6"}')] }) + delta({}, "tool_calls") + ": PING\n\n",
+      `${delta({ tool_calls: [args(0, '{"expression":"7*6"}')] }) + delta({}, "tool_calls")}: PING\n\n`,
       usageChunk,
       DONE,
     ].join("");

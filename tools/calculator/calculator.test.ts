@@ -256,16 +256,16 @@ describe("calculate: syntax errors", () => {
   });
 
   it(`accepts nesting up to ${MAX_DEPTH} levels and rejects deeper nesting`, () => {
-    expect(evaluate("(".repeat(MAX_DEPTH) + "1" + ")".repeat(MAX_DEPTH))).toBe(1);
-    expect(evaluate("-".repeat(MAX_DEPTH) + "1")).toBe(1);
-    expectSyntaxError("(".repeat(MAX_DEPTH + 1) + "1" + ")".repeat(MAX_DEPTH + 1), "nested too deeply at position 101", "too_deep");
-    expectSyntaxError("-".repeat(MAX_DEPTH + 1) + "1", "nested too deeply", "too_deep");
-    expectSyntaxError("sqrt(".repeat(MAX_DEPTH + 1) + "1" + ")".repeat(MAX_DEPTH + 1), "nested too deeply", "too_deep");
-    expectSyntaxError("2^".repeat(MAX_DEPTH + 1) + "1", "nested too deeply", "too_deep");
+    expect(evaluate(`${"(".repeat(MAX_DEPTH)}1${")".repeat(MAX_DEPTH)}`)).toBe(1);
+    expect(evaluate(`${"-".repeat(MAX_DEPTH)}1`)).toBe(1);
+    expectSyntaxError(`${"(".repeat(MAX_DEPTH + 1)}1${")".repeat(MAX_DEPTH + 1)}`, "nested too deeply at position 101", "too_deep");
+    expectSyntaxError(`${"-".repeat(MAX_DEPTH + 1)}1`, "nested too deeply", "too_deep");
+    expectSyntaxError(`${"sqrt(".repeat(MAX_DEPTH + 1)}1${")".repeat(MAX_DEPTH + 1)}`, "nested too deeply", "too_deep");
+    expectSyntaxError(`${"2^".repeat(MAX_DEPTH + 1)}1`, "nested too deeply", "too_deep");
   });
 
   it(`rejects more than ${MAX_TOKENS} tokens`, () => {
-    expectSyntaxError("1+".repeat(MAX_TOKENS / 2) + "1", /more than 500 tokens/, "too_many_tokens");
+    expectSyntaxError(`${"1+".repeat(MAX_TOKENS / 2)}1`, /more than 500 tokens/, "too_many_tokens");
   });
 
   it("reports a syntax error even when an earlier part would fail to evaluate", () => {
