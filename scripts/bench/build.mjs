@@ -5,7 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
-import { bundleWorkers, distDir, root } from "../lib/workers.mjs";
+import { bundleWorkers, distDir, root, workerBundleOptions } from "../lib/workers.mjs";
 
 export const benchDir = path.join(root, "bench");
 export const benchWorkersDir = path.join(benchDir, "workers");
@@ -35,18 +35,6 @@ export const BENCH_WORKERS = {
   },
 };
 
-const esbuildOptions = {
-  bundle: true,
-  format: "esm",
-  platform: "neutral",
-  target: "es2022",
-  conditions: ["workerd", "worker", "browser"],
-  mainFields: ["module", "main"],
-  external: ["cloudflare:*", "node:*"],
-  sourcemap: "linked",
-  logLevel: "warning",
-};
-
 /** Project Workers first (the KV-counting wrapper imports the orchestrator's bundle), then the bench's. */
 export async function buildAll() {
   const started = performance.now();
@@ -54,7 +42,7 @@ export async function buildAll() {
   await Promise.all(
     Object.values(BENCH_WORKERS)
       .filter((worker) => worker.bundled)
-      .map((worker) => build({ ...esbuildOptions, entryPoints: [worker.entry], outfile: worker.scriptPath })),
+      .map((worker) => build({ ...workerBundleOptions, entryPoints: [worker.entry], outfile: worker.scriptPath })),
   );
   return { workers, ms: performance.now() - started };
 }

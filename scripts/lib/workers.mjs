@@ -45,25 +45,22 @@ export function listWorkers(projectRoot = root) {
   });
 }
 
+/** How a Worker is bundled: what wrangler does for the workerd target. */
+export const workerBundleOptions = {
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  external: ["cloudflare:*", "node:*"],
+  sourcemap: "linked",
+  logLevel: "warning",
+};
+
 /** Bundles every Worker to dist/<name>/index.js, as wrangler would, in one esbuild pass each. */
 export async function bundleWorkers(workers = listWorkers()) {
-  await Promise.all(
-    workers.map((worker) =>
-      build({
-        entryPoints: [worker.main],
-        outfile: worker.outFile,
-        bundle: true,
-        format: "esm",
-        platform: "neutral",
-        target: "es2022",
-        conditions: ["workerd", "worker", "browser"],
-        mainFields: ["module", "main"],
-        external: ["cloudflare:*", "node:*"],
-        sourcemap: "linked",
-        logLevel: "warning",
-      }),
-    ),
-  );
+  await Promise.all(workers.map((worker) => build({ ...workerBundleOptions, entryPoints: [worker.main], outfile: worker.outFile })));
   return workers;
 }
 

@@ -2,18 +2,11 @@
 // and bad request bodies that must be refused before anything is stored.
 
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Switchboard, startSwitchboard } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { useSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
-let switchboard: Switchboard;
-beforeAll(async () => {
-  switchboard = await startSwitchboard();
-});
-afterAll(async () => {
-  await switchboard.dispose();
-});
-beforeEach(() => switchboard.upstream.reset());
+const switchboard = useSwitchboard();
 
 type Created = OpenAI.ChatCompletion & { conversation_id: string };
 

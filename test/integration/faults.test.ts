@@ -4,18 +4,11 @@
 // conversation never loses a completed turn.
 
 import fc from "fast-check";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Switchboard, startSwitchboard } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { useSwitchboard } from "./support/harness.js";
 import { type ChatHandler, completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
-let switchboard: Switchboard;
-beforeAll(async () => {
-  switchboard = await startSwitchboard({ vars: { DMXAPI_TIMEOUT_MS: "1000", DMXAPI_MAX_RETRIES: "2", TOOL_TIMEOUT_MS: "300" } });
-});
-afterAll(async () => {
-  await switchboard.dispose();
-});
-beforeEach(() => switchboard.upstream.reset());
+const switchboard = useSwitchboard({ vars: { DMXAPI_TIMEOUT_MS: "1000", DMXAPI_MAX_RETRIES: "2", TOOL_TIMEOUT_MS: "300" } });
 
 const retryNow = { "retry-after-ms": "0" };
 

@@ -3,17 +3,10 @@
 
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { KEYS, type Switchboard, startSwitchboard, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
 
-let switchboard: Switchboard;
-beforeAll(async () => {
-  switchboard = await startSwitchboard({ vars: { MAX_TOOL_CALLS_PER_STEP: "2", DMXAPI_FALLBACK_MODELS: "backup-model" } });
-});
-afterAll(async () => {
-  await switchboard.dispose();
-});
-beforeEach(() => switchboard.upstream.reset());
+const switchboard = useSwitchboard({ vars: { MAX_TOOL_CALLS_PER_STEP: "2", DMXAPI_FALLBACK_MODELS: "backup-model" } });
 
 const hello = { model: "gpt-5-mini", messages: [{ role: "user", content: "hello" }] };
 

@@ -5,19 +5,12 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { KEYS, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
-let switchboard: Switchboard;
-beforeAll(async () => {
-  switchboard = await startSwitchboard({ vars: { STREAM_KEEPALIVE_MS: "100" } });
-});
-afterAll(async () => {
-  await switchboard.dispose();
-});
-beforeEach(() => switchboard.upstream.reset());
+const switchboard = useSwitchboard({ vars: { STREAM_KEEPALIVE_MS: "100" } });
 
 type Message = JsonObject & { role: string; content?: unknown; tool_call_id?: string; tool_calls?: JsonObject[] };
 

@@ -1,18 +1,11 @@
 // The whole loop through real Workers: the official openai client talks to the orchestrator, which
 // calls the mock DMXAPI and dispatches to the real tool Workers over service bindings.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { KEYS, startSwitchboard, useSwitchboard } from "./support/harness.js";
 import { BRIEF_RESPONSE_TEXT, completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
-let switchboard: Switchboard;
-beforeAll(async () => {
-  switchboard = await startSwitchboard();
-});
-afterAll(async () => {
-  await switchboard.dispose();
-});
-beforeEach(() => switchboard.upstream.reset());
+const switchboard = useSwitchboard();
 
 type Message = JsonObject & { role: string; content?: unknown; tool_calls?: JsonObject[]; tool_call_id?: string };
 

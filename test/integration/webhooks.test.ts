@@ -4,18 +4,11 @@
 
 import { sign as signGitHub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HOOK_SECRETS, KEYS, type Switchboard, startSwitchboard } from "./support/harness.js";
+import { describe, expect, it } from "vitest";
+import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
-let switchboard: Switchboard;
-beforeAll(async () => {
-  switchboard = await startSwitchboard();
-});
-afterAll(async () => {
-  await switchboard.dispose();
-});
-beforeEach(() => switchboard.upstream.reset());
+const switchboard = useSwitchboard();
 
 const asWebhooksTenant = { Authorization: `Bearer ${KEYS.webhooks}` };
 let sequence = 0;

@@ -155,13 +155,7 @@ function suggestZone(name: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Instants → wall clock
 
-interface WallParts {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+interface WallParts extends WallTime {
   weekday: string;
   abbreviation: string;
 }

@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import OpenAI from "openai";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { listWorkers, miniflareWorkers } from "../../../scripts/lib/workers.mjs";
 import { MockUpstream } from "./mock-upstream.js";
 
@@ -98,4 +99,25 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
     },
     dispose: () => miniflare.dispose(),
   };
+}
+
+/**
+ * One Switchboard for a whole test file: started before the first test, disposed after the last, its
+ * mock upstream reset before each test. The returned object forwards to the running instance.
+ */
+export function useSwitchboard(options: StartOptions = {}): Switchboard {
+  let current: Switchboard | undefined;
+  beforeAll(async () => {
+    current = await startSwitchboard(options);
+  });
+  afterAll(async () => {
+    await current?.dispose();
+  });
+  beforeEach(() => current?.upstream.reset());
+  return new Proxy({} as Switchboard, {
+    get(_target, property) {
+      if (!current) throw new Error("The Switchboard is not started yet: use it inside a test or hook.");
+      return Reflect.get(current, property);
+    },
+  });
 }
