@@ -7,13 +7,11 @@ import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
 import type { TurnDependencies } from "./run-turn.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
-import { createToolRegistry } from "./tools/registry.js";
+import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "./tools/registry.js";
 import type { ModelClient } from "./upstream/dmxapi-client.js";
 import { createDmxapiClient } from "./upstream/dmxapi-client.js";
 import { withFallbacks } from "./upstream/fallback.js";
 import { offlineModelFetch } from "./upstream/offline-model.js";
-
-const DISCOVERY_TIMEOUT_MS = 5_000;
 
 export function createModelClient(config: Config, log?: Logger): ModelClient {
   if (config.offline) {

@@ -1,21 +1,26 @@
 // GET /v1/models and GET /v1/tools: what a client can ask for, as OpenAI clients list it.
 
 import { Hono } from "hono";
-import { createTurnDependencies } from "../dependencies.js";
+import { InvocationBudget } from "../tools/invocation-budget.js";
+import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
 
 export const catalog = new Hono<AppEnv>();
 
 catalog.get("/models", (c) => {
-  const created = 0;
-  return c.json({
-    object: "list",
-    data: c.get("config").dmxapi.models.map((id) => ({ id, object: "model", created, owned_by: c.get("config").offline ? "switchboard" : "dmxapi" })),
-  });
+  const { dmxapi, offline } = c.get("config");
+  const ownedBy = offline ? "switchboard" : "dmxapi";
+  return c.json({ object: "list", data: dmxapi.models.map((id) => ({ id, object: "model", created: 0, owned_by: ownedBy })) });
 });
 
 catalog.get("/tools", async (c) => {
-  const { registry } = createTurnDependencies(c.env, c.get("config"), (work) => c.executionCtx.waitUntil(work));
+  const config = c.get("config");
+  const registry = createToolRegistry({
+    env: c.env,
+    cacheTtlMs: config.toolSchemaTtlMs,
+    discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS,
+    budget: new InvocationBudget(config.limits.maxToolInvocations),
+  });
   const tools = await registry.list();
   return c.json({
     object: "list",

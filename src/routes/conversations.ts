@@ -1,5 +1,6 @@
 // GET and DELETE /v1/conversations/:id: read back what a conversation holds, or forget it.
 
+import type { Context } from "hono";
 import { Hono } from "hono";
 import { createConversationStore, messagesOf } from "../conversations/store.js";
 import { ApiError, invalidRequest } from "../errors.js";
@@ -8,7 +9,7 @@ import type { AppEnv } from "../types.js";
 
 export const conversations = new Hono<AppEnv>();
 
-function storeFor(c: { env: AppEnv["Bindings"]; get: (key: "config") => AppEnv["Variables"]["config"] }) {
+function storeFor(c: Context<AppEnv>) {
   return createConversationStore({ kv: c.env.CONVERSATIONS, ...c.get("config").conversations });
 }
 

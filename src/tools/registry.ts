@@ -9,6 +9,8 @@ import { isJsonObject } from "../protocol/types.js";
 import type { InvocationBudget } from "./invocation-budget.js";
 
 export const TOOL_BINDING_PREFIX = "TOOL_";
+/** How long one tool Worker may take to answer GET /schema before it is left out of this request. */
+export const DISCOVERY_TIMEOUT_MS = 5_000;
 
 export interface ServerTool {
   name: string;
