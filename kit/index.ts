@@ -6,8 +6,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { JsonSchema, ToolCallContext, ToolErrorType, ToolInvokeFailure, ToolInvokeSuccess, ToolSchemaResponse } from "./protocol.js";
 
+import { TOOL_NAME_PATTERN } from "./protocol.js";
+
 export type * from "./protocol.js";
-export { z };
+export { TOOL_NAME_PATTERN, z };
 
 export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {
   /** The function name the model calls: letters, digits, `_` and `-`, at most 64 characters. */
@@ -28,8 +30,6 @@ export interface Tool<Env> {
   invoke(rawArguments: unknown, env: Env, context: ToolCallContext): Promise<unknown>;
 }
 
-const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
 /** An expected failure with a status and a message meant for the model to read. */
 export class ToolError extends Error {
   readonly status: 400 | 404 | 409 | 422 | 500 | 502 | 504;
@@ -46,8 +46,8 @@ export class ToolError extends Error {
 }
 
 export function defineTool<Parameters extends z.ZodObject, Env = unknown>(declaration: ToolDeclaration<Parameters, Env>): Tool<Env> {
-  if (!TOOL_NAME.test(declaration.name)) {
-    throw new Error(`Tool name "${declaration.name}" must match ${TOOL_NAME}`);
+  if (!TOOL_NAME_PATTERN.test(declaration.name)) {
+    throw new Error(`Tool name "${declaration.name}" must match ${TOOL_NAME_PATTERN}`);
   }
   const parameters = toParametersSchema(declaration.parameters);
   return {

@@ -1,6 +1,9 @@
 // The wire contract between the orchestrator and a tool Worker. Both sides import these types;
 // nothing here may import orchestrator code, so a tool Worker bundles the kit and nothing else.
 
+/** Function names OpenAI-compatible APIs accept: a tool whose name fails this would fail every request. */
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** A JSON Schema document, as produced by zod and read by the orchestrator's validator. */
 export type JsonSchema = { [keyword: string]: unknown };
 

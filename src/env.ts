@@ -11,6 +11,12 @@ import type { OrchestratorBindings } from "./worker-configuration.js";
  */
 type ConfiguredBindings = Omit<OrchestratorBindings, `TOOL_${string}` | "DMXAPI_BASE_URL" | "DMXAPI_MODEL">;
 
+/** A variable or secret whose name comes from configuration (a hook's secret), or null when unset. */
+export function namedVariable(env: Env, name: string): string | null {
+  const value = (env as unknown as Record<string, unknown>)[name];
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
 export interface Env extends ConfiguredBindings {
   /** Accepted webhook events wait here for the consumer that runs their turns. */
   WEBHOOK_QUEUE: Queue<WebhookJob>;

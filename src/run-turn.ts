@@ -80,6 +80,14 @@ export function selectServerTools(discovered: readonly ServerTool[], allowed: re
 
 export async function runTurn(dependencies: TurnDependencies, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
   const startedAt = Date.now();
+  const turnId = request.turnId ?? `turn_${randomToken(16)}`;
+  const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => ({
+    id: turnId,
+    started_at: startedAt,
+    completed_at: Date.now(),
+    incomplete,
+    messages,
+  });
   const [conversation, discovered] = await Promise.all([
     request.newConversation ? null : loadConversation(dependencies, request.tenant, request.conversationId),
     dependencies.registry.list(),
@@ -112,20 +120,13 @@ export async function runTurn(dependencies: TurnDependencies, request: TurnReque
     if (options.keepPartial) {
       const partialText = options.keepPartial();
       const messages: ChatMessage[] = partialText ? [...committed, { role: "assistant", content: partialText }] : committed;
-      const turn: TurnRecord = { id: `turn_${randomToken(16)}`, started_at: startedAt, completed_at: Date.now(), incomplete: true, messages };
-      await storeTurn(dependencies, request, conversation, turn).catch((storeError: unknown) => {
+      await storeTurn(dependencies, request, conversation, record(messages, true)).catch((storeError: unknown) => {
         console.error(JSON.stringify({ event: "partial_turn_not_stored", conversation_id: request.conversationId, message: String(storeError) }));
       });
     }
     throw error;
   }
-  const turn: TurnRecord = {
-    id: request.turnId ?? `turn_${randomToken(16)}`,
-    started_at: startedAt,
-    completed_at: Date.now(),
-    incomplete: false,
-    messages: result.messages,
-  };
+  const turn = record(result.messages, false);
   await storeTurn(dependencies, request, conversation, turn);
   return { ...result, conversationId: request.conversationId, turn };
 }

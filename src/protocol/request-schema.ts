@@ -3,6 +3,7 @@
 // client's parameters for the model and are forwarded untouched.
 
 import { z } from "zod";
+import { TOOL_NAME_PATTERN } from "../../kit/protocol.js";
 
 const contentPart = z.looseObject({ type: z.string() });
 const content = z.union([z.string(), z.array(contentPart)]);
@@ -28,7 +29,7 @@ const message = z.discriminatedUnion("role", [
 export const functionTool = z.looseObject({
   type: z.literal("function"),
   function: z.looseObject({
-    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, underscores or dashes"),
+    name: z.string().regex(TOOL_NAME_PATTERN, "must be 1-64 letters, digits, underscores or dashes"),
     description: z.string().optional(),
     parameters: z.record(z.string(), z.unknown()).optional(),
   }),

@@ -4,6 +4,7 @@
 
 import { Validator } from "@cfworker/json-schema";
 import type { ToolCallContext, ToolInvokeResponse, ToolSchemaResponse } from "../../kit/protocol.js";
+import { TOOL_NAME_PATTERN } from "../../kit/protocol.js";
 import type { FunctionToolDefinition, JsonObject } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
 import type { InvocationBudget } from "./invocation-budget.js";
@@ -148,7 +149,7 @@ function parseSchemaResponse(value: unknown): ToolSchemaResponse {
     throw new Error("GET /schema did not return a function tool definition");
   }
   // A name the model API rejects would fail every chat request, not just this tool's calls.
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(value.function.name)) {
+  if (!TOOL_NAME_PATTERN.test(value.function.name)) {
     throw new Error(`tool name ${JSON.stringify(value.function.name.slice(0, 80))} is not a valid function name`);
   }
   const metadata = isJsonObject(value.metadata) ? value.metadata : {};

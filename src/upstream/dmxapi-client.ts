@@ -65,6 +65,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
     }
   }
 
+  const cancelled = () => ({ error: new UpstreamError("The request was cancelled.", { status: 499 }), retryable: false as const, headers: null });
   const timeoutError = () => new UpstreamError(`DMXAPI did not answer within ${options.timeoutMs} ms.`, { status: 504, code: "upstream_timeout" });
 
   /**
@@ -92,7 +93,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
       });
     } catch (cause) {
       if (callerSignal?.aborted) {
-        return { error: new UpstreamError("The request was cancelled.", { status: 499 }), retryable: false, headers: null };
+        return cancelled();
       }
       const error = controller.signal.aborted
         ? timeoutError()
@@ -119,7 +120,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
         try {
           text = await response.text();
         } catch {
-          if (callOptions.signal?.aborted) return { error: new UpstreamError("The request was cancelled.", { status: 499 }), retryable: false, headers: null };
+          if (callOptions.signal?.aborted) return cancelled();
           return { error: timeoutError(), retryable: true, headers: null };
         } finally {
           clearTimeout(timer);

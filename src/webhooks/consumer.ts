@@ -5,7 +5,7 @@
 import { readConfig } from "../config.js";
 import { createConversationStore } from "../conversations/store.js";
 import { createTurnDependencies } from "../dependencies.js";
-import type { Env } from "../env.js";
+import { type Env, namedVariable } from "../env.js";
 import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
@@ -129,16 +129,14 @@ function newRecord(hook: HookConfig, job: WebhookJob): DeliveryRecord {
 }
 
 function callbackUrl(env: Env, hook: HookConfig): string | null {
-  const value = hook.callback ? (env as unknown as Record<string, unknown>)[hook.callback.url_env] : null;
-  return typeof value === "string" && value !== "" ? value : null;
+  return hook.callback ? namedVariable(env, hook.callback.url_env) : null;
 }
 
 /** POSTs the answer, signed with Standard Webhooks; the message id stays the same across retries. */
 async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log: Logger): Promise<void> {
   const url = callbackUrl(env, hook);
-  const secret = hook.callback ? (env as unknown as Record<string, unknown>)[hook.callback.secret_env] : null;
-  if (!url || typeof secret !== "string" || secret === "")
-    throw new Error(`Callback of hook ${hook.name} is not configured (${hook.callback?.url_env}, ${hook.callback?.secret_env}).`);
+  const secret = hook.callback ? namedVariable(env, hook.callback.secret_env) : null;
+  if (!url || !secret) throw new Error(`Callback of hook ${hook.name} is not configured (${hook.callback?.url_env}, ${hook.callback?.secret_env}).`);
   const record = await readDelivery(env.CONVERSATIONS, hook.name, job.delivery_id);
   if (record?.state !== "done") throw new Error("The delivery's answer is not readable yet.");
   if (record.callback?.state === "delivered") return;

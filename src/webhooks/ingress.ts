@@ -4,6 +4,7 @@
 
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { namedVariable } from "../env.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import { sha256, toHex } from "../security/api-keys.js";
 import type { AppEnv } from "../types.js";
@@ -38,8 +39,8 @@ webhookIngress.post(
   },
   async (c) => {
     const hook = hookFor(c.req.param("hook"));
-    const secret = (c.env as unknown as Record<string, unknown>)[hook.verification.secret];
-    if (typeof secret !== "string" || secret === "") {
+    const secret = namedVariable(c.env, hook.verification.secret);
+    if (secret === null) {
       throw new ApiError(503, `The hook "${hook.name}" has no signing secret configured (${hook.verification.secret}).`, {
         type: "server_error",
         code: "hook_not_configured",

@@ -194,10 +194,9 @@ describe("app", () => {
     expect(body.error.code).toBe("request_too_large");
   });
 
-  it("refuses a chunked body over MAX_BODY_BYTES with 413", async () => {
-    const env = testEnv({ MAX_BODY_BYTES: "1024" });
+  /** A chat request whose body streams in `chunks`, so it carries no Content-Length. */
+  function chunkedChatRequest(chunks: string[]): Request {
     const encoder = new TextEncoder();
-    const chunks = ['{"messages":[{"role":"user","content":"', "y".repeat(700), "y".repeat(700), '"}]}'];
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
         const chunk = chunks.shift();
@@ -205,12 +204,17 @@ describe("app", () => {
         else controller.enqueue(encoder.encode(chunk));
       },
     });
-    const request = new Request("https://switchboard.test/v1/chat/completions", {
+    return new Request("https://switchboard.test/v1/chat/completions", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${CLIENT_KEY}` },
       body: stream,
       duplex: "half",
     } as RequestInit & { duplex: "half" });
+  }
+
+  it("refuses a chunked body over MAX_BODY_BYTES with 413", async () => {
+    const env = testEnv({ MAX_BODY_BYTES: "1024" });
+    const request = chunkedChatRequest(['{"messages":[{"role":"user","content":"', "y".repeat(700), "y".repeat(700), '"}]}']);
     expect(request.headers.has("content-length")).toBe(false);
     const response = await callWith(request, env);
     expect(response.status).toBe(413);
@@ -219,21 +223,7 @@ describe("app", () => {
 
   it("accepts a chunked body under MAX_BODY_BYTES", async () => {
     const env = testEnv({ MAX_BODY_BYTES: "1024" });
-    const encoder = new TextEncoder();
-    const chunks = ['{"messages":[{"role":"user",', '"content":"hello"}]}'];
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const chunk = chunks.shift();
-        if (chunk === undefined) controller.close();
-        else controller.enqueue(encoder.encode(chunk));
-      },
-    });
-    const request = new Request("https://switchboard.test/v1/chat/completions", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${CLIENT_KEY}` },
-      body: stream,
-      duplex: "half",
-    } as RequestInit & { duplex: "half" });
+    const request = chunkedChatRequest(['{"messages":[{"role":"user",', '"content":"hello"}]}']);
     const response = await callWith(request, env);
     expect(response.status).toBe(200);
   });
