@@ -29,7 +29,12 @@ export interface ToolCallContext {
   tool_call_id: string;
   request_id: string;
   tenant: string;
-  /** Stable for one tool call of one conversation: a retried call carries the same key. */
+  /** The turn this call belongs to; the same when a turn is re-run (a client retry, a queue redelivery). */
+  turn_id?: string;
+  /**
+   * Stable for one tool call of one turn (turn, step, position), so a retried call, and a re-run of
+   * the whole turn, carry the same key: a tool with side effects uses it to apply them once.
+   */
   idempotency_key: string;
 }
 

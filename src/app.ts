@@ -2,6 +2,8 @@
 
 import { Hono } from "hono";
 import { ApiError, errorResponse } from "./errors.js";
+import { HistoryConflictError } from "./history/reconcile.js";
+import { InvalidHistoryError } from "./history/tool-pairs.js";
 import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
 import { requestContext } from "./middleware/request-id/index.js";
@@ -49,6 +51,12 @@ export function createApp(): Hono<AppEnv> {
 export function toApiError(error: unknown): unknown {
   if (error instanceof UpstreamError) {
     return new ApiError(error.status as ConstructorParameters<typeof ApiError>[0], error.message, { type: error.type, param: error.param, code: error.code });
+  }
+  if (error instanceof HistoryConflictError) {
+    return new ApiError(409, error.message, { type: "invalid_request_error", param: `messages[${error.index}]`, code: "history_conflict" });
+  }
+  if (error instanceof InvalidHistoryError) {
+    return new ApiError(400, error.message, { type: "invalid_request_error", param: error.param, code: "invalid_tool_history" });
   }
   if (error instanceof ConversationFullError) {
     return new ApiError(413, error.message, { code: "conversation_too_large" });

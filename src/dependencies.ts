@@ -4,6 +4,9 @@
 import type { Config } from "./config.js";
 import { createConversationStore } from "./conversations/store.js";
 import type { Env } from "./env.js";
+import { createMixedSteps } from "./history/mixed-steps.js";
+import type { LedgerApi } from "./ledger/claims.js";
+import { createClaims } from "./ledger/claims.js";
 import type { Logger } from "./log.js";
 import type { TurnDependencies } from "./run-turn.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
@@ -41,12 +44,14 @@ export function createTurnDependencies(
   defer: (work: Promise<unknown>) => void,
   log?: Logger,
   model: ModelClient = createModelClient(config, log),
-): TurnDependencies & { model: ModelClient; budget: InvocationBudget } {
+): TurnDependencies & { model: ModelClient; budget: InvocationBudget; claims: LedgerApi } {
   const budget = new InvocationBudget(config.limits.maxToolInvocations);
   return {
     config,
     model,
     budget,
+    claims: createClaims(env.LEDGER),
+    mixedSteps: createMixedSteps(env.CONVERSATIONS),
     store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
     registry: createToolRegistry({ env, cacheTtlMs: config.toolSchemaTtlMs, discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS, budget }),
     callModel: (request, _step, signal) => model.complete(request, signal ? { signal } : {}),

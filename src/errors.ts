@@ -18,13 +18,15 @@ export type ErrorType =
 
 export class ApiError extends HTTPException {
   readonly body: OpenAIErrorBody;
+  readonly headers: Record<string, string>;
 
   constructor(
     status: ContentfulStatusCode,
     message: string,
-    options: { type?: ErrorType | string; param?: string | null; code?: string | number | null } = {},
+    options: { type?: ErrorType | string; param?: string | null; code?: string | number | null; headers?: Record<string, string> } = {},
   ) {
     super(status, { message });
+    this.headers = options.headers ?? {};
     this.body = {
       error: {
         message,
@@ -36,7 +38,7 @@ export class ApiError extends HTTPException {
   }
 
   override getResponse(): Response {
-    return Response.json(this.body, { status: this.status });
+    return Response.json(this.body, { status: this.status, headers: this.headers });
   }
 }
 

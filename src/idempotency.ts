@@ -1,23 +1,38 @@
-// Idempotency-Key for POST /v1/chat/completions, kept in KV next to the conversations. The same key
-// with the same body replays the stored response without calling the model again; the same key
-// with another body is a 422; a duplicate that arrives while the first is still running is a 409.
+// Idempotency-Key for POST /v1/chat/completions, claimed in the ledger (a Durable Object), so the
+// claim holds across every location at once. The first request with a key claims it and runs; a
+// duplicate that arrives meanwhile waits for that result and replays it; a finished one replays; a
+// failed one releases the key so the client may retry. The same key with another body is refused.
 //
-// Best effort, because KV is: a record written in one location can take up to a minute to be seen
-// in another, so two duplicates sent at once to different locations may both run.
+// A key also fixes the turn: the retry of a failed request runs the same turn id in the same
+// conversation, so the idempotency keys its tools receive repeat and no side effect happens twice.
 
-import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
-import { putRecord } from "./kv-writes.js";
+import type { ClaimOutcome, LedgerApi } from "./ledger/claims.js";
+import { claimKey, parseResult } from "./ledger/claims.js";
 import { sha256, toHex } from "./security/api-keys.js";
 
-export type IdempotencyRecord =
-  | { state: "in_progress"; body_hash: string; started_at: number }
-  | { state: "done"; body_hash: string; stream: boolean; include_usage: boolean; status: number; response: unknown; conversation_id: string };
+export interface IdempotentResponse {
+  stream: boolean;
+  include_usage: boolean;
+  response: unknown;
+  conversation_id: string;
+}
+
+export interface IdempotentRun {
+  kind: "new";
+  claim: string;
+  token: string;
+  /** The turn this key runs; the same on every retry of the key. */
+  turnId: string;
+  /** The conversation a request without conversation_id starts; the same on every retry. */
+  conversationId: string;
+}
 
 export type IdempotencyCheck =
-  | { kind: "new"; key: string; bodyHash: string }
-  | { kind: "replay"; record: Extract<IdempotencyRecord, { state: "done" }> }
-  | { kind: "in_progress" }
-  | { kind: "mismatch" };
+  | IdempotentRun
+  | { kind: "replay"; record: IdempotentResponse }
+  | { kind: "mismatch" }
+  /** Still running after waiting as long as allowed; or it failed while we waited. */
+  | { kind: "busy"; retryAfterSeconds: number; failed: boolean };
 
 const SANE_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -25,25 +40,32 @@ export function isValidIdempotencyKey(key: string): boolean {
   return SANE_KEY.test(key);
 }
 
-export async function checkIdempotency(kv: KVNamespace, tenant: string, key: string, body: string, ttlSeconds: number): Promise<IdempotencyCheck> {
-  const storageKey = `idempotency/${encodeURIComponent(tenant)}/${toHex(await sha256(key))}`;
-  const bodyHash = toHex(await sha256(body));
-  const existing = await kv.get<IdempotencyRecord>(storageKey, "json");
-  if (existing) {
-    if (existing.body_hash !== bodyHash) return { kind: "mismatch" };
-    return existing.state === "done" ? { kind: "replay", record: existing } : { kind: "in_progress" };
+export async function claimIdempotencyKey(
+  claims: LedgerApi,
+  tenant: string,
+  key: string,
+  body: string,
+  options: { leaseMs: number; waitMs: number },
+): Promise<IdempotencyCheck> {
+  const digest = toHex(await sha256(`${tenant}\n${key}`));
+  const claim = claimKey("idempotency", tenant, digest);
+  const outcome = await claims.claim(claim, toHex(await sha256(body)), options);
+  return interpret(outcome, claim, digest);
+}
+
+function interpret(outcome: ClaimOutcome, claim: string, digest: string): IdempotencyCheck {
+  switch (outcome.status) {
+    case "claimed":
+      return { kind: "new", claim, token: outcome.token, turnId: `turn_idem_${digest.slice(0, 24)}`, conversationId: `conv_${digest.slice(24, 48)}` };
+    case "done": {
+      if (!outcome.same) return { kind: "mismatch" };
+      const record = parseResult<IdempotentResponse>(outcome);
+      // Settled without a replayable body: report it as finished-but-busy rather than run it again.
+      return record ? { kind: "replay", record } : { kind: "busy", retryAfterSeconds: 1, failed: false };
+    }
+    case "running":
+      return outcome.same ? { kind: "busy", retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000), failed: false } : { kind: "mismatch" };
+    case "released":
+      return { kind: "busy", retryAfterSeconds: 1, failed: true };
   }
-  const record: IdempotencyRecord = { state: "in_progress", body_hash: bodyHash, started_at: Date.now() };
-  await kv.put(storageKey, JSON.stringify(record), { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, ttlSeconds) });
-  return { kind: "new", key: storageKey, bodyHash };
-}
-
-/** Records the finished response (the in-progress record was written moments ago: see putRecord). */
-export async function completeIdempotency(kv: KVNamespace, storageKey: string, record: IdempotencyRecord, ttlSeconds: number): Promise<void> {
-  await putRecord(kv, storageKey, record, ttlSeconds);
-}
-
-/** A failed request is not remembered: the client may retry it with the same key. */
-export async function abandonIdempotency(kv: KVNamespace, storageKey: string): Promise<void> {
-  await kv.delete(storageKey);
 }

@@ -6,6 +6,8 @@ import type { Env } from "./env.js";
 import { handleWebhookBatch } from "./webhooks/consumer.js";
 import type { WebhookJob } from "./webhooks/deliveries.js";
 
+export { Ledger } from "./ledger/ledger.js";
+
 const app = createApp();
 
 export default {

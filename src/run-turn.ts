@@ -5,6 +5,10 @@
 import type { Config } from "./config.js";
 import type { Conversation, ConversationStore, TurnRecord } from "./conversations/store.js";
 import { ConversationTooLargeError, messagesOf } from "./conversations/store.js";
+import type { MixedSteps } from "./history/mixed-steps.js";
+import { reconcileInput } from "./history/reconcile.js";
+import type { CheckedHistory } from "./history/tool-pairs.js";
+import { checkToolCallPairs } from "./history/tool-pairs.js";
 import type { LoopHooks, ModelStep, TurnResult } from "./loop/tool-loop.js";
 import { runToolLoop } from "./loop/tool-loop.js";
 import { randomToken } from "./protocol/normalize.js";
@@ -25,6 +29,11 @@ export interface TurnRequest {
   turnId?: string;
   /** The orchestrator just made the id up: there is no history to read. */
   newConversation?: boolean;
+  /**
+   * The input comes from a client that may resend the conversation's history (the chat door): the
+   * known part is recognised and only what is new is appended. Webhook turns are all new.
+   */
+  reconcile?: boolean;
 }
 
 export interface TurnDependencies {
@@ -32,6 +41,7 @@ export interface TurnDependencies {
   store: ConversationStore;
   registry: ToolRegistry;
   callModel: ModelStep;
+  mixedSteps: MixedSteps;
   /** Runs work after the response (ctx.waitUntil); its failures are swallowed. */
   defer: (work: Promise<unknown>) => void;
 }
@@ -81,17 +91,19 @@ export function selectServerTools(discovered: readonly ServerTool[], allowed: re
 export async function runTurn(dependencies: TurnDependencies, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
   const startedAt = Date.now();
   const turnId = request.turnId ?? `turn_${randomToken(16)}`;
+  const [conversation, discovered] = await Promise.all([
+    request.newConversation ? null : loadConversation(dependencies, request.tenant, request.conversationId),
+    dependencies.registry.list(),
+  ]);
+  const { history, input } = await prepareHistory(dependencies, request, conversation);
   const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => ({
     id: turnId,
     started_at: startedAt,
     completed_at: Date.now(),
     incomplete,
+    input_count: input.length,
     messages,
   });
-  const [conversation, discovered] = await Promise.all([
-    request.newConversation ? null : loadConversation(dependencies, request.tenant, request.conversationId),
-    dependencies.registry.list(),
-  ]);
   const serverTools = selectServerTools(discovered, request.allowedTools);
   options.onPrepared?.({ conversation, serverTools });
   const committed: ChatMessage[] = [];
@@ -102,10 +114,11 @@ export async function runTurn(dependencies: TurnDependencies, request: TurnReque
       registry: dependencies.registry,
       serverTools,
       clientTools: request.clientTools,
-      history: messagesOf(conversation),
-      input: request.input,
+      history,
+      input,
       parameters: request.parameters,
       limits: dependencies.config.limits,
+      turnId,
       context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant },
       ...(request.signal ? { signal: request.signal } : {}),
       hooks: {
@@ -127,8 +140,21 @@ export async function runTurn(dependencies: TurnDependencies, request: TurnReque
     throw error;
   }
   const turn = record(result.messages, false);
-  await storeTurn(dependencies, request, conversation, turn);
+  await Promise.all([
+    storeTurn(dependencies, request, conversation, turn),
+    result.mixedStep ? dependencies.mixedSteps.remember(request.tenant, result.mixedStep) : null,
+  ]);
   return { ...result, conversationId: request.conversationId, turn };
+}
+
+/**
+ * What the model is sent: the stored history, then only what is new in the request, with any
+ * stateless mixed step put back whole, checked so that every tool call is answered right after it.
+ */
+async function prepareHistory(dependencies: TurnDependencies, request: TurnRequest, conversation: Conversation | null): Promise<CheckedHistory> {
+  const fresh = request.reconcile && conversation ? reconcileInput(conversation.turns, request.input) : request.input;
+  const restored = await dependencies.mixedSteps.restore(request.tenant, fresh);
+  return checkToolCallPairs(messagesOf(conversation), restored);
 }
 
 export async function storeTurn(

@@ -6,6 +6,7 @@ export interface OrchestratorBindings {
   WEBHOOK_QUEUE: Queue;
   DMXAPI_BASE_URL: string;
   DMXAPI_MODEL: string;
+  LEDGER: DurableObjectNamespace<import("./index").Ledger>;
   TOOL_WEATHER: Fetcher /* switchboard-tool-weather-staging */ | Fetcher /* switchboard-tool-weather-production */ | Fetcher /* switchboard-tool-weather */;
   TOOL_CLOCK: Fetcher /* switchboard-tool-clock-staging */ | Fetcher /* switchboard-tool-clock-production */ | Fetcher /* switchboard-tool-clock */;
   TOOL_CALCULATOR: Fetcher /* switchboard-tool-calculator-staging */ | Fetcher /* switchboard-tool-calculator-production */ | Fetcher /* switchboard-tool-calculator */;

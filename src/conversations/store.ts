@@ -15,6 +15,8 @@ export interface TurnRecord {
   completed_at: number;
   /** True when the turn ended before the model answered (client went away mid-stream). */
   incomplete: boolean;
+  /** How many of `messages` came from the request; the rest the turn produced. Absent in older turns. */
+  input_count?: number;
   messages: ChatMessage[];
 }
 

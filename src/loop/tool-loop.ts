@@ -5,6 +5,7 @@
 // registry, and gets back the turn's messages.
 
 import type { ToolCallContext } from "../../kit/protocol.js";
+import { MIXED_STEP_ID_PREFIX } from "../history/mixed-steps.js";
 import type { NormalizedToolCall } from "../protocol/normalize.js";
 import { addUsage, normalizeAssistantMessage, ToolCallIds, truncate } from "../protocol/normalize.js";
 import type {
@@ -47,7 +48,12 @@ export interface ToolLoopInput {
   /** Everything else of the client's request (model, temperature, tool_choice, ...), forwarded. */
   parameters: JsonObject & { model: string };
   limits: LoopLimits;
-  context: Omit<ToolCallContext, "tool_call_id" | "idempotency_key">;
+  context: Omit<ToolCallContext, "tool_call_id" | "idempotency_key" | "turn_id">;
+  /**
+   * Stable across re-runs of the same turn (a client retry with the same Idempotency-Key, a
+   * redelivered webhook job): tool idempotency keys derive from it, so a re-run repeats no side effect.
+   */
+  turnId: string;
   signal?: AbortSignal;
   hooks?: LoopHooks;
 }
@@ -74,6 +80,8 @@ export interface TurnResult {
   messages: ChatMessage[];
   usage: Usage | null;
   steps: number;
+  /** Set when the turn ends handing client calls back from a step whose server calls already ran. */
+  mixedStep?: { assistant: AssistantMessage; results: ToolMessage[] };
 }
 
 const FORCING_TOOL_CHOICES = (choice: unknown) => choice === "required" || (typeof choice === "object" && choice !== null);
@@ -111,6 +119,10 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
 
     const clientCalls = toolCalls.filter((call) => clientNames.has(call.call.function.name));
     const serverCalls = toolCalls.filter((call) => !clientNames.has(call.call.function.name));
+    // The client sees only its own calls of a mixed step; marked ids let a stateless follow-up that
+    // carries them be recognised, and the server's half put back (see history/mixed-steps).
+    const mixed = awaitsClient(clientCalls) && serverCalls.length > 0;
+    if (mixed) for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(MIXED_STEP_ID_PREFIX));
     if (serverCalls.length > 0) input.hooks?.onToolCalls?.(step, serverCalls);
     const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
     // The assistant message and its results are committed together, so a turn cut short is never
@@ -121,7 +133,8 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     if (awaitsClient(clientCalls)) {
       // The client answers only what it declared; server calls of the same step are already answered.
       const forClient: AssistantMessage = { ...message, tool_calls: clientCalls.map((call) => call.call) };
-      return finish(completion, forClient, "tool_calls", turnMessages, usage, step);
+      const result = finish(completion, forClient, "tool_calls", turnMessages, usage, step);
+      return mixed ? { ...result, mixedStep: { assistant: message, results: toolMessages } } : result;
     }
   }
 }
@@ -148,7 +161,7 @@ async function runServerCalls(input: ToolLoopInput, serverTools: Map<string, Ser
   const outcomes = await Promise.all(
     calls.map(async (call, position): Promise<ToolOutcome> => {
       const started = Date.now();
-      const outcome = await runOne(input, serverTools, call, position);
+      const outcome = await runOne(input, serverTools, call, step, position);
       input.hooks?.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started });
       return outcome;
     }),
@@ -158,7 +171,13 @@ async function runServerCalls(input: ToolLoopInput, serverTools: Map<string, Ser
   );
 }
 
-async function runOne(input: ToolLoopInput, serverTools: Map<string, ServerTool>, call: NormalizedToolCall, position: number): Promise<ToolOutcome> {
+async function runOne(
+  input: ToolLoopInput,
+  serverTools: Map<string, ServerTool>,
+  call: NormalizedToolCall,
+  step: number,
+  position: number,
+): Promise<ToolOutcome> {
   const name = call.call.function.name;
   if (position >= input.limits.maxToolCallsPerStep) {
     return { ok: false, type: "too_many_tool_calls", message: `Not run: at most ${input.limits.maxToolCallsPerStep} tool calls are run per step.` };
@@ -178,7 +197,10 @@ async function runOne(input: ToolLoopInput, serverTools: Map<string, ServerTool>
   const context: ToolCallContext = {
     ...input.context,
     tool_call_id: call.call.id,
-    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${call.call.id}`,
+    turn_id: input.turnId,
+    // Not the model's call id: a re-run turn gets new call ids from the model, but the same turn id,
+    // step and position, so it asks the tool for the same effect under the same key.
+    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${input.turnId}:${step}:${position}`,
   };
   const invokeOptions = input.signal ? { timeoutMs: input.limits.toolTimeoutMs, signal: input.signal } : { timeoutMs: input.limits.toolTimeoutMs };
   return input.registry.invoke(tool, call.arguments.value, context, invokeOptions);

@@ -21,6 +21,14 @@ export class ToolCallIds {
     for (const id of existing) this.seen.add(id);
   }
 
+  /** A new id with this prefix that no call of the conversation has. */
+  fresh(prefix: string): string {
+    let id: string;
+    do id = `${prefix}${randomToken(24)}`;
+    while (this.seen.has(id));
+    return id;
+  }
+
   claim(candidate: unknown): string {
     const id = typeof candidate === "number" && Number.isFinite(candidate) ? String(candidate) : candidate;
     if (typeof id === "string" && id.length > 0 && !this.seen.has(id)) {

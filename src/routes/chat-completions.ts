@@ -4,8 +4,9 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { createTurnDependencies } from "../dependencies.js";
 import { ApiError, invalidRequest } from "../errors.js";
-import type { IdempotencyCheck } from "../idempotency.js";
-import { abandonIdempotency, checkIdempotency, completeIdempotency, isValidIdempotencyKey } from "../idempotency.js";
+import type { IdempotencyCheck, IdempotentResponse, IdempotentRun } from "../idempotency.js";
+import { claimIdempotencyKey, isValidIdempotencyKey } from "../idempotency.js";
+import type { LedgerApi } from "../ledger/claims.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { randomToken } from "../protocol/normalize.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
@@ -21,6 +22,9 @@ export const CONVERSATION_HEADER = "X-Conversation-Id";
 /** Fields that steer the orchestrator; everything else in the body is forwarded to the model. */
 const OWN_FIELDS = new Set(["conversation_id", "messages", "tools", "stream", "stream_options", "model", "server_tools"]);
 
+/** How long an Idempotency-Key claim outlives its turn's deadline before a retry may take it over. */
+const LEASE_MARGIN_MS = 30_000;
+
 export const chatCompletions = new Hono<AppEnv>();
 
 chatCompletions.post("/chat/completions", async (c) => {
@@ -29,7 +33,8 @@ chatCompletions.post("/chat/completions", async (c) => {
   if (!config.offline && !config.dmxapi.apiKey) {
     throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
   }
-  const idempotency = await checkIdempotencyKey(c, text);
+  const dependencies = createTurnDependencies(c.env, config, (work) => c.executionCtx.waitUntil(work.catch(() => undefined)), c.get("log"));
+  const idempotency = await checkIdempotencyKey(c, dependencies.claims, text);
   if (idempotency?.kind === "replay") {
     const { record } = idempotency;
     c.header(CONVERSATION_HEADER, record.conversation_id);
@@ -38,9 +43,8 @@ chatCompletions.post("/chat/completions", async (c) => {
     return c.json(record.response as JsonObject);
   }
 
-  const { conversationId, generated } = resolveConversationId(c, request);
+  const { conversationId, generated } = resolveConversationId(c, request, idempotency);
   const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId });
-  const dependencies = createTurnDependencies(c.env, config, (work) => c.executionCtx.waitUntil(work.catch(() => undefined)), log);
   const deadline = AbortSignal.timeout(config.limits.turnDeadlineMs);
   const turnRequest: TurnRequest = {
     tenant: c.get("tenant"),
@@ -53,6 +57,8 @@ chatCompletions.post("/chat/completions", async (c) => {
     signal: deadline,
     // An id we just generated cannot have history: skip the KV list.
     newConversation: generated,
+    reconcile: true,
+    ...(idempotency ? { turnId: idempotency.turnId } : {}),
   };
   const hooks: LoopHooks = {
     onToolResult: (event) =>
@@ -73,17 +79,17 @@ chatCompletions.post("/chat/completions", async (c) => {
       return await streamTurn(c, dependencies, turnRequest, includeUsage, {
         hooks,
         deadlineMs: config.limits.turnDeadlineMs,
-        onComplete: (completion) => rememberIdempotent(c, idempotency, { stream: true, includeUsage, completion, conversationId }),
-        onFailure: () => forgetIdempotent(c, idempotency),
+        onComplete: (completion) => rememberIdempotent(c, dependencies.claims, idempotency, { stream: true, includeUsage, completion, conversationId }),
+        onFailure: () => forgetIdempotent(c, dependencies.claims, idempotency),
       });
     }
     const completed = await runTurn(dependencies, turnRequest, { hooks });
     log.info("turn", { steps: completed.steps, tool_invocations: dependencies.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
     const body = { ...completed.completion, conversation_id: conversationId };
-    rememberIdempotent(c, idempotency, { stream: false, includeUsage, completion: body, conversationId });
+    rememberIdempotent(c, dependencies.claims, idempotency, { stream: false, includeUsage, completion: body, conversationId });
     return c.json(body);
   } catch (error) {
-    forgetIdempotent(c, idempotency);
+    forgetIdempotent(c, dependencies.claims, idempotency);
     if (deadline.aborted) {
       throw new ApiError(504, `The turn did not finish within ${config.limits.turnDeadlineMs} ms; nothing was stored.`, {
         type: "timeout_error",
@@ -94,41 +100,49 @@ chatCompletions.post("/chat/completions", async (c) => {
   }
 });
 
-async function checkIdempotencyKey(c: Context<AppEnv>, body: string): Promise<IdempotencyCheck | null> {
+async function checkIdempotencyKey(
+  c: Context<AppEnv>,
+  claims: LedgerApi,
+  body: string,
+): Promise<IdempotentRun | Extract<IdempotencyCheck, { kind: "replay" }> | null> {
   const key = c.req.header("Idempotency-Key");
   if (key === undefined) return null;
   if (!isValidIdempotencyKey(key)) throw invalidRequest("Idempotency-Key must be 1-255 visible ASCII characters.", "Idempotency-Key");
-  const check = await checkIdempotency(c.env.CONVERSATIONS, c.get("tenant"), key, body, c.get("config").idempotencyTtlSeconds);
+  const { turnDeadlineMs } = c.get("config").limits;
+  // The lease outlives the turn's own deadline, so a live turn never loses its claim.
+  const check = await claimIdempotencyKey(claims, c.get("tenant"), key, body, { leaseMs: turnDeadlineMs + LEASE_MARGIN_MS, waitMs: turnDeadlineMs });
   if (check.kind === "mismatch") {
     throw new ApiError(422, "This Idempotency-Key was used with a different request body.", { type: "invalid_request_error", code: "idempotency_key_reused" });
   }
-  if (check.kind === "in_progress") {
-    throw new ApiError(409, "A request with this Idempotency-Key is still running; retry when it has finished.", { code: "idempotency_key_in_use" });
+  if (check.kind === "busy") {
+    const message = check.failed
+      ? "The request with this Idempotency-Key failed while this one waited for it; nothing was stored. Retry it."
+      : "A request with this Idempotency-Key is still running; retry when it has finished.";
+    throw new ApiError(409, message, { code: "idempotency_key_in_use", headers: { "Retry-After": String(check.retryAfterSeconds) } });
   }
   return check;
 }
 
 function rememberIdempotent(
   c: Context<AppEnv>,
-  check: IdempotencyCheck | null,
+  claims: LedgerApi,
+  check: IdempotentRun | null,
   result: { stream: boolean; includeUsage: boolean; completion: unknown; conversationId: string },
 ): void {
-  if (check?.kind !== "new") return;
-  const record = {
-    state: "done" as const,
-    body_hash: check.bodyHash,
+  if (!check) return;
+  const record: IdempotentResponse = {
     stream: result.stream,
     include_usage: result.includeUsage,
-    status: 200,
     response: result.completion,
     conversation_id: result.conversationId,
   };
-  c.executionCtx.waitUntil(completeIdempotency(c.env.CONVERSATIONS, check.key, record, c.get("config").idempotencyTtlSeconds).catch(() => undefined));
+  const retainMs = c.get("config").idempotencyTtlSeconds * 1000;
+  c.executionCtx.waitUntil(claims.settle(check.claim, check.token, JSON.stringify(record), retainMs).catch(() => undefined));
 }
 
-function forgetIdempotent(c: Context<AppEnv>, check: IdempotencyCheck | null): void {
-  if (check?.kind !== "new") return;
-  c.executionCtx.waitUntil(abandonIdempotency(c.env.CONVERSATIONS, check.key).catch(() => undefined));
+function forgetIdempotent(c: Context<AppEnv>, claims: LedgerApi, check: IdempotentRun | null): void {
+  if (!check) return;
+  c.executionCtx.waitUntil(claims.release(check.claim, check.token).catch(() => undefined));
 }
 
 async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatRequest; text: string }> {
@@ -154,13 +168,17 @@ async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatReque
   return { request: parsed.data, text };
 }
 
-function resolveConversationId(c: Context<AppEnv>, request: ChatRequest): { conversationId: string; generated: boolean } {
+function resolveConversationId(c: Context<AppEnv>, request: ChatRequest, idempotency: IdempotentRun | null): { conversationId: string; generated: boolean } {
   const fromHeader = c.req.header(CONVERSATION_HEADER)?.trim();
   if (fromHeader && request.conversation_id && fromHeader !== request.conversation_id) {
     throw invalidRequest(`The ${CONVERSATION_HEADER} header and conversation_id name different conversations.`, "conversation_id");
   }
   const chosen = request.conversation_id ?? fromHeader;
-  if (chosen === undefined || chosen === "") return { conversationId: `conv_${randomToken(24)}`, generated: true };
+  if (chosen === undefined || chosen === "") {
+    // A retried key continues where its first attempt stopped (a stream may have stored part of it).
+    if (idempotency) return { conversationId: idempotency.conversationId, generated: false };
+    return { conversationId: `conv_${randomToken(24)}`, generated: true };
+  }
   const valid = chatRequestSchema.shape.conversation_id.safeParse(chosen);
   if (!valid.success) throw invalidRequest(describeIssue(valid.error).message.replace("''", "'conversation_id'"), "conversation_id");
   return { conversationId: chosen, generated: false };

@@ -2,10 +2,11 @@
 // to the hook's callback URL. Failures are retried by the queue with backoff; what still fails after
 // the last retry lands in the dead-letter queue, and its consumer keeps an inspectable record.
 
+import type { Config } from "../config.js";
 import { readConfig } from "../config.js";
-import { createConversationStore } from "../conversations/store.js";
 import { createTurnDependencies } from "../dependencies.js";
 import { type Env, namedVariable } from "../env.js";
+import { claimKey, createClaims, parseResult } from "../ledger/claims.js";
 import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
@@ -19,6 +20,9 @@ import { signStandardWebhook } from "./verify.js";
 
 const MAX_BACKOFF_SECONDS = 3_600;
 const CALLBACK_TIMEOUT_MS = 10_000;
+/** Claims outlive the work they guard by this much before another consumer may take them over. */
+const TURN_LEASE_MARGIN_MS = 30_000;
+const CALLBACK_LEASE_MARGIN_MS = 20_000;
 
 export interface DeadLetter {
   kind: WebhookJob["kind"];
@@ -61,6 +65,12 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
       else await deliverCallback(env, hook, job, jobLog);
       message.ack();
     } catch (error) {
+      if (error instanceof ClaimedElsewhere) {
+        // Not a failure: the other consumer finishes it, and this copy then finds it done.
+        jobLog.info("webhook_claimed_elsewhere", { delay_seconds: error.retryAfterSeconds });
+        message.retry({ delaySeconds: Math.min(MAX_BACKOFF_SECONDS, error.retryAfterSeconds) });
+        continue;
+      }
       const reason = jobLog.redact(error instanceof Error ? error.message : String(error));
       await noteFailure(env, hook, job, message.attempts, reason).catch(() => undefined);
       const delaySeconds = backoffSeconds(env, message.attempts);
@@ -70,42 +80,40 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
   }
 }
 
+/** The queue may hand the same job to two consumers at once: the one that holds the claim runs it. */
+class ClaimedElsewhere extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super("Another consumer is running this job; trying again later.");
+    this.name = "ClaimedElsewhere";
+  }
+}
+
 async function runWebhookTurn(env: Env, ctx: ExecutionContext, hook: HookConfig, job: Extract<WebhookJob, { kind: "turn" }>, log: Logger): Promise<void> {
   const kv = env.CONVERSATIONS;
-  const record = (await readDelivery(kv, hook.name, job.delivery_id)) ?? newRecord(hook, job);
-  if (record.state === "done") {
-    log.info("webhook_already_done");
-    return;
-  }
-  const turnId = `turn_wh_${toHex(await sha256(`${hook.name}:${job.delivery_id}`), 12)}`;
   const config = readConfig(env);
-  const store = createConversationStore({ kv, ...config.conversations });
-  // The turn may have been stored by an attempt that failed afterwards: do not run it again.
-  const stored = (await store.load(hook.tenant, job.conversation_id))?.turns.find((turn) => turn.id === turnId);
+  const claims = createClaims(env.LEDGER);
+  const turnId = `turn_wh_${toHex(await sha256(`${hook.name}:${job.delivery_id}`), 12)}`;
+  const claim = claimKey("webhook-turn", turnId);
+  // The lease outlives the turn's deadline: a live turn never loses its claim to a redelivery.
+  const outcome = await claims.claim(claim, "", { leaseMs: config.limits.turnDeadlineMs + TURN_LEASE_MARGIN_MS });
+  if (outcome.status === "running") throw new ClaimedElsewhere(Math.ceil(outcome.retryAfterMs / 1000));
   let answer: string | null;
-  if (stored) {
-    answer = lastAnswer(stored.messages);
+  if (outcome.status === "done") {
+    // Ran and stored by an earlier attempt that failed afterwards: only what follows the turn is redone.
+    answer = parseResult<{ answer: string | null }>(outcome)?.answer ?? null;
+    log.info("webhook_turn_already_done");
+  } else if (outcome.status === "claimed") {
+    try {
+      answer = await runClaimedTurn(env, ctx, config, hook, job, turnId, log);
+    } catch (error) {
+      await claims.release(claim, outcome.token).catch(() => undefined);
+      throw error;
+    }
+    await claims.settle(claim, outcome.token, JSON.stringify({ answer }), DELIVERY_TTL_SECONDS * 1000);
   } else {
-    const payload = job.payload ?? (job.payload_key ? await kv.get(job.payload_key, "json") : null);
-    if (payload === null || payload === undefined) throw new Error("The event's payload is not readable yet.");
-    const dependencies = createTurnDependencies(env, config, (work) => ctx.waitUntil(work.catch(() => undefined)), log);
-    const input: ChatMessage[] = [];
-    if (hook.system) input.push({ role: "system", content: renderTemplate(hook.system, payload) });
-    input.push({ role: "user", content: renderTemplate(hook.message, payload) });
-    const completed = await runTurn(dependencies, {
-      tenant: hook.tenant,
-      conversationId: job.conversation_id,
-      requestId: `wh_${job.delivery_id}`.slice(0, 128),
-      input,
-      parameters: { model: hook.model ?? dependencies.model.defaultModel },
-      clientTools: [],
-      allowedTools: hook.tools,
-      turnId,
-      signal: AbortSignal.timeout(config.limits.turnDeadlineMs),
-    });
-    answer = lastAnswer(completed.messages);
-    log.info("webhook_turn", { steps: completed.steps, total_tokens: completed.usage?.total_tokens ?? null });
+    throw new ClaimedElsewhere(1);
   }
+  const record = (await readDelivery(kv, hook.name, job.delivery_id)) ?? newRecord(hook, job);
   const callbackConfigured = Boolean(hook.callback && callbackUrl(env, hook));
   await writeDelivery(kv, {
     ...record,
@@ -113,10 +121,40 @@ async function runWebhookTurn(env: Env, ctx: ExecutionContext, hook: HookConfig,
     attempts: record.attempts + 1,
     answer,
     completed_at: Date.now(),
-    ...(callbackConfigured ? { callback: { state: "pending", attempts: 0 } } : {}),
+    ...(callbackConfigured ? { callback: record.callback ?? { state: "pending", attempts: 0 } } : {}),
   });
   if (callbackConfigured)
     await env.WEBHOOK_QUEUE.send({ kind: "callback", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id });
+}
+
+async function runClaimedTurn(
+  env: Env,
+  ctx: ExecutionContext,
+  config: Config,
+  hook: HookConfig,
+  job: Extract<WebhookJob, { kind: "turn" }>,
+  turnId: string,
+  log: Logger,
+): Promise<string | null> {
+  const payload = job.payload ?? (job.payload_key ? await env.CONVERSATIONS.get(job.payload_key, "json") : null);
+  if (payload === null || payload === undefined) throw new Error("The event's payload is not readable yet.");
+  const dependencies = createTurnDependencies(env, config, (work) => ctx.waitUntil(work.catch(() => undefined)), log);
+  const input: ChatMessage[] = [];
+  if (hook.system) input.push({ role: "system", content: renderTemplate(hook.system, payload) });
+  input.push({ role: "user", content: renderTemplate(hook.message, payload) });
+  const completed = await runTurn(dependencies, {
+    tenant: hook.tenant,
+    conversationId: job.conversation_id,
+    requestId: `wh_${job.delivery_id}`.slice(0, 128),
+    input,
+    parameters: { model: hook.model ?? dependencies.model.defaultModel },
+    clientTools: [],
+    allowedTools: hook.tools,
+    turnId,
+    signal: AbortSignal.timeout(config.limits.turnDeadlineMs),
+  });
+  log.info("webhook_turn", { steps: completed.steps, total_tokens: completed.usage?.total_tokens ?? null });
+  return lastAnswer(completed.messages);
 }
 
 function lastAnswer(messages: ChatMessage[]): string | null {
@@ -132,20 +170,44 @@ function callbackUrl(env: Env, hook: HookConfig): string | null {
   return hook.callback ? namedVariable(env, hook.callback.url_env) : null;
 }
 
-/** POSTs the answer, signed with Standard Webhooks; the message id stays the same across retries. */
+/**
+ * POSTs the answer, signed with Standard Webhooks; the message id stays the same across retries.
+ * Claimed in the ledger, so one successful turn sends one callback even when the queue delivers
+ * the callback job twice at once.
+ */
 async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log: Logger): Promise<void> {
   const url = callbackUrl(env, hook);
   const secret = hook.callback ? namedVariable(env, hook.callback.secret_env) : null;
   if (!url || !secret) throw new Error(`Callback of hook ${hook.name} is not configured (${hook.callback?.url_env}, ${hook.callback?.secret_env}).`);
   const record = await readDelivery(env.CONVERSATIONS, hook.name, job.delivery_id);
   if (record?.state !== "done") throw new Error("The delivery's answer is not readable yet.");
-  if (record.callback?.state === "delivered") return;
+  const claims = createClaims(env.LEDGER);
+  const claim = claimKey("webhook-callback", hook.name, job.delivery_id);
+  const outcome = await claims.claim(claim, "", { leaseMs: CALLBACK_TIMEOUT_MS + CALLBACK_LEASE_MARGIN_MS });
+  if (outcome.status === "done") {
+    log.info("webhook_callback_already_delivered");
+    return;
+  }
+  if (outcome.status !== "claimed") throw new ClaimedElsewhere(outcome.status === "running" ? Math.ceil(outcome.retryAfterMs / 1000) : 1);
+  let status: number;
+  try {
+    status = await postCallback(url, secret, hook, job, record.answer ?? null);
+  } catch (error) {
+    await claims.release(claim, outcome.token).catch(() => undefined);
+    throw error;
+  }
+  await claims.settle(claim, outcome.token, JSON.stringify({ status }), DELIVERY_TTL_SECONDS * 1000);
+  await writeDelivery(env.CONVERSATIONS, { ...record, callback: { state: "delivered", attempts: (record.callback?.attempts ?? 0) + 1 } });
+  log.info("webhook_callback_delivered", { status });
+}
+
+async function postCallback(url: string, secret: string, hook: HookConfig, job: WebhookJob, answer: string | null): Promise<number> {
   const id = `msg_${toHex(await sha256(`callback:${hook.name}:${job.delivery_id}`), 12)}`;
   const timestamp = Math.floor(Date.now() / 1000);
   const body = JSON.stringify({
     type: "switchboard.turn.completed",
     timestamp: new Date(timestamp * 1000).toISOString(),
-    data: { hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id, answer: record.answer ?? null },
+    data: { hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id, answer },
   });
   const response = await fetch(url, {
     method: "POST",
@@ -159,8 +221,7 @@ async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log:
     signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
   });
   if (!response.ok) throw new Error(`Callback answered ${response.status}.`);
-  await writeDelivery(env.CONVERSATIONS, { ...record, callback: { state: "delivered", attempts: (record.callback?.attempts ?? 0) + 1 } });
-  log.info("webhook_callback_delivered", { status: response.status });
+  return response.status;
 }
 
 async function noteFailure(env: Env, hook: HookConfig, job: WebhookJob, attempts: number, reason: string): Promise<void> {

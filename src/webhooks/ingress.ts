@@ -6,16 +6,22 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { namedVariable } from "../env.js";
 import { ApiError, invalidRequest } from "../errors.js";
+import type { ClaimOutcome, LedgerApi } from "../ledger/claims.js";
+import { claimKey, createClaims, parseResult } from "../ledger/claims.js";
 import { sha256, toHex } from "../security/api-keys.js";
 import type { AppEnv } from "../types.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, payloadKey, readDelivery, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, payloadKey, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
 import { verifyGitHub, verifyStandardWebhook } from "./verify.js";
 
 const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+/** Accepting a delivery is a few KV and queue writes: a claim older than this was abandoned. */
+const ACCEPT_LEASE_MS = 60_000;
+/** A concurrent copy waits this long for the first copy to be accepted, then answers 409. */
+const ACCEPT_WAIT_MS = 10_000;
 
 export const webhookIngress = new Hono<AppEnv>();
 
@@ -59,34 +65,70 @@ webhookIngress.post(
     }
     const deliveryId = verification.deliveryId;
     const kv = c.env.CONVERSATIONS;
-    const existing = await readDelivery(kv, hook.name, deliveryId);
-    if (existing) {
-      // A replay (the sender retried, or someone resent it): acknowledged, and nothing runs again.
-      return c.json(acknowledgement(existing, true), 202);
+    const claims = createClaims(c.env.LEDGER);
+    const claim = claimKey("webhook-delivery", hook.name, await signedIdentity(hook, deliveryId, raw));
+    const outcome = await claimDelivery(claims, claim);
+    if (outcome.status !== "claimed") {
+      const original = outcome.status === "done" ? parseResult<DeliveryRecord>(outcome) : null;
+      if (!original) {
+        throw new ApiError(409, "Another copy of this delivery is being accepted right now; retry shortly.", {
+          code: "delivery_in_progress",
+          headers: { "Retry-After": "1" },
+        });
+      }
+      // A replay (the sender retried, or someone resent it, under any delivery id): acknowledged, and
+      // nothing runs again.
+      c.header("X-Conversation-Id", original.conversation_id);
+      return c.json(acknowledgement(original, true), 202);
     }
-    const conversationId = await conversationFor(hook, deliveryId, payload);
-    const record: DeliveryRecord = {
-      hook: hook.name,
-      delivery_id: deliveryId,
-      conversation_id: conversationId,
-      received_at: Date.now(),
-      state: "queued",
-      attempts: 0,
-    };
-    const job: WebhookJob = { kind: "turn", hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId };
-    if (raw.byteLength <= INLINE_PAYLOAD_LIMIT) {
-      job.payload = payload;
-    } else {
-      job.payload_key = await payloadKey(hook.name, deliveryId);
-      await kv.put(job.payload_key, JSON.stringify(payload), { expirationTtl: DELIVERY_TTL_SECONDS });
+    try {
+      const conversationId = await conversationFor(hook, deliveryId, payload);
+      const record: DeliveryRecord = {
+        hook: hook.name,
+        delivery_id: deliveryId,
+        conversation_id: conversationId,
+        received_at: Date.now(),
+        state: "queued",
+        attempts: 0,
+      };
+      const job: WebhookJob = { kind: "turn", hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId };
+      if (raw.byteLength <= INLINE_PAYLOAD_LIMIT) {
+        job.payload = payload;
+      } else {
+        job.payload_key = await payloadKey(hook.name, deliveryId);
+        await kv.put(job.payload_key, JSON.stringify(payload), { expirationTtl: DELIVERY_TTL_SECONDS });
+      }
+      await writeDelivery(kv, record);
+      await c.env.WEBHOOK_QUEUE.send(job);
+      await claims.settle(claim, outcome.token, JSON.stringify(record), DELIVERY_TTL_SECONDS * 1000);
+      c.get("log").info("webhook_accepted", { hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, bytes: raw.byteLength });
+      c.header("X-Conversation-Id", conversationId);
+      return c.json(acknowledgement(record, false), 202);
+    } catch (error) {
+      // Not accepted: let the sender's retry claim it afresh.
+      await claims.release(claim, outcome.token).catch(() => undefined);
+      throw error;
     }
-    await writeDelivery(kv, record);
-    await c.env.WEBHOOK_QUEUE.send(job);
-    c.get("log").info("webhook_accepted", { hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, bytes: raw.byteLength });
-    c.header("X-Conversation-Id", conversationId);
-    return c.json(acknowledgement(record, false), 202);
   },
 );
+
+/**
+ * What makes two deliveries the same event, taken only from what the signature covers. Standard
+ * Webhooks signs the message id, so the id is the identity (a sender's retry re-signs the same id
+ * with a new timestamp). GitHub signs the body alone: its X-GitHub-Delivery header can be changed
+ * by anyone who captured a delivery, so the identity is the signed body itself.
+ */
+async function signedIdentity(hook: HookConfig, deliveryId: string, raw: Uint8Array): Promise<string> {
+  if (hook.verification.scheme === "github") return `body-${toHex(await crypto.subtle.digest("SHA-256", raw))}`;
+  return `id-${toHex(await sha256(deliveryId))}`;
+}
+
+/** Claims a delivery; a copy that arrives while another is being accepted waits for it briefly. */
+async function claimDelivery(claims: LedgerApi, claim: string): Promise<ClaimOutcome> {
+  const first = await claims.claim(claim, "", { leaseMs: ACCEPT_LEASE_MS, waitMs: ACCEPT_WAIT_MS });
+  // The copy we waited on failed to be accepted: this copy takes its place.
+  return first.status === "released" ? claims.claim(claim, "", { leaseMs: ACCEPT_LEASE_MS }) : first;
+}
 
 function acknowledgement(record: DeliveryRecord, duplicate: boolean) {
   return { object: "webhook.delivery", id: record.delivery_id, hook: record.hook, conversation_id: record.conversation_id, status: record.state, duplicate };

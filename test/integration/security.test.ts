@@ -275,16 +275,18 @@ describe("Idempotency-Key", () => {
     expect(await errorOf(response)).toMatchObject({ code: "idempotency_key_reused" });
   });
 
-  it("refuses a concurrent duplicate with 409", async () => {
+  it("makes a concurrent duplicate wait for the first request and replay its answer", async () => {
     switchboard.upstream.enqueue(async (body) => {
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       return body.stream ? sseResponse(toChunks(completion({ content: "slow" }))) : Response.json(completion({ content: "slow" }));
     });
     const first = post(hello, { "Idempotency-Key": "idem-3" });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const second = await post(hello, { "Idempotency-Key": "idem-3" });
-    expect(second.status).toBe(409);
-    expect((await first).status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    expect(await second.json()).toEqual(await (await first).json());
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
   });
 
   it("is scoped to the tenant", async () => {

@@ -165,8 +165,8 @@ describe("server tools", () => {
     const echoed = parsedToolContent(1).echo === undefined ? null : parsedToolContent(1);
     expect(echoed).toMatchObject({
       echo: { mode: "echo" },
-      context: { conversation_id: response.conversation_id, tool_call_id: "call_echo", tenant: "tenant-a" },
-      idempotency_key: `tenant-a:${String(response.conversation_id)}:call_echo`,
+      context: { conversation_id: response.conversation_id, tool_call_id: "call_echo", tenant: "tenant-a", turn_id: expect.stringMatching(/^turn_/) },
+      idempotency_key: expect.stringMatching(new RegExp(`^tenant-a:${String(response.conversation_id)}:turn_[A-Za-z0-9_]+:1:0$`)),
     });
   });
 });
@@ -294,17 +294,20 @@ describe("client-declared tools", () => {
 
     expect(switchboard.upstream.chatCalls).toHaveLength(1);
     expect(response.choices[0]!.finish_reason).toBe("tool_calls");
-    expect(response.choices[0]!.message.tool_calls!.map((call) => call.id)).toEqual(["call_client"]);
+    // Only the client's call, under an id marked as half of a mixed step (see history/mixed-steps).
+    const handedBack = response.choices[0]!.message.tool_calls! as Array<{ id: string; function: { name: string } }>;
+    expect(handedBack.map((call) => call.function.name)).toEqual(["open_door"]);
+    expect(handedBack[0]!.id).toMatch(/^call_sbx_/);
 
     // The client answers its call in the same conversation; the model sees both results.
     const conversationId = (response as unknown as JsonObject).conversation_id as string;
     await switchboard.openai.chat.completions.create({
       model: "gpt-5-mini",
-      messages: [{ role: "tool", tool_call_id: "call_client", content: "door opened" }],
+      messages: [{ role: "tool", tool_call_id: handedBack[0]!.id, content: "door opened" }],
       conversation_id: conversationId,
     } as Parameters<typeof switchboard.openai.chat.completions.create>[0]);
     const followUp = sentMessages(1);
     expect(followUp.map((message) => message.role)).toEqual(["user", "assistant", "tool", "tool"]);
-    expect(followUp.slice(2).map((message) => message.tool_call_id)).toEqual(["call_server", "call_client"]);
+    expect(followUp.slice(2).map((message) => message.tool_call_id)).toEqual(["call_server", handedBack[0]!.id]);
   });
 });

@@ -114,6 +114,7 @@ function loopInput(overrides: Partial<ToolLoopInput> & Pick<ToolLoopInput, "call
     parameters: { model: "gpt-5-mini" },
     limits,
     context: { conversation_id: "conv_1", request_id: "req_1", tenant: "default" },
+    turnId: "turn_1",
     ...overrides,
   };
 }
@@ -211,9 +212,36 @@ describe("runToolLoop", () => {
     expect(invocations[0]).toMatchObject({
       tool: "weather",
       args: { location: "上海" },
-      context: { conversation_id: "conv_1", request_id: "req_1", tenant: "default", tool_call_id: "call_w", idempotency_key: "default:conv_1:call_w" },
+      context: {
+        conversation_id: "conv_1",
+        request_id: "req_1",
+        tenant: "default",
+        tool_call_id: "call_w",
+        turn_id: "turn_1",
+        idempotency_key: "default:conv_1:turn_1:1:0",
+      },
       options: { timeoutMs: 1000 },
     });
+  });
+
+  it("keys tool side effects on the turn, step and position, not on the model's call ids, so a re-run turn repeats none", async () => {
+    const run = async (callIds: [string, string]) => {
+      const model = scriptedModel([
+        callTools([
+          { id: callIds[0], name: "weather", arguments: '{"location":"上海"}' },
+          { id: callIds[1], name: "weather", arguments: '{"location":"北京"}' },
+        ]),
+        callTools([{ id: `${callIds[0]}-again`, name: "weather", arguments: '{"location":"广州"}' }]),
+        answer("done"),
+      ]);
+      const { registry, invocations } = fakeRegistry({ weather: () => ({ ok: true, result: {} }) });
+      await runToolLoop(loopInput({ ...model, registry, serverTools: [serverTool("weather")] }));
+      return invocations.map((invocation) => invocation.context.idempotency_key).sort();
+    };
+    const first = await run(["call_a", "call_b"]);
+    const rerun = await run(["call_x", "call_y"]);
+    expect(first).toEqual(["default:conv_1:turn_1:1:0", "default:conv_1:turn_1:1:1", "default:conv_1:turn_1:2:0"]);
+    expect(rerun).toEqual(first);
   });
 
   it("answers a call to an unknown tool with an error tool message", async () => {
@@ -347,12 +375,24 @@ describe("runToolLoop", () => {
     expect(invocations.map((entry) => entry.tool)).toEqual(["weather"]);
     const choice = result.completion.choices[0]!;
     expect(choice.finish_reason).toBe("tool_calls");
-    expect(choice.message.tool_calls!.map((call) => call.id)).toEqual(["call_client"]);
+    // The client's call, under an id marked as half of a mixed step.
+    const [clientCall] = choice.message.tool_calls!;
+    expect(choice.message.tool_calls).toHaveLength(1);
+    expect(clientCall).toMatchObject({ id: expect.stringMatching(/^call_sbx_[A-Za-z0-9]{24}$/), function: { name: "ask_user" } });
     // Stored: the full assistant message, then the server call's answer; the client answers the rest.
     const [, assistant, tool] = result.messages;
-    expect((assistant as AssistantMessage).tool_calls!.map((call) => call.id)).toEqual(["call_server", "call_client"]);
+    expect((assistant as AssistantMessage).tool_calls!.map((call) => call.id)).toEqual(["call_server", clientCall!.id]);
     expect(tool).toEqual({ role: "tool", tool_call_id: "call_server", content: '{"temperature":20}' });
     expect(result.messages).toHaveLength(3);
+    // Remembered whole, so a stateless follow-up can have the server's half put back.
+    expect(result.mixedStep).toEqual({ assistant, results: [tool] });
+  });
+
+  it("keeps the model's ids when a step calls only client functions", async () => {
+    const model = scriptedModel([callTools([{ id: "call_client", name: "ask_user", arguments: "{}" }])]);
+    const result = await runToolLoop(loopInput({ ...model, registry: fakeRegistry({}).registry, clientTools: [clientTool("ask_user")] }));
+    expect(result.completion.choices[0]!.message.tool_calls!.map((call) => call.id)).toEqual(["call_client"]);
+    expect(result.mixedStep).toBeUndefined();
   });
 
   it("answers calls beyond maxToolCallsPerStep with an error instead of running them", async () => {

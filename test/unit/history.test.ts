@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import type { TurnRecord } from "../../src/conversations/store.js";
+import { clientViewOf, HistoryConflictError, reconcileInput } from "../../src/history/reconcile.js";
+import { checkToolCallPairs, InvalidHistoryError } from "../../src/history/tool-pairs.js";
+import type { AssistantMessage, ChatMessage } from "../../src/protocol/types.js";
+
+const system: ChatMessage = { role: "system", content: "You are terse." };
+const user = (content: string): ChatMessage => ({ role: "user", content });
+const assistant = (content: string | null, calls: Array<[string, string, string?]> = []): AssistantMessage => ({
+  role: "assistant",
+  content,
+  ...(calls.length > 0
+    ? { tool_calls: calls.map(([id, name, args]) => ({ id, type: "function" as const, function: { name, arguments: args ?? "{}" } })) }
+    : {}),
+});
+const tool = (id: string, content: string): ChatMessage => ({ role: "tool", tool_call_id: id, content });
+
+function turn(id: string, messages: ChatMessage[], inputCount: number): TurnRecord {
+  return { id, started_at: 1, completed_at: 2, incomplete: false, input_count: inputCount, messages };
+}
+
+// A first turn where a server tool ran: the client sent [system, user] and saw only the answer.
+const weatherTurn = turn(
+  "t1",
+  [
+    system,
+    user("Weather in Paris?"),
+    assistant(null, [["call_s1", "get_current_weather", '{"location":"Paris"}']]),
+    tool("call_s1", '{"temperature":18}'),
+    assistant("18 °C in Paris."),
+  ],
+  2,
+);
+
+describe("what the client saw of a turn", () => {
+  it("is its input and the answer, never the server tool calls", () => {
+    expect(clientViewOf(weatherTurn)).toEqual([system, user("Weather in Paris?"), assistant("18 °C in Paris.")]);
+  });
+
+  it("is its input and only the client's calls of a mixed step", () => {
+    const mixed = turn(
+      "t",
+      [
+        user("go"),
+        assistant(null, [
+          ["call_s", "calculate"],
+          ["call_sbx_c", "open_door"],
+        ]),
+        tool("call_s", "4"),
+      ],
+      1,
+    );
+    expect(clientViewOf(mixed)).toEqual([user("go"), assistant(null, [["call_sbx_c", "open_door"]])]);
+  });
+});
+
+describe("reconciling a request with its conversation", () => {
+  it("keeps only what is new when the whole history is resent, system prompt included (pydantic-ai, LangChain)", () => {
+    const messages = [system, user("Weather in Paris?"), assistant("18 °C in Paris."), user("And in Lyon?")];
+    expect(reconcileInput([weatherTurn], messages)).toEqual([user("And in Lyon?")]);
+  });
+
+  it("recognises the history in other words: text parts, developer role, re-serialised arguments", () => {
+    const resent: ChatMessage[] = [
+      { role: "developer", content: [{ type: "text", text: "You are terse." }] },
+      { role: "user", content: [{ type: "text", text: "Weather in Paris? " }] },
+      { role: "assistant", content: [{ type: "text", text: "18 °C in Paris." }], refusal: null },
+      user("And in Lyon?"),
+    ];
+    expect(reconcileInput([weatherTurn], resent)).toEqual([user("And in Lyon?")]);
+  });
+
+  it("keeps only what is new when only the tail of the history is resent", () => {
+    expect(reconcileInput([weatherTurn], [assistant("18 °C in Paris."), user("And in Lyon?")])).toEqual([user("And in Lyon?")]);
+  });
+
+  it("passes new messages alone through untouched, even one that repeats an earlier question", () => {
+    expect(reconcileInput([weatherTurn], [user("Weather in Paris?")])).toEqual([user("Weather in Paris?")]);
+  });
+
+  it("drops a resent system prompt in front of new messages", () => {
+    expect(reconcileInput([weatherTurn], [system, user("And in Lyon?")])).toEqual([user("And in Lyon?")]);
+  });
+
+  it("accepts the client's answer to a mixed step after the resent history (Agents SDK shape)", () => {
+    const mixed = turn(
+      "t",
+      [
+        user("go"),
+        assistant(null, [
+          ["call_s", "calculate"],
+          ["call_sbx_c", "open_door"],
+        ]),
+        tool("call_s", "4"),
+      ],
+      1,
+    );
+    const resent = [user("go"), assistant(null, [["call_sbx_c", "open_door"]]), tool("call_sbx_c", "opened")];
+    expect(reconcileInput([mixed], resent)).toEqual([tool("call_sbx_c", "opened")]);
+  });
+
+  it("refuses with the index of the first difference a resent history that contradicts the stored one", () => {
+    const edited = [system, user("Weather in Rome?"), assistant("18 °C in Paris."), user("And in Lyon?")];
+    const error = (() => {
+      try {
+        reconcileInput([weatherTurn], edited);
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(HistoryConflictError);
+    expect((error as HistoryConflictError).index).toBe(1);
+  });
+
+  it("refuses a request that holds nothing new", () => {
+    const everything = [system, user("Weather in Paris?"), assistant("18 °C in Paris.")];
+    expect(() => reconcileInput([weatherTurn], everything)).toThrow(HistoryConflictError);
+  });
+});
+
+describe("checking tool calls and their answers", () => {
+  it("passes a well-formed history untouched", () => {
+    const history = [
+      user("go"),
+      assistant(null, [
+        ["a", "x"],
+        ["b", "y"],
+      ]),
+      tool("a", "1"),
+      tool("b", "2"),
+    ];
+    expect(checkToolCallPairs(history, [user("next")])).toEqual({ history, input: [user("next")] });
+  });
+
+  it("puts answers back in call order", () => {
+    const input = [
+      user("go"),
+      assistant(null, [
+        ["a", "x"],
+        ["b", "y"],
+      ]),
+      tool("b", "2"),
+      tool("a", "1"),
+    ];
+    expect(checkToolCallPairs([], input).input.map((message) => (message.role === "tool" ? message.tool_call_id : message.role))).toEqual([
+      "user",
+      "assistant",
+      "a",
+      "b",
+    ]);
+  });
+
+  it("accepts a stored call answered by the request (a client function's result)", () => {
+    const history = [
+      user("go"),
+      assistant(null, [
+        ["s", "x"],
+        ["c", "y"],
+      ]),
+      tool("s", "1"),
+    ];
+    expect(checkToolCallPairs(history, [tool("c", "2")]).input).toEqual([tool("c", "2")]);
+  });
+
+  it("answers a stored call the client never answered with an error result, so the model can go on", () => {
+    const history = [user("go"), assistant(null, [["c", "open_door"]])];
+    const checked = checkToolCallPairs(history, [user("never mind")]);
+    expect(checked.history.at(-1)).toMatchObject({ role: "tool", tool_call_id: "c" });
+    expect(JSON.parse(String(checked.history.at(-1)!.content))).toMatchObject({ error: { type: "not_answered" } });
+  });
+
+  it("refuses an unanswered call in the request, naming its tool_call_id", () => {
+    const input = [user("go"), assistant(null, [["call_1", "x"]]), user("and?")];
+    expect(() => checkToolCallPairs([], input)).toThrow(/call_1.*messages\[1\]/);
+  });
+
+  it("refuses an answer without its call, and a second answer to one call", () => {
+    expect(() => checkToolCallPairs([], [user("go"), tool("call_9", "?")])).toThrow(InvalidHistoryError);
+    const twice = [user("go"), assistant(null, [["a", "x"]]), tool("a", "1"), tool("a", "1")];
+    expect(() => checkToolCallPairs([], twice)).toThrow(/second time/);
+  });
+});
