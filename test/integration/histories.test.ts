@@ -4,6 +4,7 @@
 // step) continued statelessly by the Vercel AI SDK. What matters is what reaches the model.
 
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { Agent, tool as agentTool, OpenAIChatCompletionsModel, Runner } from "@openai/agents";
 import { generateText, stepCountIs, tool } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -90,6 +91,38 @@ describe("frameworks that resend the whole history with a conversation_id", () =
     const sent = sentMessages(1);
     expect(roles(sent)).toEqual(["user", "assistant", "tool"]);
     expectWellFormed(sent);
+  });
+
+  it("the real OpenAI Agents SDK, run twice on one conversation, sends the model each message once and well-formed", async () => {
+    const conversationId = `conv_agents_${Date.now()}`;
+    const agent = new Agent({
+      name: "Orders",
+      instructions: "You look up orders.",
+      model: new OpenAIChatCompletionsModel(switchboard.client(KEYS.tenantA), "gpt-5-mini"),
+      // How a client passes a body field the SDK does not know: Switchboard's conversation_id.
+      modelSettings: { providerData: { conversation_id: conversationId } },
+      tools: [
+        agentTool({
+          name: "lookup_order",
+          description: "Look up an order",
+          parameters: z.object({ order_id: z.string() }),
+          execute: async ({ order_id }) => JSON.stringify({ order_id, status: "shipped" }),
+        }),
+      ],
+    });
+    const runner = new Runner({ tracingDisabled: true });
+    switchboard.upstream.enqueue(reply.toolCalls(toolCall("lookup_order", { order_id: "A-17" }, "call_agents_sdk")), reply.text("Order A-17 has shipped."));
+
+    const first = await runner.run(agent, "Where is order A-17?");
+    expect(first.finalOutput).toBe("Order A-17 has shipped.");
+
+    switchboard.upstream.enqueue(reply.text("You're welcome."));
+    const second = await runner.run(agent, [...first.history, { role: "user", content: "Thanks!" }]);
+    expect(second.finalOutput).toBe("You're welcome.");
+
+    for (const call of [1, 2]) expectWellFormed(sentMessages(call));
+    expect(roles(sentMessages(1))).toEqual(["system", "user", "assistant", "tool"]);
+    expect(roles(sentMessages(2))).toEqual(["system", "user", "assistant", "tool", "assistant", "user"]);
   });
 
   it("refuses a resent history that contradicts the stored one with 409 naming the message, before any model call", async () => {
