@@ -4,7 +4,7 @@
 // step) continued statelessly by the Vercel AI SDK. What matters is what reaches the model.
 
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { Agent, tool as agentTool, OpenAIChatCompletionsModel, Runner } from "@openai/agents";
+import { Agent, tool as agentTool, OpenAIProvider, Runner } from "@openai/agents";
 import { generateText, stepCountIs, tool } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -98,7 +98,7 @@ describe("frameworks that resend the whole history with a conversation_id", () =
     const agent = new Agent({
       name: "Orders",
       instructions: "You look up orders.",
-      model: new OpenAIChatCompletionsModel(switchboard.client(KEYS.tenantA), "gpt-5-mini"),
+      model: "gpt-5-mini",
       // How a client passes a body field the SDK does not know: Switchboard's conversation_id.
       modelSettings: { providerData: { conversation_id: conversationId } },
       tools: [
@@ -110,7 +110,8 @@ describe("frameworks that resend the whole history with a conversation_id", () =
         }),
       ],
     });
-    const runner = new Runner({ tracingDisabled: true });
+    const provider = new OpenAIProvider({ baseURL: new URL("/v1", switchboard.url).href, apiKey: KEYS.tenantA, useResponses: false });
+    const runner = new Runner({ modelProvider: provider, tracingDisabled: true });
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("lookup_order", { order_id: "A-17" }, "call_agents_sdk")), reply.text("Order A-17 has shipped."));
 
     const first = await runner.run(agent, "Where is order A-17?");
