@@ -102,6 +102,14 @@ describe("POST /mcp with the official MCP client", () => {
     expect((await (await connect()).listTools()).tools.length).toBeGreaterThan(4);
   });
 
+  it("holds the tenant to the same allowlist in chat and in GET /v1/tools", async () => {
+    await switchboard.client(KEYS.tenantB).chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "hi" }] });
+    const offered = (switchboard.upstream.chatCalls[0]!.body.tools as Array<{ function: { name: string } }>).map((tool) => tool.function.name);
+    expect(offered).toEqual(["calculate"]);
+    const listed = (await (await switchboard.request("/v1/tools", { headers: { Authorization: `Bearer ${KEYS.tenantB}` } })).json()) as { data: unknown[] };
+    expect(listed.data).toHaveLength(1);
+  });
+
   it("applies a per-connection allowlist from ?server_tools=", async () => {
     const client = await connect(KEYS.tenantA, "/mcp?server_tools=notes,get_current_time");
     expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(["get_current_time", "notes"]);
