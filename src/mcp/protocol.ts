@@ -1,8 +1,9 @@
 // The slice of the Model Context Protocol Switchboard speaks, both as a server (POST /mcp) and as a
 // client of MCP servers: JSON-RPC 2.0 framing and the `initialize`, `tools/list` and `tools/call`
-// shapes, snake_case-free because MCP is camelCase on the wire. Hand-written rather than taken from
-// @modelcontextprotocol/sdk: the SDK adds ~90 KiB gzip to the orchestrator bundle (its zod schemas
-// and ajv), more than the whole orchestrator's budget; the tests drive this code with the SDK itself.
+// shapes, camelCase as MCP has them on the wire. Hand-written rather than taken from
+// @modelcontextprotocol/sdk: the SDK's server and client add 83-100 KiB gzip to the orchestrator
+// (its zod schemas and ajv), more than the orchestrator's whole budget; this layer is ~5 KiB. The
+// tests drive it with the SDK's own client and server.
 
 import type { JsonObject } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
