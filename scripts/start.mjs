@@ -32,6 +32,9 @@ const ORCHESTRATOR_VARS = [
   "IDEMPOTENCY_TTL_SECONDS",
   "STREAM_KEEPALIVE_MS",
   "WEBHOOK_RETRY_BASE_SECONDS",
+  "MCP_SERVERS",
+  "MCP_ALLOWED_ORIGINS",
+  "TENANT_SERVER_TOOLS",
 ];
 /** Webhook signing secrets and callback settings are named by each hook (src/webhooks/hooks.ts). */
 const HOOK_VARS = /_(WEBHOOK_SECRET|CALLBACK_URL|CALLBACK_SECRET)$/;
@@ -50,6 +53,16 @@ function readDevVars(file) {
   return vars;
 }
 
+/** The secrets MCP_SERVERS names for its servers' headers. */
+function mcpSecretNames(raw) {
+  try {
+    const servers = JSON.parse(raw ?? "[]");
+    return Array.isArray(servers) ? servers.flatMap((server) => Object.values(server?.headers ?? {})).filter((name) => typeof name === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
 function pick(source, names) {
   return Object.fromEntries(names.filter((name) => source[name] !== undefined && source[name] !== "").map((name) => [name, source[name]]));
 }
@@ -64,7 +77,7 @@ const hookVars = pick(
   settings,
   Object.keys(settings).filter((name) => HOOK_VARS.test(name)),
 );
-const orchestratorVars = { OFFLINE_MODEL: "auto", ...pick(settings, ORCHESTRATOR_VARS), ...hookVars };
+const orchestratorVars = { OFFLINE_MODEL: "auto", ...pick(settings, ORCHESTRATOR_VARS), ...hookVars, ...pick(settings, mcpSecretNames(settings.MCP_SERVERS)) };
 const localKey = !orchestratorVars.SWITCHBOARD_API_KEYS;
 if (localKey) orchestratorVars.SWITCHBOARD_API_KEYS = `local:${LOCAL_DEV_KEY}`;
 const toolVars = pick(settings, TOOL_VARS);

@@ -10,6 +10,7 @@ import { requestContext } from "./middleware/request-id/index.js";
 import { catalog } from "./routes/catalog.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { conversations } from "./routes/conversations.js";
+import { mcp } from "./routes/mcp.js";
 import { ConversationFullError } from "./run-turn.js";
 import type { AppEnv } from "./types.js";
 import { UpstreamError } from "./upstream/upstream-error.js";
@@ -23,6 +24,8 @@ export function createApp(): Hono<AppEnv> {
   app.use("/v1/*", limitBody);
   // Webhook senders prove themselves with signatures, not with our API keys.
   app.route("/v1", webhookIngress);
+  // Checks the Origin before the key, and lets browser clients preflight without one.
+  app.route("/", mcp);
   app.use("*", requireApiKey);
   app.route("/v1", webhookAdmin);
   app.route("/v1", chatCompletions);

@@ -3,6 +3,10 @@
 
 import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
 import type { Env } from "./env.js";
+import { namedVariable } from "./env.js";
+import type { McpServersSetting } from "./mcp/servers-config.js";
+import { parseMcpServers } from "./mcp/servers-config.js";
+import { isJsonObject } from "./protocol/types.js";
 import { parseKeyList } from "./security/api-keys.js";
 import { PLATFORM_INVOCATIONS_PER_REQUEST } from "./tools/invocation-budget.js";
 
@@ -33,6 +37,12 @@ export interface Config {
   /** Every configured secret, for log and error redaction. */
   secrets: string[];
   toolSchemaTtlMs: number;
+  /** Remote MCP servers whose tools are server tools (MCP_SERVERS). */
+  mcpServers: McpServersSetting;
+  /** Browser origins allowed to call POST /mcp besides the orchestrator's own (MCP_ALLOWED_ORIGINS). */
+  mcpAllowedOrigins: string[];
+  /** Per tenant, the only server tools its keys may use (TENANT_SERVER_TOOLS); null when unreadable. */
+  tenantTools: Record<string, string[]> | null;
   conversations: {
     ttlSeconds: number;
     maxBytes: number;
@@ -59,6 +69,8 @@ export function readConfig(env: Env): Config {
   const model = env.DMXAPI_MODEL?.trim() || "gpt-5-mini";
   const extra = list(env.DMXAPI_MODELS);
   const fallbackModels = offline ? [] : list(env.DMXAPI_FALLBACK_MODELS).filter((name) => name !== model);
+  const mcpServers = parseMcpServers(env.MCP_SERVERS);
+  const mcpSecrets = mcpServers.servers.flatMap((server) => Object.values(server.headers).map((name) => namedVariable(env, name) ?? ""));
   return {
     dmxapi: {
       apiKey,
@@ -82,12 +94,42 @@ export function readConfig(env: Env): Config {
       turnDeadlineMs: integer(env.TURN_DEADLINE_MS, 300_000, 1_000, 3_600_000),
     },
     idempotencyTtlSeconds: integer(env.IDEMPOTENCY_TTL_SECONDS, 86_400, MIN_KV_TTL_SECONDS, 30 * 86_400),
-    secrets: [...(apiKey ? [apiKey] : []), ...parseKeyList(env.SWITCHBOARD_API_KEYS).map((entry) => entry.key)],
+    secrets: [
+      ...(apiKey ? [apiKey] : []),
+      ...parseKeyList(env.SWITCHBOARD_API_KEYS).map((entry) => entry.key),
+      ...mcpSecrets.filter((secret) => secret !== ""),
+    ],
     toolSchemaTtlMs: integer(env.TOOL_SCHEMA_TTL_SECONDS, 60, 0, 86_400) * 1000,
+    mcpServers,
+    mcpAllowedOrigins: list(env.MCP_ALLOWED_ORIGINS),
+    tenantTools: parseTenantTools(env.TENANT_SERVER_TOOLS),
     conversations: {
       ttlSeconds: integer(env.CONVERSATION_TTL_SECONDS, 30 * 86_400, MIN_KV_TTL_SECONDS, 365 * 86_400),
       // KV takes values up to 25 MiB; every turn rewrites the snapshot, so keep it well below.
       maxBytes: integer(env.MAX_CONVERSATION_BYTES, 2 * 1_048_576, 1_024, 25 * 1_048_576 - 1_024),
     },
   };
+}
+
+/** The server tools a tenant's keys may use; undefined: every tool. An unreadable setting allows none. */
+export function toolsForTenant(config: Config, tenant: string): readonly string[] | undefined {
+  if (config.tenantTools === null) return [];
+  return Object.hasOwn(config.tenantTools, tenant) ? config.tenantTools[tenant] : undefined;
+}
+
+/** `{"tenant": ["tool", ...]}`; null when it is not such an object, so a broken restriction opens nothing. */
+function parseTenantTools(raw: string | undefined): Record<string, string[]> | null {
+  if (raw === undefined || raw.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!isJsonObject(value)) return null;
+  const tools: Record<string, string[]> = {};
+  for (const [tenant, names] of Object.entries(value)) {
+    tools[tenant] = Array.isArray(names) ? names.filter((name): name is string => typeof name === "string") : [];
+  }
+  return tools;
 }

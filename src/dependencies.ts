@@ -10,7 +10,7 @@ import { createClaims } from "./ledger/claims.js";
 import type { Logger } from "./log.js";
 import type { TurnDependencies } from "./run-turn.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
-import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "./tools/registry.js";
+import { createServerToolRegistry } from "./tools/server-tools.js";
 import type { ModelClient } from "./upstream/dmxapi-client.js";
 import { createDmxapiClient } from "./upstream/dmxapi-client.js";
 import { withFallbacks } from "./upstream/fallback.js";
@@ -53,7 +53,7 @@ export function createTurnDependencies(
     claims: createClaims(env.LEDGER),
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
-    registry: createToolRegistry({ env, cacheTtlMs: config.toolSchemaTtlMs, discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS, budget }),
+    registry: createServerToolRegistry({ env, config, budget, ...(log ? { log } : {}) }),
     callModel: (request, _step, signal) => model.complete(request, signal ? { signal } : {}),
     defer,
   };

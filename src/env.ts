@@ -50,4 +50,10 @@ export interface Env extends ConfiguredBindings {
   IDEMPOTENCY_TTL_SECONDS?: string;
   /** How long a stream may stay silent before a keep-alive comment is sent. */
   STREAM_KEEPALIVE_MS?: string;
+  /** Remote MCP servers whose tools are server tools: a JSON array (src/mcp/servers-config.ts). */
+  MCP_SERVERS?: string;
+  /** Browser origins allowed to call POST /mcp, comma-separated. */
+  MCP_ALLOWED_ORIGINS?: string;
+  /** `{"tenant": ["tool", ...]}`: the server tools each named tenant's keys may use. */
+  TENANT_SERVER_TOOLS?: string;
 }

@@ -3,6 +3,7 @@
 // failed turn leaves the conversation exactly as it was.
 
 import type { Config } from "./config.js";
+import { toolsForTenant } from "./config.js";
 import type { Conversation, ConversationStore, TurnRecord } from "./conversations/store.js";
 import { ConversationTooLargeError, messagesOf } from "./conversations/store.js";
 import type { MixedSteps } from "./history/mixed-steps.js";
@@ -104,7 +105,7 @@ export async function runTurn(dependencies: TurnDependencies, request: TurnReque
     input_count: input.length,
     messages,
   });
-  const serverTools = selectServerTools(discovered, request.allowedTools);
+  const serverTools = selectServerTools(selectServerTools(discovered, toolsForTenant(dependencies.config, request.tenant)), request.allowedTools);
   options.onPrepared?.({ conversation, serverTools });
   const committed: ChatMessage[] = [];
   let result: TurnResult;

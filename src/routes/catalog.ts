@@ -1,8 +1,11 @@
 // GET /v1/models and GET /v1/tools: what a client can ask for, as OpenAI clients list it.
 
 import { Hono } from "hono";
+import { toolsForTenant } from "../config.js";
+import { selectServerTools } from "../run-turn.js";
 import { InvocationBudget } from "../tools/invocation-budget.js";
-import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "../tools/registry.js";
+import type { ServerTool } from "../tools/registry.js";
+import { createServerToolRegistry } from "../tools/server-tools.js";
 import type { AppEnv } from "../types.js";
 
 export const catalog = new Hono<AppEnv>();
@@ -15,15 +18,17 @@ catalog.get("/models", (c) => {
 
 catalog.get("/tools", async (c) => {
   const config = c.get("config");
-  const registry = createToolRegistry({
-    env: c.env,
-    cacheTtlMs: config.toolSchemaTtlMs,
-    discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS,
-    budget: new InvocationBudget(config.limits.maxToolInvocations),
-  });
-  const tools = await registry.list();
+  const registry = createServerToolRegistry({ env: c.env, config, budget: new InvocationBudget(config.limits.maxToolInvocations), log: c.get("log") });
+  const tools = selectServerTools(await registry.list(), toolsForTenant(config, c.get("tenant")));
   return c.json({
     object: "list",
-    data: tools.map((tool) => ({ ...tool.definition, metadata: { version: tool.version, side_effects: tool.sideEffects, binding: tool.binding } })),
+    data: tools.map((tool) => ({ ...tool.definition, metadata: { version: tool.version, side_effects: tool.sideEffects, ...origin(tool) } })),
   });
 });
+
+/** Where a tool comes from: a tool Worker's binding, or an MCP server (by binding or URL) and its own name for the tool. */
+function origin(tool: ServerTool) {
+  if (!tool.mcp) return { binding: tool.binding, origin: "worker" as const };
+  const { server, tool: name, url } = tool.mcp;
+  return { origin: "mcp" as const, mcp_server: server, mcp_tool: name, ...(tool.binding ? { binding: tool.binding } : { url }) };
+}

@@ -19,9 +19,12 @@ export interface ServerTool {
   definition: FunctionToolDefinition;
   version: string;
   sideEffects: boolean;
+  /** The service binding calls go through; empty for a remote MCP server's tool. */
   binding: string;
   /** Returns the problems with `args` against the tool's JSON Schema, empty when they fit. */
   validate(args: JsonObject): string[];
+  /** Set when the tool is an MCP server's (src/tools/mcp-tools.ts); absent for a tool Worker. */
+  mcp?: { server: string; tool: string; url: string | null; annotations: JsonObject | null };
 }
 
 export type ToolOutcome = { ok: true; result: unknown } | { ok: false; type: string; message: string };
@@ -168,19 +171,24 @@ function parseSchemaResponse(value: unknown): ToolSchemaResponse {
 }
 
 function toServerTool(binding: string, schema: ToolSchemaResponse): ServerTool {
-  const validator = new Validator(schema.function.parameters as ConstructorParameters<typeof Validator>[0], "2020-12", false);
   return {
     name: schema.function.name,
     definition: { type: "function", function: { ...schema.function } },
     version: schema.metadata.version,
     sideEffects: schema.metadata.side_effects,
     binding,
-    validate(args) {
-      const result = validator.validate(args);
-      if (result.valid) return [];
-      // The leaf errors name the field and the rule; the wrapper errors above them only repeat it.
-      const leaves = result.errors.filter((error) => error.keyword !== "properties" && error.keyword !== "$ref");
-      return (leaves.length > 0 ? leaves : result.errors).map((error) => `${error.instanceLocation || "#"}: ${error.error}`);
-    },
+    validate: schemaValidator(schema.function.parameters),
+  };
+}
+
+/** A validator for arguments against a JSON Schema: the problems found, empty when they fit. */
+export function schemaValidator(schema: JsonObject): (args: JsonObject) => string[] {
+  const validator = new Validator(schema as ConstructorParameters<typeof Validator>[0], "2020-12", false);
+  return (args) => {
+    const result = validator.validate(args);
+    if (result.valid) return [];
+    // The leaf errors name the field and the rule; the wrapper errors above them only repeat it.
+    const leaves = result.errors.filter((error) => error.keyword !== "properties" && error.keyword !== "$ref");
+    return (leaves.length > 0 ? leaves : result.errors).map((error) => `${error.instanceLocation || "#"}: ${error.error}`);
   };
 }

@@ -114,6 +114,12 @@ const CITY_TIME_ZONES: Record<string, string> = {
 /** Picks at most one tool, by keyword, among the tools the request offers. */
 export function chooseTool(text: string, available: Set<string>): ChosenCall | null {
   const lower = text.toLowerCase();
+  // Any tool, by name, with JSON arguments: "call demo__add {"a": 2, "b": 3}" (how MCP servers' tools are tried offline).
+  const named = /\bcall\s+([A-Za-z0-9_-]{1,64})\s*(\{[\s\S]*\})?\s*$/i.exec(text.trim());
+  if (named?.[1] && available.has(named[1])) {
+    const args = named[2] ? parseObject(named[2]) : {};
+    if (args) return { name: named[1], arguments: args };
+  }
   if (available.has("notes")) {
     // Asking what was remembered is a recall, even though it says "remember".
     if (/\b(?:recall|my notes|what did i)\b|笔记|记过什么/i.test(text)) return { name: "notes", arguments: { action: "recall" } };
@@ -136,6 +142,15 @@ export function chooseTool(text: string, available: Set<string>): ChosenCall | n
     if (expression) return { name: "calculate", arguments: { expression } };
   }
   return null;
+}
+
+function parseObject(text: string): JsonObject | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isJsonObject(value) ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 function extractPlace(text: string): string {

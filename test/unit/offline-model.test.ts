@@ -24,6 +24,13 @@ function sseEvents(text: string): string[] {
 }
 
 describe("chooseTool", () => {
+  it("calls any offered tool named after 'call', with the JSON object that follows as its arguments", () => {
+    const offered = new Set([...ALL, "demo__add"]);
+    expect(chooseTool('call demo__add {"a": 2, "b": 3}', offered)).toEqual({ name: "demo__add", arguments: { a: 2, b: 3 } });
+    expect(chooseTool("call calculate", offered)).toEqual({ name: "calculate", arguments: {} });
+    expect(chooseTool('call missing__tool {"a": 1}', offered)).toBeNull();
+  });
+
   it("picks get_current_weather for 上海今天几度? with location 上海", () => {
     expect(chooseTool("上海今天几度?", ALL)).toEqual({ name: "get_current_weather", arguments: { location: "上海" } });
   });

@@ -47,6 +47,9 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** The Workers to run, orchestrator first, already bundled: this repository's (`listWorkers()`) by default. */
   workers?: ReturnType<typeof listWorkers>;
+  /** More Workers (Miniflare options) to run next to the project's, and orchestrator bindings to them. */
+  extraWorkers?: object[];
+  serviceBindings?: Record<string, string>;
 }
 
 export async function startSwitchboard(options: StartOptions = {}): Promise<Switchboard> {
@@ -70,7 +73,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
               TOOL_TIMEOUT_MS: "1000",
               ...options.vars,
             },
-            serviceBindings: { ...(worker.serviceBindings as object), TOOL_FLAKY: "flaky-tool" },
+            serviceBindings: { ...(worker.serviceBindings as object), TOOL_FLAKY: "flaky-tool", ...options.serviceBindings },
           }
         : {};
     return { ...worker, ...extra, outboundService: upstream.fetch };
@@ -81,7 +84,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
       handleStructuredLogs: (log: { message: string }) => {
         logs.push(log.message);
       },
-      workers: [...workers, { name: "flaky-tool", modules: true, scriptPath: flakyTool, compatibilityDate: "2026-11-01" }],
+      workers: [...workers, { name: "flaky-tool", modules: true, scriptPath: flakyTool, compatibilityDate: "2026-11-01" }, ...(options.extraWorkers ?? [])],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   const url = await miniflare.ready;

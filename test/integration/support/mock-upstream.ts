@@ -178,6 +178,8 @@ export class MockUpstream {
   private readonly script: ChatHandler[] = [];
   /** When set, Open-Meteo answers every request with this status. */
   openMeteoStatus: number | null = null;
+  /** Other hosts a test serves (MCP servers): hostname → handler. Kept across tests. */
+  readonly hosts = new Map<string, (request: Request) => Response | Promise<Response>>();
 
   /** Queues handlers for the next chat completion calls, in order. */
   enqueue(...handlers: ChatHandler[]): void {
@@ -196,6 +198,8 @@ export class MockUpstream {
   /** Miniflare's outboundService: every fetch to the outside world lands here. */
   readonly fetch = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
+    const host = this.hosts.get(url.hostname);
+    if (host) return host(request);
     if (url.hostname === "www.dmxapi.cn" && url.pathname === "/v1/chat/completions" && request.method === "POST") {
       const body = (await request.json()) as JsonObject;
       this.chatCalls.push({ body, headers: request.headers });

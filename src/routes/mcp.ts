@@ -1,0 +1,180 @@
+// POST /mcp: the server tools as an MCP server, over MCP's Streamable HTTP transport, stateless (no
+// session: every request stands alone, so any isolate anywhere can answer it). The answer is JSON,
+// or an SSE stream when the client accepts only that. Same Bearer keys and tenants as every route;
+// browsers' Origin is checked first, as the transport requires against DNS rebinding.
+
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { createMiddleware } from "hono/factory";
+import { streamSSE } from "hono/streaming";
+import { toolsForTenant } from "../config.js";
+import { ApiError, invalidRequest } from "../errors.js";
+import type { JsonRpcRequest, JsonRpcResponse } from "../mcp/protocol.js";
+import {
+  asMessage,
+  DEFAULT_PROTOCOL_VERSION,
+  isRequest,
+  JSONRPC_ERRORS,
+  PROTOCOL_VERSION_HEADER,
+  rpcError,
+  SESSION_HEADER,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from "../mcp/protocol.js";
+import { answerMcpRequest } from "../mcp/server.js";
+import { requireApiKey } from "../middleware/auth/index.js";
+import { limitBody } from "../middleware/body-limit/index.js";
+import { chatRequestSchema } from "../protocol/request-schema.js";
+import { selectServerTools } from "../run-turn.js";
+import { InvocationBudget } from "../tools/invocation-budget.js";
+import type { ServerTool } from "../tools/registry.js";
+import { createServerToolRegistry } from "../tools/server-tools.js";
+import type { AppEnv } from "../types.js";
+import { CONVERSATION_HEADER } from "./chat-completions.js";
+
+/** `?server_tools=calculate,notes`: the tools this connection may use, as `server_tools` is for chat. */
+export const MCP_TOOLS_PARAMETER = "server_tools";
+/** MCP clients keep no conversation: calls without X-Conversation-Id share this one per tenant (the notes tool keeps its notes there). */
+export const MCP_DEFAULT_CONVERSATION = "mcp";
+
+export const mcp = new Hono<AppEnv>();
+
+function originAllowed(c: Context<AppEnv>, origin: string): boolean {
+  return origin === new URL(c.req.url).origin || c.get("config").mcpAllowedOrigins.includes(origin);
+}
+
+const checkOrigin = createMiddleware<AppEnv>(async (c, next) => {
+  const origin = c.req.header("Origin");
+  if (origin !== undefined && !originAllowed(c, origin)) {
+    throw new ApiError(403, `Origin ${origin} may not call /mcp; allow it with MCP_ALLOWED_ORIGINS.`, { code: "origin_not_allowed" });
+  }
+  await next();
+});
+
+mcp.use(
+  "/mcp",
+  checkOrigin,
+  // Browser-based clients (the MCP Inspector in direct mode) preflight before sending the key.
+  cors({
+    origin: (origin, c) => (originAllowed(c as Context<AppEnv>, origin) ? origin : null),
+    allowMethods: ["POST", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "Accept", PROTOCOL_VERSION_HEADER, SESSION_HEADER, CONVERSATION_HEADER, "Last-Event-ID"],
+    exposeHeaders: [SESSION_HEADER, "X-Request-Id"],
+  }),
+  limitBody,
+  requireApiKey,
+);
+
+mcp.post("/mcp", async (c) => {
+  checkHeaders(c);
+  const body = parseJson(await c.req.text());
+  if (body === undefined) return c.json(rpcError(null, JSONRPC_ERRORS.parseError, "The body is not JSON."), 400);
+  const messages = Array.isArray(body) ? body : [body];
+  const parsed = messages.map(asMessage);
+  if (messages.length === 0 || parsed.some((message) => message === null)) {
+    return c.json(rpcError(null, JSONRPC_ERRORS.invalidRequest, "Not a JSON-RPC 2.0 message."), 400);
+  }
+  const requests = parsed.filter((message) => message !== null && isRequest(message)) as unknown as JsonRpcRequest[];
+  // Notifications and responses need no answer.
+  if (requests.length === 0) return c.body(null, 202);
+
+  const answer = answerer(c);
+  const wantsSse = prefersSse(c.req.header("Accept"));
+  if (!wantsSse) {
+    const responses = await Promise.all(requests.map(answer));
+    return c.json(Array.isArray(body) ? responses : responses[0]);
+  }
+  return streamSSE(c, async (stream) => {
+    for (const response of await Promise.all(requests.map(answer))) {
+      await stream.writeSSE({ event: "message", data: JSON.stringify(response) });
+    }
+  });
+});
+
+// Stateless: there is no stream to resume and no session to end.
+mcp.on(["GET", "DELETE"], "/mcp", (c) => {
+  c.header("Allow", "POST");
+  return c.json(rpcError(null, JSONRPC_ERRORS.invalidRequest, `${c.req.method} is not supported: this server is stateless; POST each request.`), 405);
+});
+
+function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<JsonRpcResponse> {
+  const config = c.get("config");
+  const tenant = c.get("tenant");
+  const requestId = c.get("requestId");
+  const log = c.get("log");
+  const conversationId = conversationFor(c);
+  const allowed = requestAllowlist(c);
+  const budget = new InvocationBudget(config.limits.maxToolInvocations);
+  const registry = createServerToolRegistry({ env: c.env, config, budget, log });
+  let tools: Promise<ServerTool[]> | undefined;
+  return (request) =>
+    answerMcpRequest(request, {
+      tools: () => {
+        tools ??= registry.list().then((found) => selectServerTools(selectServerTools(found, toolsForTenant(config, tenant)), allowed));
+        return tools;
+      },
+      registry,
+      limits: config.limits,
+      context: (id) => {
+        const toolCallId = `mcp_${requestId}_${String(id)}`;
+        return {
+          conversation_id: conversationId,
+          tool_call_id: toolCallId,
+          request_id: requestId,
+          tenant,
+          idempotency_key: `${tenant}:${conversationId}:${toolCallId}`,
+        };
+      },
+      signal: c.req.raw.signal,
+      onToolResult: ({ tool, outcome, durationMs }) =>
+        log.info("mcp_tool_call", { tool, duration_ms: durationMs, ok: outcome.ok, ...(outcome.ok ? {} : { error_type: outcome.type }) }),
+    }).catch((error: unknown) => {
+      log.error("mcp_request_failed", { method: request.method, message: error instanceof Error ? error.message : String(error) });
+      return rpcError(request.id, JSONRPC_ERRORS.internalError, "The request failed unexpectedly.");
+    });
+}
+
+function checkHeaders(c: Context<AppEnv>): void {
+  const accept = c.req.header("Accept");
+  if (accept && !/application\/json|text\/event-stream|\*\/\*/i.test(accept)) {
+    throw new ApiError(406, "Accept must allow application/json or text/event-stream.", { code: "not_acceptable" });
+  }
+  if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? "")) {
+    throw new ApiError(415, "Content-Type must be application/json.", { code: "unsupported_media_type" });
+  }
+  const version = c.req.header(PROTOCOL_VERSION_HEADER) ?? DEFAULT_PROTOCOL_VERSION;
+  if (!(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+    throw invalidRequest(`Unsupported ${PROTOCOL_VERSION_HEADER} ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}.`, PROTOCOL_VERSION_HEADER);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** JSON whenever the client takes it; SSE only for a client that asked for nothing else. */
+function prefersSse(accept: string | undefined): boolean {
+  return accept !== undefined && /text\/event-stream/i.test(accept) && !/application\/json|\*\/\*/i.test(accept);
+}
+
+function conversationFor(c: Context<AppEnv>): string {
+  const header = c.req.header(CONVERSATION_HEADER)?.trim();
+  if (header === undefined || header === "") return MCP_DEFAULT_CONVERSATION;
+  if (!chatRequestSchema.shape.conversation_id.safeParse(header).success) {
+    throw invalidRequest(`${CONVERSATION_HEADER} must be 1-128 of A-Z a-z 0-9 _ . : -`, CONVERSATION_HEADER);
+  }
+  return header;
+}
+
+function requestAllowlist(c: Context<AppEnv>): string[] | undefined {
+  const raw = c.req.query(MCP_TOOLS_PARAMETER);
+  if (raw === undefined) return undefined;
+  return raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+}
