@@ -50,4 +50,12 @@ export interface Env extends ConfiguredBindings {
   IDEMPOTENCY_TTL_SECONDS?: string;
   /** How long a stream may stay silent before a keep-alive comment is sent. */
   STREAM_KEEPALIVE_MS?: string;
+  /** Parameters clients may set beyond the default policy (billing, storing or unknown ones), comma-separated. */
+  ALLOWED_PARAMETERS?: string;
+  /** Cap on max_tokens / max_completion_tokens. */
+  MAX_OUTPUT_TOKENS?: string;
+  MAX_JSON_DEPTH?: string;
+  MAX_STRING_CHARS?: string;
+  /** Largest upstream response body (a whole stream included). */
+  MAX_UPSTREAM_RESPONSE_BYTES?: string;
 }

@@ -6,8 +6,11 @@ import { createTurnDependencies } from "../dependencies.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { IdempotencyCheck } from "../idempotency.js";
 import { abandonIdempotency, checkIdempotency, completeIdempotency, isValidIdempotencyKey } from "../idempotency.js";
+import { readBodyText } from "../http/request-body.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
+import { parseJsonWithin } from "../protocol/json-limits.js";
 import { randomToken } from "../protocol/normalize.js";
+import { applyParameterPolicy } from "../protocol/parameters.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
 import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js";
 import type { ChatCompletion, ChatMessage, FunctionToolDefinition, JsonObject } from "../protocol/types.js";
@@ -72,6 +75,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     if (request.stream === true) {
       return await streamTurn(c, dependencies, turnRequest, includeUsage, {
         hooks,
+        toolEvents: request.stream_options?.include_tool_events === true,
         deadlineMs: config.limits.turnDeadlineMs,
         onComplete: (completion) => rememberIdempotent(c, idempotency, { stream: true, includeUsage, completion, conversationId }),
         onFailure: () => forgetIdempotent(c, idempotency),
@@ -132,13 +136,8 @@ function forgetIdempotent(c: Context<AppEnv>, check: IdempotencyCheck | null): v
 }
 
 async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatRequest; text: string }> {
-  const text = await c.req.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw invalidRequest("The request body is not valid JSON.", null, "invalid_json");
-  }
+  const text = await readBodyText(c);
+  const body = parseJsonWithin(text, c.get("config").limits);
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalidRequest("The request body must be a JSON object.", null, "invalid_json");
   }
@@ -151,7 +150,7 @@ async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatReque
   if (parsed.data.messages.length > maxMessages) {
     throw invalidRequest(`At most ${maxMessages} messages are accepted in one request.`, "messages", "too_many_messages");
   }
-  return { request: parsed.data, text };
+  return { request: applyParameterPolicy(parsed.data, c.get("config").parameters), text };
 }
 
 function resolveConversationId(c: Context<AppEnv>, request: ChatRequest): { conversationId: string; generated: boolean } {

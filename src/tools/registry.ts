@@ -19,6 +19,8 @@ export interface ServerTool {
   definition: FunctionToolDefinition;
   version: string;
   sideEffects: boolean;
+  /** The tool keeps data per conversation and forgets it on `POST /forget`. */
+  forgetsConversations?: boolean;
   binding: string;
   /** Returns the problems with `args` against the tool's JSON Schema, empty when they fit. */
   validate(args: JsonObject): string[];
@@ -163,6 +165,7 @@ function parseSchemaResponse(value: unknown): ToolSchemaResponse {
     metadata: {
       version: typeof metadata.version === "string" ? metadata.version : "unversioned",
       side_effects: metadata.side_effects === true,
+      forgets_conversations: metadata.forgets_conversations === true,
     },
   };
 }
@@ -174,6 +177,7 @@ function toServerTool(binding: string, schema: ToolSchemaResponse): ServerTool {
     definition: { type: "function", function: { ...schema.function } },
     version: schema.metadata.version,
     sideEffects: schema.metadata.side_effects,
+    forgetsConversations: schema.metadata.forgets_conversations === true,
     binding,
     validate(args) {
       const result = validator.validate(args);

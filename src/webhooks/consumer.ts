@@ -11,7 +11,7 @@ import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
 import { sha256, toHex } from "../security/api-keys.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, deadLetterKey, readDelivery, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, deadLetterKey, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -145,7 +145,8 @@ async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log:
   const body = JSON.stringify({
     type: "switchboard.turn.completed",
     timestamp: new Date(timestamp * 1000).toISOString(),
-    data: { hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id, answer: record.answer ?? null },
+    // The callback leaves the orchestrator: an answer that echoes a configured secret is redacted.
+    data: { hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id, answer: record.answer ? log.redact(record.answer) : null },
   });
   const response = await fetch(url, {
     method: "POST",
@@ -188,7 +189,7 @@ async function recordDeadLetter(env: Env, hook: HookConfig, job: WebhookJob, att
   // The whole letter rides in the metadata too, so listing them is a single KV list.
   await env.CONVERSATIONS.put(await deadLetterKey(hook.name, job.delivery_id, job.kind), JSON.stringify(letter), {
     expirationTtl: DELIVERY_TTL_SECONDS,
-    metadata: { ...letter, last_error: lastError?.slice(0, 300) ?? null },
+    metadata: withinMetadataLimit(letter),
   });
   if (record) {
     await writeDelivery(
