@@ -178,6 +178,10 @@ export class MockUpstream {
   private readonly script: ChatHandler[] = [];
   /** When set, Open-Meteo answers every request with this status. */
   openMeteoStatus: number | null = null;
+  /** When set, Open-Meteo's geocoding answers with this instead (a hostile or hijacked upstream). */
+  geocodingOverride: (() => Response) | null = null;
+  /** Requests to hosts nobody mocks (a tool must never reach them). */
+  readonly strayCalls: URL[] = [];
 
   /** Queues handlers for the next chat completion calls, in order. */
   enqueue(...handlers: ChatHandler[]): void {
@@ -189,6 +193,8 @@ export class MockUpstream {
     this.openMeteoCalls.length = 0;
     this.script.length = 0;
     this.openMeteoStatus = null;
+    this.geocodingOverride = null;
+    this.strayCalls.length = 0;
     this.callbacks.length = 0;
     this.callbackStatuses = [];
   }
@@ -205,6 +211,7 @@ export class MockUpstream {
     if (url.hostname.endsWith("open-meteo.com")) {
       this.openMeteoCalls.push(url);
       if (this.openMeteoStatus !== null) return Response.json({ error: true, reason: "Mock failure" }, { status: this.openMeteoStatus });
+      if (this.geocodingOverride && url.pathname === "/v1/search") return this.geocodingOverride();
       if (url.pathname === "/v1/search") return geocode(url);
       if (url.pathname === "/v1/forecast") return forecast(url);
     }
@@ -212,6 +219,7 @@ export class MockUpstream {
       this.callbacks.push({ url, body: await request.text(), headers: request.headers });
       return new Response(null, { status: this.callbackStatuses.shift() ?? 200 });
     }
+    this.strayCalls.push(url);
     return new Response(`No mock for ${request.method} ${url.href}`, { status: 599 });
   };
 }
