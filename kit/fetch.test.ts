@@ -16,7 +16,10 @@ function network(routes: Record<string, () => Response>): { fetch: ToolFetch; se
   };
 }
 
-const redirect = (location: string, status = 302) => () => new Response(null, { status, headers: { Location: location } });
+const redirect =
+  (location: string, status = 302) =>
+  () =>
+    new Response(null, { status, headers: { Location: location } });
 
 describe("originFetch", () => {
   it("fetches only the configured origins", async () => {

@@ -19,9 +19,9 @@ import type {
 
 import { TOOL_NAME_PATTERN } from "./protocol.js";
 
-export type * from "./protocol.js";
 export type { ToolFetch } from "./fetch.js";
 export { OriginNotAllowedError, originFetch } from "./fetch.js";
+export type * from "./protocol.js";
 export { TOOL_NAME_PATTERN, z };
 
 export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {

@@ -1,6 +1,6 @@
 // What the orchestrator accepts on POST /v1/chat/completions. Strict where a mistake would reach the
-// model as garbage (roles, tool pairing fields, types), open everywhere else: unknown fields are the
-// client's parameters for the model and are forwarded untouched.
+// model as garbage (roles, tool pairing fields, types), open everywhere else; which other top-level
+// parameters may reach the model is decided by the parameter policy (parameters.ts).
 
 import { z } from "zod";
 import { TOOL_NAME_PATTERN } from "../../kit/protocol.js";

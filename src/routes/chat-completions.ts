@@ -4,9 +4,9 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { createTurnDependencies } from "../dependencies.js";
 import { ApiError, invalidRequest } from "../errors.js";
+import { readBodyText } from "../http/request-body.js";
 import type { IdempotencyCheck } from "../idempotency.js";
 import { abandonIdempotency, checkIdempotency, completeIdempotency, isValidIdempotencyKey } from "../idempotency.js";
-import { readBodyText } from "../http/request-body.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import { randomToken } from "../protocol/normalize.js";
@@ -21,7 +21,7 @@ import { replayAsStream, streamTurn } from "./chat-completions-stream.js";
 
 export const CONVERSATION_HEADER = "X-Conversation-Id";
 
-/** Fields that steer the orchestrator; everything else in the body is forwarded to the model. */
+/** Fields that steer the orchestrator; the rest, once the parameter policy passed it, goes to the model. */
 const OWN_FIELDS = new Set(["conversation_id", "messages", "tools", "stream", "stream_options", "model", "server_tools"]);
 
 export const chatCompletions = new Hono<AppEnv>();

@@ -47,7 +47,7 @@ export function secretForms(secret: string): string[] {
   for (const form of [...forms]) {
     const component = encodeURIComponent(form);
     forms.add(component);
-    forms.add(component.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()));
+    forms.add(component.replace(/%[0-9A-F]{2}/g, (percent) => percent.toLowerCase()));
     forms.add(new URLSearchParams({ s: form }).toString().slice(2));
     forms.add(JSON.stringify(form).slice(1, -1));
     for (const core of base64Cores(form)) forms.add(core);
@@ -67,9 +67,4 @@ export function createRedactor(secrets: readonly string[]): Redact {
     for (const mask of masks) if (result.includes(mask)) result = result.split(mask).join(REDACTED);
     return /bearer/i.test(result) ? result.replace(BEARER, `$1${REDACTED}`) : result;
   };
-}
-
-/** Redacts every string inside a JSON value (keys included), for objects passed on as they are. */
-export function redactJson<Value>(value: Value, redact: Redact): Value {
-  return JSON.parse(redact(JSON.stringify(value))) as Value;
 }

@@ -35,7 +35,9 @@ function leaks(text: string): string[] {
   );
 }
 
-const hostileError = (extra: JsonObject = {}) => ({ error: { message: `failed for ${ECHO}`, type: KEYS.dmxapi, param: KEYS.dmxapi, code: KEYS.dmxapi, ...extra } });
+const hostileError = (extra: JsonObject = {}) => ({
+  error: { message: `failed for ${ECHO}`, type: KEYS.dmxapi, param: KEYS.dmxapi, code: KEYS.dmxapi, ...extra },
+});
 
 async function eventually<T>(probe: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
   const started = Date.now();
@@ -111,7 +113,8 @@ describe("a hostile upstream that echoes every secret", () => {
     expect(refused.status).toBe(400);
     expect(leaks(await refused.text())).toEqual([]);
 
-    const chunk = (delta: JsonObject) => `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta }] })}\n\n`;
+    const chunk = (delta: JsonObject) =>
+      `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta }] })}\n\n`;
     switchboard.upstream.enqueue(reply.sse([chunk({ role: "assistant", content: "Partial" }), `data: ${JSON.stringify(hostileError())}\n\n`]));
     const response = await post({ ...hello, stream: true });
     const events = await sseEvents(response);

@@ -26,7 +26,12 @@ describe("redaction", () => {
   const redact = createRedactor([KEY, GITHUB_SECRET, WHSEC]);
 
   it("masks a secret as is, URL-encoded, form-encoded and JSON-escaped", () => {
-    for (const form of [KEY, encodeURIComponent(KEY), encodeURIComponent(KEY).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()), new URLSearchParams({ k: GITHUB_SECRET }).toString().slice(2)]) {
+    for (const form of [
+      KEY,
+      encodeURIComponent(KEY),
+      encodeURIComponent(KEY).replace(/%[0-9A-F]{2}/g, (percent) => percent.toLowerCase()),
+      new URLSearchParams({ k: GITHUB_SECRET }).toString().slice(2),
+    ]) {
       expect(redact(`echo: ${form} end`)).toBe("echo: [REDACTED] end");
     }
     expect(redact(JSON.stringify({ m: 'say "x" then It\'s a Secret to Everybody' }))).not.toContain("Secret to Everybody");
@@ -78,12 +83,25 @@ describe("parameter policy", () => {
   const base = { model: "m", messages: [{ role: "user", content: "hi" }] };
 
   it("passes Chat Completions parameters and DMXAPI's reasoning switches", () => {
-    const body = { ...base, temperature: 0.2, top_p: 1, stop: ["x"], seed: 1, user: "u", reasoning_effort: "low", thinking: { type: "enabled" }, enable_thinking: true };
+    const body = {
+      ...base,
+      temperature: 0.2,
+      top_p: 1,
+      stop: ["x"],
+      seed: 1,
+      user: "u",
+      reasoning_effort: "low",
+      thinking: { type: "enabled" },
+      enable_thinking: true,
+    };
     expect(applyParameterPolicy(body, policy)).toEqual(body);
   });
 
   it("caps token limits at the configured maximum", () => {
-    expect(applyParameterPolicy({ ...base, max_tokens: 1_000_000, max_completion_tokens: 100 }, policy)).toMatchObject({ max_tokens: 4096, max_completion_tokens: 100 });
+    expect(applyParameterPolicy({ ...base, max_tokens: 1_000_000, max_completion_tokens: 100 }, policy)).toMatchObject({
+      max_tokens: 4096,
+      max_completion_tokens: 100,
+    });
   });
 
   for (const [name, value] of [

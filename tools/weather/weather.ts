@@ -2,7 +2,7 @@
 // geocoded first ("上海, 中国" → name "上海" + qualifier "中国"), then the forecast API is asked
 // for the current values at the chosen coordinates.
 
-import { defineTool, OriginNotAllowedError, originFetch, type ToolFetch, ToolError, z } from "../../kit/index.js";
+import { defineTool, OriginNotAllowedError, originFetch, ToolError, type ToolFetch, z } from "../../kit/index.js";
 import type { WeatherBindings } from "./worker-configuration.js";
 
 /** The Open-Meteo URLs from wrangler.toml (generated types); optional so tests and mirrors may omit them. */
