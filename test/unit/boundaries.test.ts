@@ -7,6 +7,7 @@ import { findJsonLimitViolation, parseJsonWithin } from "../../src/protocol/json
 import { applyParameterPolicy } from "../../src/protocol/parameters.js";
 import { createRedactor } from "../../src/security/redact.js";
 import { mapErrorCode, mapErrorParam, mapErrorType } from "../../src/upstream/error-vocabulary.js";
+import { withinMetadataLimit } from "../../src/webhooks/deliveries.js";
 
 const KEY = "sk-dmx-Secret/Key+42==";
 const GITHUB_SECRET = "It's a Secret to Everybody";
@@ -152,5 +153,20 @@ describe("JSON limits", () => {
 
   it("leaves invalid JSON to a 400 invalid_json", () => {
     expect(errorOf(() => parseJsonWithin("{", limits)).body.error).toMatchObject({ code: "invalid_json" });
+  });
+});
+
+describe("dead-letter metadata", () => {
+  it("stays under KV's 1024-byte metadata limit with a long multi-byte error", () => {
+    const letter = {
+      hook: "orders",
+      delivery_id: "m".repeat(128),
+      conversation_id: `wh-orders-${"c".repeat(64)}-abcd1234`,
+      last_error: "当前分组无可用渠道".repeat(100),
+    };
+    const fitted = withinMetadataLimit(letter);
+    expect(new TextEncoder().encode(JSON.stringify(fitted)).byteLength).toBeLessThanOrEqual(1024);
+    expect(fitted.last_error?.startsWith("当前分组")).toBe(true);
+    expect(withinMetadataLimit({ ...letter, last_error: null }).last_error).toBeNull();
   });
 });
