@@ -4,10 +4,23 @@
 
 import { Hono } from "hono";
 import { z } from "zod";
-import type { JsonSchema, ToolCallContext, ToolErrorType, ToolInvokeFailure, ToolInvokeSuccess, ToolSchemaResponse } from "./protocol.js";
+import type { ToolFetch } from "./fetch.js";
+import { OriginNotAllowedError, originFetch } from "./fetch.js";
+import type {
+  ForgetRequest,
+  ForgetResponse,
+  JsonSchema,
+  ToolCallContext,
+  ToolErrorType,
+  ToolInvokeFailure,
+  ToolInvokeSuccess,
+  ToolSchemaResponse,
+} from "./protocol.js";
 
 import { TOOL_NAME_PATTERN } from "./protocol.js";
 
+export type { ToolFetch } from "./fetch.js";
+export { OriginNotAllowedError, originFetch } from "./fetch.js";
 export type * from "./protocol.js";
 export { TOOL_NAME_PATTERN, z };
 
@@ -18,7 +31,22 @@ export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {
   parameters: Parameters;
   /** Declare true when a call changes state; the orchestrator then passes an idempotency key. */
   sideEffects?: boolean;
-  run(args: z.output<Parameters>, env: Env, context: ToolCallContext): unknown;
+  /**
+   * The URLs (from the tool's configuration) whose origins `context.fetch` may reach; every other
+   * host is refused, redirects included. Without it, `context.fetch` reaches nothing.
+   */
+  origins?: (env: Env) => ReadonlyArray<string | undefined>;
+  /**
+   * A tool that keeps data per conversation says how it deletes one conversation's data; the
+   * orchestrator calls it (through `POST /forget`) when that conversation is deleted.
+   */
+  forget?: (scope: ForgetRequest, env: Env) => Promise<ForgetResponse>;
+  run(args: z.output<Parameters>, env: Env, context: ToolRunContext): unknown;
+}
+
+/** What a tool's `run` receives: who is calling, and the only fetch it should use. */
+export interface ToolRunContext extends ToolCallContext {
+  fetch: ToolFetch;
 }
 
 export interface Tool<Env> {
@@ -28,6 +56,7 @@ export interface Tool<Env> {
   };
   /** Validates raw arguments and runs the tool; failures come back as a ToolError. */
   invoke(rawArguments: unknown, env: Env, context: ToolCallContext): Promise<unknown>;
+  forget?: (scope: ForgetRequest, env: Env) => Promise<ForgetResponse>;
 }
 
 /** An expected failure with a status and a message meant for the model to read. */
@@ -55,8 +84,9 @@ export function defineTool<Parameters extends z.ZodObject, Env = unknown>(declar
     definition: {
       type: "function",
       function: { name: declaration.name, description: declaration.description, parameters },
-      metadata: { side_effects: declaration.sideEffects ?? false },
+      metadata: { side_effects: declaration.sideEffects ?? false, ...(declaration.forget ? { forgets_conversations: true } : {}) },
     },
+    ...(declaration.forget ? { forget: declaration.forget } : {}),
     async invoke(rawArguments, env, context) {
       const parsed = declaration.parameters.safeParse(rawArguments);
       if (!parsed.success) {
@@ -65,7 +95,7 @@ export function defineTool<Parameters extends z.ZodObject, Env = unknown>(declar
           type: "invalid_arguments",
         });
       }
-      return declaration.run(parsed.data, env, context);
+      return declaration.run(parsed.data, env, { ...context, fetch: originFetch(declaration.origins?.(env) ?? []) });
     },
   };
 }
@@ -94,6 +124,8 @@ const invokeSchema = z.object({
     idempotency_key: "",
   }),
 });
+
+const forgetSchema = z.object({ tenant: z.string().min(1), conversation_id: z.string().min(1).max(256) });
 
 function failure(type: ToolErrorType, message: string, code: string | null = null): ToolInvokeFailure {
   return { error: { type, message, code } };
@@ -130,10 +162,21 @@ export function toolWorker<Env extends object>(tool: Tool<Env>): ExportedHandler
       if (error instanceof ToolError) {
         return c.json(failure(error.type, error.message, error.code), error.status);
       }
+      if (error instanceof OriginNotAllowedError) {
+        return c.json(failure("upstream_error", error.message, "origin_not_allowed"), 502);
+      }
       // Unexpected failures still reach the model as data; the message, never the stack.
       const message = error instanceof Error ? error.message : String(error);
       return c.json(failure("internal_error", `${tool.name} failed: ${message}`), 500);
     }
+  });
+
+  app.post("/forget", async (c) => {
+    if (!tool.forget) return c.json(failure("not_found", `${tool.name} keeps nothing per conversation.`), 404);
+    const scope = forgetSchema.safeParse(await c.req.json().catch(() => null));
+    if (!scope.success) return c.json(failure("invalid_request", z.prettifyError(scope.error)), 400);
+    const answer: ForgetResponse = await tool.forget(scope.data, c.env);
+    return c.json(answer, 200);
   });
 
   app.notFound((c) => c.json(failure("not_found", `No route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));

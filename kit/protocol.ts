@@ -20,6 +20,11 @@ export interface ToolSchemaResponse {
     version: string;
     /** True when running the tool changes something (writes, sends): it then gets an idempotency key. */
     side_effects: boolean;
+    /**
+     * True when the tool keeps data per conversation and answers `POST /forget`: deleting a
+     * conversation asks it to forget that conversation's data. Absent means false.
+     */
+    forgets_conversations?: boolean;
   };
 }
 
@@ -59,6 +64,17 @@ export interface ToolInvokeFailure {
 }
 
 export type ToolInvokeResponse = ToolInvokeSuccess | ToolInvokeFailure;
+
+/** Body of `POST /forget`: one conversation of one tenant, whose data the tool deletes. */
+export interface ForgetRequest {
+  tenant: string;
+  conversation_id: string;
+}
+
+/** Answer of `POST /forget`: how many stored items were deleted (0 when there were none). */
+export interface ForgetResponse {
+  forgotten: number;
+}
 
 /** Header the orchestrator sets on `/invoke` so a tool can dedupe side effects without parsing the body. */
 export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { ApiError, errorResponse } from "./errors.js";
 import { HistoryConflictError } from "./history/reconcile.js";
 import { InvalidHistoryError } from "./history/tool-pairs.js";
+import { ClientDisconnectedError } from "./http/request-body.js";
 import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
 import { requestContext } from "./middleware/request-id/index.js";
@@ -34,8 +35,13 @@ export function createApp(): Hono<AppEnv> {
 
   app.notFound((c) => errorResponse(new ApiError(404, `Unknown route ${c.req.method} ${c.req.path}.`, { code: "unknown_route" })));
   app.onError((error, c) => {
-    const mapped = toApiError(error);
     const log = c.get("log");
+    if (error instanceof ClientDisconnectedError) {
+      // Nobody is left to read an answer, and nothing failed on our side: not an error-level event.
+      log?.info("client_disconnected", { tenant: c.get("tenant"), method: c.req.method, path: c.req.path });
+      return new Response(null, { status: 499 });
+    }
+    const mapped = toApiError(error);
     // Upstream messages are passed on to the client; a gateway that echoes a key must not leak it.
     if (mapped instanceof ApiError && log) mapped.body.error.message = log.redact(mapped.body.error.message);
     const response = errorResponse(mapped);

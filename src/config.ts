@@ -6,8 +6,9 @@ import type { Env } from "./env.js";
 import { namedVariable } from "./env.js";
 import type { McpServersSetting } from "./mcp/servers-config.js";
 import { parseMcpServers } from "./mcp/servers-config.js";
+import type { ParameterPolicy } from "./protocol/parameters.js";
 import { isJsonObject } from "./protocol/types.js";
-import { parseKeyList } from "./security/api-keys.js";
+import { configuredSecrets } from "./security/secrets.js";
 import { PLATFORM_INVOCATIONS_PER_REQUEST } from "./tools/invocation-budget.js";
 
 export const OFFLINE_MODEL_NAME = "switchboard-offline";
@@ -21,8 +22,12 @@ export interface Config {
     fallbackModels: string[];
     timeoutMs: number;
     maxRetries: number;
+    /** Largest response body read from the upstream (a whole stream included). */
+    maxResponseBytes: number;
   };
   offline: boolean;
+  /** What clients may set in a request (see protocol/parameters.ts). */
+  parameters: ParameterPolicy;
   limits: {
     maxSteps: number;
     maxToolCallsPerStep: number;
@@ -32,6 +37,8 @@ export interface Config {
     maxBodyBytes: number;
     maxMessages: number;
     turnDeadlineMs: number;
+    maxJsonDepth: number;
+    maxStringChars: number;
   };
   idempotencyTtlSeconds: number;
   /** Every configured secret, for log and error redaction. */
@@ -80,8 +87,13 @@ export function readConfig(env: Env): Config {
       fallbackModels,
       timeoutMs: integer(env.DMXAPI_TIMEOUT_MS, 60_000, 1_000, 600_000),
       maxRetries: integer(env.DMXAPI_MAX_RETRIES, 2, 0, 10),
+      maxResponseBytes: integer(env.MAX_UPSTREAM_RESPONSE_BYTES, 8 * 1_048_576, 65_536, 100 * 1_048_576),
     },
     offline,
+    parameters: {
+      allowed: new Set(list(env.ALLOWED_PARAMETERS)),
+      maxOutputTokens: integer(env.MAX_OUTPUT_TOKENS, 32_768, 1, 1_000_000),
+    },
     limits: {
       maxSteps: integer(env.MAX_STEPS, 8, 1, 32),
       maxToolCallsPerStep: integer(env.MAX_TOOL_CALLS_PER_STEP, 8, 1, 64),
@@ -92,13 +104,11 @@ export function readConfig(env: Env): Config {
       maxBodyBytes: integer(env.MAX_BODY_BYTES, 1_048_576, 1_024, 100 * 1_048_576),
       maxMessages: integer(env.MAX_MESSAGES, 500, 1, 10_000),
       turnDeadlineMs: integer(env.TURN_DEADLINE_MS, 300_000, 1_000, 3_600_000),
+      maxJsonDepth: integer(env.MAX_JSON_DEPTH, 64, 8, 1_000),
+      maxStringChars: integer(env.MAX_STRING_CHARS, 524_288, 1_024, 100 * 1_048_576),
     },
     idempotencyTtlSeconds: integer(env.IDEMPOTENCY_TTL_SECONDS, 86_400, MIN_KV_TTL_SECONDS, 30 * 86_400),
-    secrets: [
-      ...(apiKey ? [apiKey] : []),
-      ...parseKeyList(env.SWITCHBOARD_API_KEYS).map((entry) => entry.key),
-      ...mcpSecrets.filter((secret) => secret !== ""),
-    ],
+    secrets: [...configuredSecrets(env), ...mcpSecrets.filter((secret) => secret !== "")],
     toolSchemaTtlMs: integer(env.TOOL_SCHEMA_TTL_SECONDS, 60, 0, 86_400) * 1000,
     mcpServers,
     mcpAllowedOrigins: list(env.MCP_ALLOWED_ORIGINS),

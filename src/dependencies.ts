@@ -33,6 +33,7 @@ export function createModelClient(config: Config, log?: Logger): ModelClient {
     defaultModel: config.dmxapi.model,
     timeoutMs: config.dmxapi.timeoutMs,
     maxRetries: config.dmxapi.maxRetries,
+    maxResponseBytes: config.dmxapi.maxResponseBytes,
     onRetry: (event) => log?.warn("upstream_retry", { attempt: event.attempt, delay_ms: event.delayMs, upstream_status: event.status, message: event.message }),
   });
   return withFallbacks(client, config.dmxapi.fallbackModels, (event) => log?.warn("upstream_fallback", event));

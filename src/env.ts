@@ -56,4 +56,12 @@ export interface Env extends ConfiguredBindings {
   MCP_ALLOWED_ORIGINS?: string;
   /** `{"tenant": ["tool", ...]}`: the server tools each named tenant's keys may use. */
   TENANT_SERVER_TOOLS?: string;
+  /** Parameters clients may set beyond the default policy (billing, storing or unknown ones), comma-separated. */
+  ALLOWED_PARAMETERS?: string;
+  /** Cap on max_tokens / max_completion_tokens. */
+  MAX_OUTPUT_TOKENS?: string;
+  MAX_JSON_DEPTH?: string;
+  MAX_STRING_CHARS?: string;
+  /** Largest upstream response body (a whole stream included). */
+  MAX_UPSTREAM_RESPONSE_BYTES?: string;
 }

@@ -1,6 +1,6 @@
 // What the orchestrator accepts on POST /v1/chat/completions. Strict where a mistake would reach the
-// model as garbage (roles, tool pairing fields, types), open everywhere else: unknown fields are the
-// client's parameters for the model and are forwarded untouched.
+// model as garbage (roles, tool pairing fields, types), open everywhere else; which other top-level
+// parameters may reach the model is decided by the parameter policy (parameters.ts).
 
 import { z } from "zod";
 import { TOOL_NAME_PATTERN } from "../../kit/protocol.js";
@@ -8,8 +8,11 @@ import { TOOL_NAME_PATTERN } from "../../kit/protocol.js";
 const contentPart = z.looseObject({ type: z.string() });
 const content = z.union([z.string(), z.array(contentPart)]);
 
+/** Tool call ids are echoed to the model and stored: bounded like every other id. */
+const toolCallId = z.string().regex(/^[\x21-\x7e]{1,256}$/, "must be 1-256 visible ASCII characters");
+
 const toolCall = z.looseObject({
-  id: z.string().min(1),
+  id: toolCallId,
   type: z.literal("function"),
   function: z.looseObject({ name: z.string().min(1), arguments: z.string() }),
 });
@@ -23,7 +26,7 @@ const message = z.discriminatedUnion("role", [
     content: content.nullable().optional(),
     tool_calls: z.array(toolCall).optional(),
   }),
-  z.looseObject({ role: z.literal("tool"), tool_call_id: z.string().min(1), content }),
+  z.looseObject({ role: z.literal("tool"), tool_call_id: toolCallId, content }),
 ]);
 
 export const functionTool = z.looseObject({
@@ -49,7 +52,14 @@ export const chatRequestSchema = z.looseObject({
   tool_choice: toolChoice.optional(),
   parallel_tool_calls: z.boolean().optional(),
   stream: z.boolean().nullable().optional(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stream_options: z
+    .looseObject({
+      include_usage: z.boolean().optional(),
+      /** Switchboard: also stream server tool activity as extension chunks (choices: []). */
+      include_tool_events: z.boolean().optional(),
+    })
+    .nullable()
+    .optional(),
   n: z.literal(1).nullable().optional(),
   /** Which server tools this request may use; omitted means all, [] means none. */
   server_tools: z.array(z.string()).max(128).optional(),

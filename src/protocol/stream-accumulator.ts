@@ -4,6 +4,7 @@
 // objects, usage in a last chunk with no choices, an error object mid-stream under HTTP 200.
 
 import { EventSourceParserStream } from "eventsource-parser/stream";
+import { mapErrorCode } from "../upstream/error-vocabulary.js";
 import { UpstreamError } from "../upstream/upstream-error.js";
 import type { AssistantMessage, ChatCompletion, JsonObject, Usage } from "./types.js";
 import { isJsonObject } from "./types.js";
@@ -42,8 +43,8 @@ export class StreamAccumulator {
     if (!isJsonObject(chunk)) return {};
     if (isJsonObject(chunk.error)) {
       const message = typeof chunk.error.message === "string" ? chunk.error.message : "error event in stream";
-      const code = typeof chunk.error.code === "string" || typeof chunk.error.code === "number" ? chunk.error.code : null;
-      throw new UpstreamError(`DMXAPI failed mid-stream: ${message}`, { status: 502, code });
+      // Only the message passes (redacted where it leaves); the code is mapped, never copied.
+      throw new UpstreamError(`DMXAPI failed mid-stream: ${message}`, { status: 502, code: mapErrorCode(chunk.error.code) });
     }
     this.sawChunk = true;
     if (typeof chunk.id === "string" && !this.id) this.id = chunk.id;

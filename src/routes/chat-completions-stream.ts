@@ -1,7 +1,8 @@
 // `stream: true`: the same turn as the non-streaming door, written to the client as OpenAI
 // `chat.completion.chunk` events while it runs. Each model step streams from DMXAPI and its text is
-// forwarded as it arrives; server tool activity shows as extension chunks with `choices: []` that
-// strict clients skip; calls to the client's own functions stream as standard `tool_calls` deltas.
+// forwarded as it arrives; calls to the client's own functions stream as standard `tool_calls`
+// deltas. Only standard chunks by default (one choice each; `choices: []` only for the usage chunk
+// the client asked for): server tool activity is streamed as extension chunks only on request.
 //
 // The response starts once the first upstream stream has opened, so a request DMXAPI refuses still
 // gets a plain HTTP error. After that, failures end the stream with an error event, and whatever
@@ -106,6 +107,8 @@ function streamingStep(
 
 export interface StreamOptions {
   hooks?: LoopHooks;
+  /** Stream server tool activity as extension chunks (`stream_options.include_tool_events`); off by default. */
+  toolEvents?: boolean;
   deadlineMs: number;
   /** The whole completion, as a non-streaming request would have answered, once the turn is stored. */
   onComplete?: (completion: ChatCompletion & { conversation_id: string }) => void;
@@ -170,26 +173,30 @@ export async function streamTurn(
         },
         onToolCalls: (step, calls) => {
           options.hooks?.onToolCalls?.(step, calls);
-          void writer?.chunk([], {
-            switchboard: {
-              type: "tool_calls",
-              step,
-              calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })),
-            },
-          });
+          if (options.toolEvents) {
+            void writer?.chunk([], {
+              switchboard: {
+                type: "tool_calls",
+                step,
+                calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })),
+              },
+            });
+          }
         },
         onToolResult: (event) => {
           options.hooks?.onToolResult?.(event);
-          void writer?.chunk([], {
-            switchboard: {
-              type: "tool_result",
-              step: event.step,
-              id: event.call.call.id,
-              name: event.call.call.function.name,
-              ok: event.outcome.ok,
-              duration_ms: event.durationMs,
-            },
-          });
+          if (options.toolEvents) {
+            void writer?.chunk([], {
+              switchboard: {
+                type: "tool_result",
+                step: event.step,
+                id: event.call.call.id,
+                name: event.call.call.function.name,
+                ok: event.outcome.ok,
+                duration_ms: event.durationMs,
+              },
+            });
+          }
         },
       },
     },

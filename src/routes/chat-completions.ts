@@ -4,11 +4,14 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { createTurnDependencies } from "../dependencies.js";
 import { ApiError, invalidRequest } from "../errors.js";
+import { readBodyText } from "../http/request-body.js";
 import type { IdempotencyCheck, IdempotentResponse, IdempotentRun } from "../idempotency.js";
 import { claimIdempotencyKey, isValidIdempotencyKey } from "../idempotency.js";
 import type { LedgerApi } from "../ledger/claims.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
+import { parseJsonWithin } from "../protocol/json-limits.js";
 import { randomToken } from "../protocol/normalize.js";
+import { applyParameterPolicy } from "../protocol/parameters.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
 import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js";
 import type { ChatCompletion, ChatMessage, FunctionToolDefinition, JsonObject } from "../protocol/types.js";
@@ -19,7 +22,7 @@ import { replayAsStream, streamTurn } from "./chat-completions-stream.js";
 
 export const CONVERSATION_HEADER = "X-Conversation-Id";
 
-/** Fields that steer the orchestrator; everything else in the body is forwarded to the model. */
+/** Fields that steer the orchestrator; the rest, once the parameter policy passed it, goes to the model. */
 const OWN_FIELDS = new Set(["conversation_id", "messages", "tools", "stream", "stream_options", "model", "server_tools"]);
 
 /** How long an Idempotency-Key claim outlives its turn's deadline before a retry may take it over. */
@@ -78,6 +81,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     if (request.stream === true) {
       return await streamTurn(c, dependencies, turnRequest, includeUsage, {
         hooks,
+        toolEvents: request.stream_options?.include_tool_events === true,
         deadlineMs: config.limits.turnDeadlineMs,
         onComplete: (completion) => rememberIdempotent(c, dependencies.claims, idempotency, { stream: true, includeUsage, completion, conversationId }),
         onFailure: () => forgetIdempotent(c, dependencies.claims, idempotency),
@@ -146,13 +150,8 @@ function forgetIdempotent(c: Context<AppEnv>, claims: LedgerApi, check: Idempote
 }
 
 async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatRequest; text: string }> {
-  const text = await c.req.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw invalidRequest("The request body is not valid JSON.", null, "invalid_json");
-  }
+  const text = await readBodyText(c);
+  const body = parseJsonWithin(text, c.get("config").limits);
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalidRequest("The request body must be a JSON object.", null, "invalid_json");
   }
@@ -165,7 +164,7 @@ async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatReque
   if (parsed.data.messages.length > maxMessages) {
     throw invalidRequest(`At most ${maxMessages} messages are accepted in one request.`, "messages", "too_many_messages");
   }
-  return { request: parsed.data, text };
+  return { request: applyParameterPolicy(parsed.data, c.get("config").parameters), text };
 }
 
 function resolveConversationId(c: Context<AppEnv>, request: ChatRequest, idempotency: IdempotentRun | null): { conversationId: string; generated: boolean } {

@@ -1,10 +1,14 @@
-// GET and DELETE /v1/conversations/:id: read back what a conversation holds, or forget it.
+// GET and DELETE /v1/conversations/:id: read back what a conversation holds, or forget it (with
+// what the tools keep for it).
 
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { createConversationStore, messagesOf } from "../conversations/store.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import { CONVERSATION_ID } from "../protocol/request-schema.js";
+import { forgetInTools } from "../tools/forget.js";
+import { InvocationBudget } from "../tools/invocation-budget.js";
+import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
 
 export const conversations = new Hono<AppEnv>();
@@ -40,9 +44,22 @@ conversations.get("/conversations/:id", async (c) => {
   });
 });
 
+// The tools forget first: if one cannot, the conversation is kept and the DELETE can be retried.
+// Tool data may exist without a stored conversation (a turn that saved a note, then failed).
 conversations.delete("/conversations/:id", async (c) => {
   const id = conversationId(c.req.param("id"));
-  const deleted = await storeFor(c).delete(c.get("tenant"), id);
-  if (!deleted) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
-  return c.json({ id, object: "conversation.deleted", deleted: true });
+  const tenant = c.get("tenant");
+  const config = c.get("config");
+  const budget = new InvocationBudget(config.limits.maxToolInvocations);
+  const registry = createToolRegistry({ env: c.env, cacheTtlMs: config.toolSchemaTtlMs, discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS, budget });
+  const tools = await forgetInTools(c.env, await registry.list(), { tenant, conversation_id: id }, budget);
+  if (!tools.ok) {
+    throw new ApiError(502, `Tool ${tools.failed.join(", ")} could not forget the conversation; nothing was deleted. Retry the DELETE.`, {
+      code: "tool_forget_failed",
+    });
+  }
+  const deleted = await storeFor(c).delete(tenant, id);
+  const forgottenByTools = Object.values(tools.forgotten).reduce((sum, count) => sum + count, 0);
+  if (!deleted && forgottenByTools === 0) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
+  return c.json({ id, object: "conversation.deleted", deleted: true, tools: tools.forgotten });
 });

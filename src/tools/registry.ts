@@ -19,6 +19,8 @@ export interface ServerTool {
   definition: FunctionToolDefinition;
   version: string;
   sideEffects: boolean;
+  /** The tool keeps data per conversation and forgets it on `POST /forget`. */
+  forgetsConversations?: boolean;
   /** The service binding calls go through; empty for a remote MCP server's tool. */
   binding: string;
   /** Returns the problems with `args` against the tool's JSON Schema, empty when they fit. */
@@ -166,6 +168,7 @@ function parseSchemaResponse(value: unknown): ToolSchemaResponse {
     metadata: {
       version: typeof metadata.version === "string" ? metadata.version : "unversioned",
       side_effects: metadata.side_effects === true,
+      forgets_conversations: metadata.forgets_conversations === true,
     },
   };
 }
@@ -176,6 +179,7 @@ function toServerTool(binding: string, schema: ToolSchemaResponse): ServerTool {
     definition: { type: "function", function: { ...schema.function } },
     version: schema.metadata.version,
     sideEffects: schema.metadata.side_effects,
+    forgetsConversations: schema.metadata.forgets_conversations === true,
     binding,
     validate: schemaValidator(schema.function.parameters),
   };

@@ -5,6 +5,7 @@
 import { normalizeCompletion } from "../protocol/normalize.js";
 import type { ChatCompletion, ChatCompletionRequest, OpenAIErrorBody } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
+import { mapErrorCode, mapErrorParam, mapErrorType } from "./error-vocabulary.js";
 import { isRetryable, isUnknownModelError, retryDelayMs } from "./retry-policy.js";
 import { UpstreamError } from "./upstream-error.js";
 
@@ -38,17 +39,28 @@ export interface DmxapiClientOptions {
   /** Per attempt, not per turn. */
   timeoutMs: number;
   maxRetries: number;
+  /** Largest response body read, a whole stream included (default 8 MiB); more is a 502. */
+  maxResponseBytes?: number;
   fetch?: typeof fetch;
   sleep?: (milliseconds: number) => Promise<void>;
   onRetry?: (event: RetryEvent) => void;
 }
 
 const wait = (milliseconds: number) => new Promise<void>((resolve) => setTimeout(resolve, milliseconds));
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1_048_576;
+/** An error body is only read for its message: anything longer is not worth reading. */
+const MAX_ERROR_BODY_BYTES = 65_536;
 
 export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
   const endpoint = `${options.baseUrl.replace(/\/+$/, "")}/chat/completions`;
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const sleep = options.sleep ?? wait;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const tooLarge = () =>
+    new UpstreamError(`DMXAPI answered with more than ${maxResponseBytes} bytes (MAX_UPSTREAM_RESPONSE_BYTES).`, {
+      status: 502,
+      code: "upstream_response_too_large",
+    });
 
   type Outcome<Value> = { value: Value; error?: undefined } | { value?: undefined; error: UpstreamError; retryable: boolean; headers: Headers | null };
 
@@ -116,15 +128,17 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
         if (opened.error) return opened;
         const { response, controller } = opened.value;
         const timer = setTimeout(() => controller.abort(), options.timeoutMs);
-        let text: string;
+        let text: string | null;
         try {
-          text = await response.text();
+          text = await readCapped(response, maxResponseBytes);
         } catch {
           if (callOptions.signal?.aborted) return cancelled();
           return { error: timeoutError(), retryable: true, headers: null };
         } finally {
           clearTimeout(timer);
         }
+        // Not retried: the same request would be billed again for the same oversized answer.
+        if (text === null) return { error: tooLarge(), retryable: false, headers: null };
         let parsed: unknown;
         try {
           parsed = JSON.parse(text);
@@ -152,7 +166,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
       const { response, controller } = await withRetries(callOptions.signal, () => open({ ...request, stream: true }, callOptions.signal));
       if (!response.body) throw new UpstreamError("DMXAPI answered without a body.", { status: 502 });
       // A stream may rightly run for minutes; what must not happen is silence longer than the timeout.
-      return response.body.pipeThrough(idleTimeout(options.timeoutMs, controller, timeoutError));
+      return response.body.pipeThrough(idleTimeout(options.timeoutMs, controller, timeoutError)).pipeThrough(byteCap(maxResponseBytes, controller, tooLarge));
     },
   };
 }
@@ -186,8 +200,44 @@ function idleTimeout(milliseconds: number, controller: AbortController, error: (
   });
 }
 
+/** Errors the stream once more than `maxBytes` went through, and releases the connection. */
+function byteCap(maxBytes: number, controller: AbortController, error: () => UpstreamError): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, stream) {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) {
+        stream.error(error());
+        controller.abort();
+        return;
+      }
+      stream.enqueue(chunk);
+    },
+  });
+}
+
+/** The body as text, or null when it is longer than `maxBytes` (reading stops there). */
+async function readCapped(response: Response, maxBytes: number): Promise<string | null> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let seen = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    seen += value.byteLength;
+    if (seen > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
 async function readErrorBody(response: Response): Promise<OpenAIErrorBody | null> {
-  const text = await response.text().catch(() => "");
+  const text = (await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "")) ?? "";
   try {
     return asErrorBody(JSON.parse(text));
   } catch {
@@ -195,16 +245,19 @@ async function readErrorBody(response: Response): Promise<OpenAIErrorBody | null
   }
 }
 
+/**
+ * The upstream's error, of which only the message is kept as text (redacted before it leaves);
+ * `type`, `code` and `param` are mapped onto a fixed vocabulary, never copied.
+ */
 function asErrorBody(value: unknown): OpenAIErrorBody | null {
   if (!isJsonObject(value) || !isJsonObject(value.error)) return null;
   const error = value.error;
-  const code = error.code;
   return {
     error: {
       message: typeof error.message === "string" ? error.message : "",
-      type: typeof error.type === "string" ? error.type : "upstream_error",
-      param: typeof error.param === "string" && error.param !== "" ? error.param : null,
-      code: typeof code === "string" || typeof code === "number" ? (code === "" ? null : code) : null,
+      type: mapErrorType(error.type),
+      param: mapErrorParam(error.param),
+      code: mapErrorCode(error.code),
     },
   };
 }

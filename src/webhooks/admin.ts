@@ -2,10 +2,10 @@
 // failed for good, GET /v1/webhooks/:hook/deliveries/:id shows one delivery's state.
 
 import { Hono } from "hono";
-import { ApiError } from "../errors.js";
+import { ApiError, invalidRequest } from "../errors.js";
 import type { AppEnv } from "../types.js";
 import type { DeadLetter } from "./consumer.js";
-import { readDelivery } from "./deliveries.js";
+import { isValidDeliveryId, readDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 
 export const webhookAdmin = new Hono<AppEnv>();
@@ -25,7 +25,10 @@ webhookAdmin.get("/webhooks/dead-letters", async (c) => {
 webhookAdmin.get("/webhooks/:hook/deliveries/:id", async (c) => {
   const hook = hooks.get(c.req.param("hook"));
   if (!hook || hook.tenant !== c.get("tenant")) throw new ApiError(404, "No such hook.", { code: "unknown_hook" });
-  const record = await readDelivery(c.env.CONVERSATIONS, hook.name, c.req.param("id"));
+  const id = c.req.param("id");
+  if (!isValidDeliveryId(id)) throw invalidRequest("Invalid delivery id.", "id", "invalid_delivery_id");
+  const record = await readDelivery(c.env.CONVERSATIONS, hook.name, id);
   if (!record) throw new ApiError(404, "No such delivery.", { code: "delivery_not_found" });
-  return c.json({ object: "webhook.delivery", ...record });
+  const redact = c.get("log").redact;
+  return c.json({ object: "webhook.delivery", ...record, ...(record.answer ? { answer: redact(record.answer) } : {}) });
 });

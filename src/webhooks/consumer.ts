@@ -12,7 +12,7 @@ import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
 import { sha256, toHex } from "../security/api-keys.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, deadLetterKey, readDelivery, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, deadLetterKey, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -191,7 +191,8 @@ async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log:
   if (outcome.status !== "claimed") throw new ClaimedElsewhere(outcome.status === "running" ? Math.ceil(outcome.retryAfterMs / 1000) : 1);
   let status: number;
   try {
-    status = await postCallback(url, secret, hook, job, record.answer ?? null);
+    // The callback leaves the orchestrator: an answer that echoes a configured secret is redacted.
+    status = await postCallback(url, secret, hook, job, record.answer ? log.redact(record.answer) : null);
   } catch (error) {
     await claims.release(claim, outcome.token).catch(() => undefined);
     throw error;
@@ -249,7 +250,7 @@ async function recordDeadLetter(env: Env, hook: HookConfig, job: WebhookJob, att
   // The whole letter rides in the metadata too, so listing them is a single KV list.
   await env.CONVERSATIONS.put(await deadLetterKey(hook.name, job.delivery_id, job.kind), JSON.stringify(letter), {
     expirationTtl: DELIVERY_TTL_SECONDS,
-    metadata: { ...letter, last_error: lastError?.slice(0, 300) ?? null },
+    metadata: withinMetadataLimit(letter),
   });
   if (record) {
     await writeDelivery(

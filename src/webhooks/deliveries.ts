@@ -29,6 +29,16 @@ export type WebhookJob =
 
 export const INLINE_PAYLOAD_LIMIT = 100_000;
 
+/**
+ * Delivery ids are stored, logged and carried in KV metadata (1024 bytes at most): bounded like every
+ * other id. Standard Webhooks ids (`msg_...`) and GitHub's UUIDs fit.
+ */
+const DELIVERY_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export function isValidDeliveryId(id: string): boolean {
+  return DELIVERY_ID.test(id);
+}
+
 export async function deliveryKey(hook: string, deliveryId: string): Promise<string> {
   return `webhook-deliveries/${hook}/${toHex(await sha256(deliveryId), 16)}`;
 }
@@ -39,6 +49,16 @@ export async function payloadKey(hook: string, deliveryId: string): Promise<stri
 
 export async function deadLetterKey(hook: string, deliveryId: string, kind: WebhookJob["kind"]): Promise<string> {
   return `webhook-dead-letters/${hook}/${toHex(await sha256(`${kind}:${deliveryId}`), 16)}`;
+}
+
+/** KV refuses metadata over 1024 bytes; a dead letter's error is shortened until the record fits. */
+const METADATA_BYTE_BUDGET = 1000;
+
+export function withinMetadataLimit<Letter extends { last_error: string | null }>(letter: Letter): Letter {
+  const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).byteLength;
+  let lastError = letter.last_error === null ? null : [...letter.last_error].slice(0, 300).join("");
+  while (lastError && bytes({ ...letter, last_error: lastError }) > METADATA_BYTE_BUDGET) lastError = [...lastError].slice(0, -20).join("");
+  return { ...letter, last_error: lastError || null };
 }
 
 export async function readDelivery(kv: KVNamespace, hook: string, deliveryId: string): Promise<DeliveryRecord | null> {

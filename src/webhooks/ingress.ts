@@ -6,12 +6,14 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { namedVariable } from "../env.js";
 import { ApiError, invalidRequest } from "../errors.js";
+import { readBodyBytes } from "../http/request-body.js";
 import type { ClaimOutcome, LedgerApi } from "../ledger/claims.js";
 import { claimKey, createClaims, parseResult } from "../ledger/claims.js";
+import { parseJsonWithin } from "../protocol/json-limits.js";
 import { sha256, toHex } from "../security/api-keys.js";
 import type { AppEnv } from "../types.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, payloadKey, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, isValidDeliveryId, payloadKey, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -52,18 +54,16 @@ webhookIngress.post(
         code: "hook_not_configured",
       });
     }
-    const raw = new Uint8Array(await c.req.arrayBuffer());
+    const raw = new Uint8Array(await readBodyBytes(c));
     const headers = c.req.raw.headers;
     const verification = hook.verification.scheme === "github" ? await verifyGitHub(headers, raw, secret) : await verifyStandardWebhook(headers, raw, secret);
     if (!verification.ok) throw new ApiError(401, `Webhook signature rejected: ${verification.reason}`, { code: "invalid_signature" });
 
-    let payload: unknown;
-    try {
-      payload = JSON.parse(new TextDecoder().decode(raw));
-    } catch {
-      throw invalidRequest("The webhook body is not JSON.", null, "invalid_json");
-    }
     const deliveryId = verification.deliveryId;
+    if (!isValidDeliveryId(deliveryId)) {
+      throw invalidRequest("The delivery id (webhook-id / X-GitHub-Delivery) must be 1-128 letters, digits or _ . : -", null, "invalid_delivery_id");
+    }
+    const payload = parseJsonWithin(new TextDecoder().decode(raw), c.get("config").limits, "The webhook body");
     const kv = c.env.CONVERSATIONS;
     const claims = createClaims(c.env.LEDGER);
     const claim = claimKey("webhook-delivery", hook.name, await signedIdentity(hook, deliveryId, raw));

@@ -81,7 +81,8 @@ describe("continuity", () => {
     await chat({ conversation_id: "conv_to_delete", messages: [{ role: "user", content: "bye" }] });
 
     const deleted = await switchboard.request("/v1/conversations/conv_to_delete", { method: "DELETE" });
-    expect(await deleted.json()).toEqual({ id: "conv_to_delete", object: "conversation.deleted", deleted: true });
+    // Every tool that keeps data per conversation says how much of it it forgot.
+    expect(await deleted.json()).toEqual({ id: "conv_to_delete", object: "conversation.deleted", deleted: true, tools: { notes: 0 } });
     expect((await switchboard.request("/v1/conversations/conv_to_delete")).status).toBe(404);
   });
 

@@ -56,7 +56,7 @@ describe("the openai client", () => {
       model: "gpt-5-mini",
       messages: [{ role: "user", content: "上海今天几度?" }],
       stream: true,
-      stream_options: { include_usage: true },
+      stream_options: { include_usage: true, include_tool_events: true } as OpenAI.ChatCompletionStreamOptions,
     });
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
@@ -69,7 +69,7 @@ describe("the openai client", () => {
     expect(last.choices).toEqual([]);
     expect(last.usage).toEqual({ prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 });
     expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe("stop");
-    // Server tool activity rides on extension chunks without choices.
+    // Server tool activity, asked for, rides on extension chunks without choices.
     const activity = chunks.map((chunk) => (chunk as unknown as JsonObject).switchboard).filter(Boolean);
     expect(activity).toEqual([
       { type: "tool_calls", step: 1, calls: [{ id: "call_s1", name: "get_current_weather", arguments: '{"location":"上海, 中国"}' }] },

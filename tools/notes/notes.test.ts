@@ -227,6 +227,28 @@ describe("notes", () => {
     expect((await recall(owner)).count).toBe(1);
   });
 
+  it("forgets every note of one conversation on POST /forget, and only that conversation's", async () => {
+    const owner = conversation({ tenant: "acme" });
+    for (let index = 0; index < 3; index++) await save(`note ${index}`, nextCall(owner));
+    const neighbour = conversation({ tenant: "acme" });
+    await save("keep me", neighbour);
+    const sameIdOtherTenant = { ...nextCall(owner), tenant: "globex" };
+    await save("keep me too", sameIdOtherTenant);
+
+    const forget = (scope: unknown) =>
+      worker.app.request("/forget", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(scope) }, notesEnv);
+    const response = await forget({ tenant: "acme", conversation_id: owner.conversation_id });
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ forgotten: 3 });
+    expect((await recall(owner)).count).toBe(0);
+    expect((await recall(neighbour)).count).toBe(1);
+    expect((await recall(sameIdOtherTenant)).count).toBe(1);
+    expect(await (await forget({ tenant: "acme", conversation_id: owner.conversation_id })).json()).toEqual({ forgotten: 0 });
+    expect((await forget({ tenant: "acme" })).status).toBe(400);
+    expect(notesTool.definition.metadata.forgets_conversations).toBe(true);
+  });
+
   it("refuses with 400 when the call has no conversation", async () => {
     for (const action of [{ action: "save", text: "hello" }, { action: "recall" }]) {
       const response = await invoke(action, conversation({ conversation_id: null }));

@@ -4,7 +4,7 @@
 // The value is the note as JSON; short texts are repeated in the key's metadata so recall is a
 // single list() for them, long ones are fetched with get().
 
-import { defineTool, type ToolCallContext, ToolError, z } from "../../kit/index.js";
+import { defineTool, type ForgetRequest, type ToolCallContext, ToolError, z } from "../../kit/index.js";
 import type { NotesBindings } from "./worker-configuration.js";
 
 export interface NotesEnv extends Pick<NotesBindings, "NOTES"> {
@@ -61,6 +61,10 @@ export function ttlSeconds(env: Pick<NotesEnv, "NOTES_TTL_SECONDS">): number {
   return Math.max(ttl, MIN_TTL_SECONDS);
 }
 
+function prefixOf(tenant: string, conversationId: string): string {
+  return `notes/${encodeURIComponent(tenant || "default")}/${encodeURIComponent(conversationId)}/`;
+}
+
 function scopePrefix(context: ToolCallContext): string {
   if (!context.conversation_id) {
     throw new ToolError("Notes belong to a conversation, and this call has no conversation id. " + "Notes cannot be used here; answer without them.", {
@@ -69,7 +73,7 @@ function scopePrefix(context: ToolCallContext): string {
       code: "conversation_required",
     });
   }
-  return `notes/${encodeURIComponent(context.tenant || "default")}/${encodeURIComponent(context.conversation_id)}/`;
+  return prefixOf(context.tenant, context.conversation_id);
 }
 
 async function sha256Hex(text: string, length: number): Promise<string> {
@@ -217,6 +221,20 @@ async function remove(args: NotesArgs, env: NotesEnv, context: ToolCallContext) 
   return { deleted: true, id: noteId };
 }
 
+/** Deletes every note of one conversation (DELETE /v1/conversations/:id), however many pages they fill. */
+export async function forgetConversation(scope: ForgetRequest, env: NotesEnv): Promise<{ forgotten: number }> {
+  const prefix = prefixOf(scope.tenant, scope.conversation_id);
+  let forgotten = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.NOTES.list({ prefix, ...(cursor ? { cursor } : {}) });
+    await Promise.all(page.keys.map((key) => env.NOTES.delete(key.name)));
+    forgotten += page.keys.length;
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return { forgotten };
+}
+
 export const notesTool = defineTool({
   name: "notes",
   description:
@@ -224,6 +242,7 @@ export const notesTool = defineTool({
     "or delete a note by id. Use it to remember facts, preferences or decisions for later in the conversation.",
   parameters,
   sideEffects: true,
+  forget: forgetConversation,
   run(args, env: NotesEnv, context) {
     switch (args.action) {
       case "save":

@@ -390,6 +390,35 @@ describe("get_current_weather", () => {
     expect(timeout).toMatchObject({ status: 504, type: "upstream_error" });
   });
 
+  it("refuses a redirect to another host and never fetches it", async () => {
+    const seen = mockOpenMeteo({
+      geocoding: () => new Response(null, { status: 302, headers: { Location: "https://internal.example/internal-probe" } }),
+    });
+
+    const response = await invoke({ location: "Shanghai" });
+
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { error: { type: string; code: string; message: string } };
+    expect(body.error).toMatchObject({ type: "upstream_error", code: "origin_not_allowed" });
+    expect(body.error.message).toContain("https://internal.example");
+    expect(seen.map((url) => url.host)).toEqual(["geocoding-api.open-meteo.com"]);
+  });
+
+  it("follows a redirect that stays on a configured origin", async () => {
+    const seen = mockOpenMeteo({
+      geocoding: (url) =>
+        url.searchParams.has("moved")
+          ? json(geocoding.shanghaiEn)
+          : new Response(null, { status: 301, headers: { Location: `${url.pathname}?moved=1&${url.searchParams}` } }),
+      forecast: () => json(forecast({ latitude: 31.22, longitude: 121.46, timezone: "Asia/Shanghai", fahrenheit: false })),
+    });
+
+    const response = await invoke({ location: "Shanghai" });
+
+    expect(response.status).toBe(200);
+    expect(seen.map((url) => url.host)).toEqual(["geocoding-api.open-meteo.com", "geocoding-api.open-meteo.com", "api.open-meteo.com"]);
+  });
+
   it("passes an abort signal so a hung upstream cannot hold the call forever", async () => {
     const spy = vi.spyOn(globalThis, "fetch").mockResolvedValue(json(geocoding.none));
 

@@ -2,7 +2,7 @@
 // geocoded first ("上海, 中国" → name "上海" + qualifier "中国"), then the forecast API is asked
 // for the current values at the chosen coordinates.
 
-import { defineTool, ToolError, z } from "../../kit/index.js";
+import { defineTool, OriginNotAllowedError, originFetch, ToolError, type ToolFetch, z } from "../../kit/index.js";
 import type { WeatherBindings } from "./worker-configuration.js";
 
 /** The Open-Meteo URLs from wrangler.toml (generated types); optional so tests and mirrors may omit them. */
@@ -164,14 +164,16 @@ function displayName(place: Place): string {
   return [place.name, place.admin1, place.country].filter((part): part is string => Boolean(part)).join(", ");
 }
 
-async function fetchJson(url: URL, service: string): Promise<unknown> {
+async function fetchJson(fetcher: ToolFetch, url: URL, service: string): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await fetcher(url, {
       headers: { Accept: "application/json" },
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     });
   } catch (error) {
+    // A redirect to a host other than Open-Meteo's: the kit says so, in words for the model.
+    if (error instanceof OriginNotAllowedError) throw error;
     if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
       throw new ToolError(`The ${service} did not answer within ${FETCH_TIMEOUT_MS / 1000} seconds. Try again shortly.`, {
         status: 504,
@@ -225,7 +227,16 @@ function badShape(service: string): ToolError {
   });
 }
 
-export async function getCurrentWeather(args: { location: string; unit?: TemperatureUnit | undefined }, env: WeatherEnv): Promise<CurrentWeather> {
+/** The only URLs the tool fetches from; their origins are all it may reach. */
+export function weatherOrigins(env: WeatherEnv): string[] {
+  return [env.OPEN_METEO_GEOCODING_URL || DEFAULT_GEOCODING_URL, env.OPEN_METEO_FORECAST_URL || DEFAULT_FORECAST_URL];
+}
+
+export async function getCurrentWeather(
+  args: { location: string; unit?: TemperatureUnit | undefined },
+  env: WeatherEnv,
+  fetcher: ToolFetch = originFetch(weatherOrigins(env)),
+): Promise<CurrentWeather> {
   const query = args.location.trim();
   const unit: TemperatureUnit = args.unit ?? "celsius";
   const { name, qualifiers } = parseLocation(query);
@@ -241,7 +252,7 @@ export async function getCurrentWeather(args: { location: string; unit?: Tempera
   geocodingUrl.searchParams.set("count", "10");
   geocodingUrl.searchParams.set("language", CJK.test(name) ? "zh" : "en");
   geocodingUrl.searchParams.set("format", "json");
-  const geocoding = geocodingResponseSchema.safeParse(await fetchJson(geocodingUrl, "geocoding service (Open-Meteo)"));
+  const geocoding = geocodingResponseSchema.safeParse(await fetchJson(fetcher, geocodingUrl, "geocoding service (Open-Meteo)"));
   if (!geocoding.success) throw badShape("geocoding service (Open-Meteo)");
 
   const place = pickPlace(geocoding.data.results ?? [], qualifiers);
@@ -260,7 +271,7 @@ export async function getCurrentWeather(args: { location: string; unit?: Tempera
   forecastUrl.searchParams.set("temperature_unit", unit);
   forecastUrl.searchParams.set("wind_speed_unit", "kmh");
   forecastUrl.searchParams.set("timezone", "auto");
-  const forecast = forecastResponseSchema.safeParse(await fetchJson(forecastUrl, "weather service (Open-Meteo)"));
+  const forecast = forecastResponseSchema.safeParse(await fetchJson(fetcher, forecastUrl, "weather service (Open-Meteo)"));
   if (!forecast.success) throw badShape("weather service (Open-Meteo)");
   const current = forecast.data.current;
   const weatherCode = current.weather_code ?? null;
@@ -287,5 +298,6 @@ export const weatherTool = defineTool({
   name: "get_current_weather",
   description: "Get the current weather (temperature, feels-like, humidity, wind, conditions) for a place (获得天气信息).",
   parameters,
-  run: (args, env: WeatherEnv) => getCurrentWeather(args, env),
+  origins: weatherOrigins,
+  run: (args, env: WeatherEnv, context) => getCurrentWeather(args, env, context.fetch),
 });

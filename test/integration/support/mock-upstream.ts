@@ -180,6 +180,10 @@ export class MockUpstream {
   openMeteoStatus: number | null = null;
   /** Other hosts a test serves (MCP servers): hostname → handler. Kept across tests. */
   readonly hosts = new Map<string, (request: Request) => Response | Promise<Response>>();
+  /** When set, Open-Meteo's geocoding answers with this instead (a hostile or hijacked upstream). */
+  geocodingOverride: (() => Response) | null = null;
+  /** Requests to hosts nobody mocks (a tool must never reach them). */
+  readonly strayCalls: URL[] = [];
 
   /** Queues handlers for the next chat completion calls, in order. */
   enqueue(...handlers: ChatHandler[]): void {
@@ -191,6 +195,8 @@ export class MockUpstream {
     this.openMeteoCalls.length = 0;
     this.script.length = 0;
     this.openMeteoStatus = null;
+    this.geocodingOverride = null;
+    this.strayCalls.length = 0;
     this.callbacks.length = 0;
     this.callbackStatuses = [];
   }
@@ -209,6 +215,7 @@ export class MockUpstream {
     if (url.hostname.endsWith("open-meteo.com")) {
       this.openMeteoCalls.push(url);
       if (this.openMeteoStatus !== null) return Response.json({ error: true, reason: "Mock failure" }, { status: this.openMeteoStatus });
+      if (this.geocodingOverride && url.pathname === "/v1/search") return this.geocodingOverride();
       if (url.pathname === "/v1/search") return geocode(url);
       if (url.pathname === "/v1/forecast") return forecast(url);
     }
@@ -216,6 +223,7 @@ export class MockUpstream {
       this.callbacks.push({ url, body: await request.text(), headers: request.headers });
       return new Response(null, { status: this.callbackStatuses.shift() ?? 200 });
     }
+    this.strayCalls.push(url);
     return new Response(`No mock for ${request.method} ${url.href}`, { status: 599 });
   };
 }
