@@ -1,20 +1,18 @@
 // The orchestrator's HTTP surface. Routes are small modules; errors all end in one place.
 
 import { Hono } from "hono";
-import { ApiError, errorResponse } from "./errors.js";
-import { HistoryConflictError } from "./history/reconcile.js";
-import { InvalidHistoryError } from "./history/tool-pairs.js";
+import { ApiError } from "./errors.js";
+import { errorBody, isUnexpected } from "./http/error-body.js";
 import { ClientDisconnectedError } from "./http/request-body.js";
 import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
 import { requestContext } from "./middleware/request-id/index.js";
+import { provideServices } from "./middleware/services/index.js";
 import { catalog } from "./routes/catalog.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { conversations } from "./routes/conversations.js";
 import { mcp } from "./routes/mcp.js";
-import { ConversationFullError } from "./run-turn.js";
 import type { AppEnv } from "./types.js";
-import { UpstreamError } from "./upstream/upstream-error.js";
 import { webhookAdmin } from "./webhooks/admin.js";
 import { webhookIngress } from "./webhooks/ingress.js";
 
@@ -23,6 +21,7 @@ export function createApp(): Hono<AppEnv> {
   app.use(requestContext);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.use("/v1/*", limitBody);
+  app.use("*", provideServices);
   // Webhook senders prove themselves with signatures, not with our API keys.
   app.route("/v1", webhookIngress);
   // Checks the Origin before the key, and lets browser clients preflight without one.
@@ -33,7 +32,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1", conversations);
   app.route("/v1", catalog);
 
-  app.notFound((c) => errorResponse(new ApiError(404, `Unknown route ${c.req.method} ${c.req.path}.`, { code: "unknown_route" })));
+  app.notFound((c) => new ApiError(404, `Unknown route ${c.req.method} ${c.req.path}.`, { code: "unknown_route" }).getResponse());
   app.onError((error, c) => {
     const log = c.get("log");
     if (error instanceof ClientDisconnectedError) {
@@ -41,12 +40,11 @@ export function createApp(): Hono<AppEnv> {
       log?.info("client_disconnected", { tenant: c.get("tenant"), method: c.req.method, path: c.req.path });
       return new Response(null, { status: 499 });
     }
-    const mapped = toApiError(error);
     // Upstream messages are passed on to the client; a gateway that echoes a key must not leak it.
-    if (mapped instanceof ApiError && log) mapped.body.error.message = log.redact(mapped.body.error.message);
-    const response = errorResponse(mapped);
+    const mapped = errorBody(error, (text) => log?.redact(text) ?? text);
+    const response = mapped.getResponse();
     if (response.status >= 500) {
-      log?.error("request_failed", { tenant: c.get("tenant"), status: response.status, message: error.message, unexpected: !(mapped instanceof ApiError) });
+      log?.error("request_failed", { tenant: c.get("tenant"), status: response.status, message: error.message, unexpected: isUnexpected(error) });
     }
     const requestId = c.get("requestId");
     if (requestId) response.headers.set("X-Request-Id", requestId);
@@ -55,20 +53,4 @@ export function createApp(): Hono<AppEnv> {
     return response;
   });
   return app;
-}
-
-export function toApiError(error: unknown): unknown {
-  if (error instanceof UpstreamError) {
-    return new ApiError(error.status as ConstructorParameters<typeof ApiError>[0], error.message, { type: error.type, param: error.param, code: error.code });
-  }
-  if (error instanceof HistoryConflictError) {
-    return new ApiError(409, error.message, { type: "invalid_request_error", param: `messages[${error.index}]`, code: "history_conflict" });
-  }
-  if (error instanceof InvalidHistoryError) {
-    return new ApiError(400, error.message, { type: "invalid_request_error", param: error.param, code: "invalid_tool_history" });
-  }
-  if (error instanceof ConversationFullError) {
-    return new ApiError(413, error.message, { code: "conversation_too_large" });
-  }
-  return error;
 }

@@ -57,13 +57,3 @@ function defaultType(status: number): ErrorType {
 export function invalidRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
   return new ApiError(400, message, { type: "invalid_request_error", param, code });
 }
-
-export function errorResponse(error: unknown): Response {
-  if (error instanceof ApiError) return error.getResponse();
-  if (error instanceof HTTPException) {
-    return new ApiError(error.status as ContentfulStatusCode, error.message || "Request failed").getResponse();
-  }
-  return new ApiError(500, "The orchestrator failed unexpectedly; nothing was stored.", {
-    type: "server_error",
-  }).getResponse();
-}

@@ -1,6 +1,7 @@
-// One turn of a conversation, for every door (chat route, streaming, webhooks): load the history,
-// learn the tools, run the loop, store the turn. Nothing is written unless the turn completes, so a
-// failed turn leaves the conversation exactly as it was.
+// One turn of a conversation, for every door (chat route, streaming, webhooks, the next API
+// surface): load the history, learn the tools, run the loop through the model port, store the
+// turn. Nothing is written unless the turn completes, so a failed turn leaves the conversation
+// exactly as it was; a streamed turn that fails after the client saw part of it keeps that part.
 
 import type { Config } from "./config.js";
 import { toolsForTenant } from "./config.js";
@@ -10,9 +11,10 @@ import type { MixedSteps } from "./history/mixed-steps.js";
 import { reconcileInput } from "./history/reconcile.js";
 import type { CheckedHistory } from "./history/tool-pairs.js";
 import { checkToolCallPairs } from "./history/tool-pairs.js";
-import type { LoopHooks, ModelStep, TurnResult } from "./loop/tool-loop.js";
+import { randomToken } from "./lib/ids.js";
+import type { ModelPort } from "./loop/model-port.js";
+import type { LoopHooks, StepStreamListener, TurnResult } from "./loop/tool-loop.js";
 import { runToolLoop } from "./loop/tool-loop.js";
-import { randomToken } from "./protocol/normalize.js";
 import type { ChatMessage, FunctionToolDefinition, JsonObject } from "./protocol/types.js";
 import type { ServerTool, ToolRegistry } from "./tools/registry.js";
 
@@ -25,8 +27,11 @@ export interface TurnRequest {
   clientTools: FunctionToolDefinition[];
   /** Server tools this turn may use; undefined means all discovered tools. */
   allowedTools?: readonly string[];
+  /** The whole turn, every step and tool included, must end within this. */
+  deadlineMs: number;
+  /** Ends the turn early (the client went away): its reason is what the turn fails with. */
   signal?: AbortSignal;
-  /** A stable id makes re-running the same work (a redelivered webhook) store one turn, not two. */
+  /** A stable id makes re-running the same work (a redelivered webhook, a retried key) the same turn. */
   turnId?: string;
   /** The orchestrator just made the id up: there is no history to read. */
   newConversation?: boolean;
@@ -37,27 +42,21 @@ export interface TurnRequest {
   reconcile?: boolean;
 }
 
-export interface TurnDependencies {
+/** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
+export interface TurnServices {
   config: Config;
+  model: ModelPort;
   store: ConversationStore;
   registry: ToolRegistry;
-  callModel: ModelStep;
   mixedSteps: MixedSteps;
-  /** Runs work after the response (ctx.waitUntil); its failures are swallowed. */
+  /** Runs work after the response (ctx.waitUntil); a failure is logged, never thrown. */
   defer: (work: Promise<unknown>) => void;
 }
 
 export interface TurnOptions {
-  /** Replaces `dependencies.callModel` (the streaming door streams each step). */
-  callModel?: ModelStep;
   hooks?: LoopHooks;
-  /**
-   * When set, a turn that fails part-way still stores what it had (marked incomplete), plus the
-   * assistant text this returns: for a stream, what the client already saw must not be lost.
-   */
-  keepPartial?: () => string;
-  /** Called with the loaded state before the loop starts (before any model call). */
-  onPrepared?: (state: { conversation: Conversation | null; serverTools: ServerTool[] }) => void;
+  /** Stream every step to this listener. A streamed turn that fails keeps what the client saw. */
+  stream?: StepStreamListener;
 }
 
 export interface CompletedTurn extends TurnResult {
@@ -75,12 +74,15 @@ export class ConversationFullError extends Error {
   }
 }
 
-export async function loadConversation(dependencies: TurnDependencies, tenant: string, conversationId: string): Promise<Conversation | null> {
-  const conversation = await dependencies.store.load(tenant, conversationId);
-  if (conversation && conversation.bytes >= dependencies.config.conversations.maxBytes) {
-    throw new ConversationFullError(conversation.bytes, dependencies.config.conversations.maxBytes);
+export class TurnDeadlineError extends Error {
+  constructor(
+    readonly deadlineMs: number,
+    /** Whether what the client had already seen (a stream) was stored. */
+    readonly keptPartial: boolean,
+  ) {
+    super(`The turn did not finish within ${deadlineMs} ms; ${keptPartial ? "what was generated so far is stored" : "nothing was stored"}.`);
+    this.name = "TurnDeadlineError";
   }
-  return conversation;
 }
 
 export function selectServerTools(discovered: readonly ServerTool[], allowed: readonly string[] | undefined): ServerTool[] {
@@ -89,14 +91,17 @@ export function selectServerTools(discovered: readonly ServerTool[], allowed: re
   return discovered.filter((tool) => names.has(tool.name));
 }
 
-export async function runTurn(dependencies: TurnDependencies, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
+export async function runTurn(services: TurnServices, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
   const startedAt = Date.now();
   const turnId = request.turnId ?? `turn_${randomToken(16)}`;
+  const deadline = AbortSignal.timeout(request.deadlineMs);
+  const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
   const [conversation, discovered] = await Promise.all([
-    request.newConversation ? null : loadConversation(dependencies, request.tenant, request.conversationId),
-    dependencies.registry.list(),
+    request.newConversation ? null : loadConversation(services, request.tenant, request.conversationId),
+    services.registry.list(),
   ]);
-  const { history, input } = await prepareHistory(dependencies, request, conversation);
+  const { history, input } = await prepareHistory(services, request, conversation);
+  const serverTools = selectServerTools(selectServerTools(discovered, toolsForTenant(services.config, request.tenant)), request.allowedTools);
   const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => ({
     id: turnId,
     started_at: startedAt,
@@ -105,68 +110,99 @@ export async function runTurn(dependencies: TurnDependencies, request: TurnReque
     input_count: input.length,
     messages,
   });
-  const serverTools = selectServerTools(selectServerTools(discovered, toolsForTenant(dependencies.config, request.tenant)), request.allowedTools);
-  options.onPrepared?.({ conversation, serverTools });
+
+  // What a streamed turn showed the client: every committed message, then the text of the step under way.
   const committed: ChatMessage[] = [];
+  let shownText = "";
+  let streamOpened = false;
+  const listener = options.stream;
   let result: TurnResult;
   try {
     result = await runToolLoop({
-      callModel: options.callModel ?? dependencies.callModel,
-      registry: dependencies.registry,
+      model: services.model,
+      ...(listener
+        ? {
+            stream: {
+              onOpen: (step) => {
+                streamOpened = true;
+                listener.onOpen?.(step);
+              },
+              onDelta: (delta, step) => {
+                if (delta.content) shownText += delta.content;
+                return listener.onDelta(delta, step);
+              },
+            },
+          }
+        : {}),
+      registry: services.registry,
       serverTools,
       clientTools: request.clientTools,
       history,
       input,
       parameters: request.parameters,
-      limits: dependencies.config.limits,
+      limits: services.config.limits,
       turnId,
       context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant },
-      ...(request.signal ? { signal: request.signal } : {}),
+      signal,
       hooks: {
         ...options.hooks,
         onTurnMessage: (message) => {
           committed.push(message);
+          shownText = "";
           options.hooks?.onTurnMessage?.(message);
         },
       },
     });
   } catch (error) {
-    if (options.keepPartial) {
-      const partialText = options.keepPartial();
-      const messages: ChatMessage[] = partialText ? [...committed, { role: "assistant", content: partialText }] : committed;
-      await storeTurn(dependencies, request, conversation, record(messages, true)).catch((storeError: unknown) => {
-        console.error(JSON.stringify({ event: "partial_turn_not_stored", conversation_id: request.conversationId, message: String(storeError) }));
-      });
-    }
+    // Until a stream opened the client saw nothing, and a failure stores nothing.
+    const keptPartial = streamOpened && (await keepPartial(services, request, conversation, record(withShownText(committed, shownText), true)));
+    if (deadline.aborted) throw new TurnDeadlineError(request.deadlineMs, keptPartial);
+    if (request.signal?.aborted) throw request.signal.reason;
     throw error;
   }
   const turn = record(result.messages, false);
   await Promise.all([
-    storeTurn(dependencies, request, conversation, turn),
-    result.mixedStep ? dependencies.mixedSteps.remember(request.tenant, result.mixedStep) : null,
+    storeTurn(services, request, conversation, turn),
+    result.mixedStep ? services.mixedSteps.remember(request.tenant, result.mixedStep) : null,
   ]);
   return { ...result, conversationId: request.conversationId, turn };
+}
+
+async function loadConversation(services: TurnServices, tenant: string, conversationId: string): Promise<Conversation | null> {
+  const conversation = await services.store.load(tenant, conversationId);
+  const { maxBytes } = services.config.conversations;
+  if (conversation && conversation.bytes >= maxBytes) throw new ConversationFullError(conversation.bytes, maxBytes);
+  return conversation;
 }
 
 /**
  * What the model is sent: the stored history, then only what is new in the request, with any
  * stateless mixed step put back whole, checked so that every tool call is answered right after it.
  */
-async function prepareHistory(dependencies: TurnDependencies, request: TurnRequest, conversation: Conversation | null): Promise<CheckedHistory> {
+async function prepareHistory(services: TurnServices, request: TurnRequest, conversation: Conversation | null): Promise<CheckedHistory> {
   const fresh = request.reconcile && conversation ? reconcileInput(conversation.turns, request.input) : request.input;
-  const restored = await dependencies.mixedSteps.restore(request.tenant, fresh);
+  const restored = await services.mixedSteps.restore(request.tenant, fresh);
   return checkToolCallPairs(messagesOf(conversation), restored);
 }
 
-export async function storeTurn(
-  dependencies: TurnDependencies,
-  request: Pick<TurnRequest, "tenant" | "conversationId">,
-  conversation: Conversation | null,
-  turn: TurnRecord,
-): Promise<void> {
+function withShownText(committed: ChatMessage[], shownText: string): ChatMessage[] {
+  return shownText ? [...committed, { role: "assistant", content: shownText }] : committed;
+}
+
+async function keepPartial(services: TurnServices, request: TurnRequest, conversation: Conversation | null, turn: TurnRecord): Promise<boolean> {
   try {
-    const { cleanup } = await dependencies.store.append(request.tenant, request.conversationId, conversation, turn);
-    dependencies.defer(cleanup);
+    await storeTurn(services, request, conversation, turn);
+    return true;
+  } catch (error) {
+    console.error(JSON.stringify({ event: "partial_turn_not_stored", conversation_id: request.conversationId, message: String(error) }));
+    return false;
+  }
+}
+
+async function storeTurn(services: TurnServices, request: TurnRequest, conversation: Conversation | null, turn: TurnRecord): Promise<void> {
+  try {
+    const { cleanup } = await services.store.append(request.tenant, request.conversationId, conversation, turn);
+    services.defer(cleanup);
   } catch (error) {
     if (error instanceof ConversationTooLargeError) throw new ConversationFullError(error.bytes, error.maxBytes);
     throw error;

@@ -19,10 +19,8 @@ import type {
   Usage,
 } from "../protocol/types.js";
 import type { ServerTool, ToolOutcome, ToolRegistry } from "../tools/registry.js";
+import type { ModelPort, StreamDelta } from "./model-port.js";
 import { awaitsClient, hasToolCalls, isFinalStep } from "./stop-conditions.js";
-
-/** One model call. The non-streaming door passes `model.complete`; the streaming door streams and accumulates. */
-export type ModelStep = (request: ChatCompletionRequest, step: number, signal?: AbortSignal) => Promise<ChatCompletion>;
 
 export interface LoopLimits {
   /** Tool steps before the final call without tools. */
@@ -35,7 +33,9 @@ export interface LoopLimits {
 }
 
 export interface ToolLoopInput {
-  callModel: ModelStep;
+  model: ModelPort;
+  /** Set by a door that streams: each step then streams, its deltas going here as they arrive. */
+  stream?: StepStreamListener;
   registry: ToolRegistry;
   /** Server tools this request may use (discovered, allowlisted). */
   serverTools: readonly ServerTool[];
@@ -58,7 +58,15 @@ export interface ToolLoopInput {
   hooks?: LoopHooks;
 }
 
-/** What a door may watch as the turn goes (the streaming door shows tool activity with these). */
+export interface StepStreamListener {
+  onOpen?: (step: number) => void;
+  onDelta: (delta: StreamDelta, step: number) => void | Promise<void>;
+}
+
+/**
+ * What a door may watch as the turn goes (the streaming door shows tool activity with these). A
+ * hook that throws is ignored: watching a turn must never fail it (see notify).
+ */
 export interface LoopHooks {
   /** Each message as it becomes part of the turn, input first: what is safe to keep if the turn dies. */
   onTurnMessage?: (message: ChatMessage) => void;
@@ -96,7 +104,7 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   const turnMessages: ChatMessage[] = [];
   const commit = (...messages: ChatMessage[]) => {
     turnMessages.push(...messages);
-    for (const message of messages) input.hooks?.onTurnMessage?.(message);
+    for (const message of messages) notify(() => input.hooks?.onTurnMessage?.(message));
   };
   commit(...input.input);
   const ids = new ToolCallIds(toolCallIdsIn(conversation));
@@ -105,7 +113,7 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   for (let step = 1; ; step++) {
     const final = isFinalStep(step, input.limits.maxSteps);
     const request = buildRequest(input.parameters, conversation, final ? [] : toolDefinitions, step);
-    const completion = await input.callModel(request, step, input.signal);
+    const completion = await callModel(input, request, step);
     usage = addUsage(usage, completion.usage);
     const choice = completion.choices[0];
     const { message, toolCalls } = normalizeAssistantMessage(choice?.message, ids);
@@ -123,7 +131,7 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     // carries them be recognised, and the server's half put back (see history/mixed-steps).
     const mixed = awaitsClient(clientCalls) && serverCalls.length > 0;
     if (mixed) for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(MIXED_STEP_ID_PREFIX));
-    if (serverCalls.length > 0) input.hooks?.onToolCalls?.(step, serverCalls);
+    if (serverCalls.length > 0) notify(() => input.hooks?.onToolCalls?.(step, serverCalls));
     const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
     // The assistant message and its results are committed together, so a turn cut short is never
     // kept with a tool call that has no answer.
@@ -136,6 +144,23 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
       const result = finish(completion, forClient, "tool_calls", turnMessages, usage, step);
       return mixed ? { ...result, mixedStep: { assistant: message, results: toolMessages } } : result;
     }
+  }
+}
+
+function callModel(input: ToolLoopInput, request: ChatCompletionRequest, step: number): Promise<ChatCompletion> {
+  const options = input.signal ? { signal: input.signal } : {};
+  const listener = input.stream;
+  if (!listener) return input.model.complete(request, options);
+  return input.model.stream(request, { onOpen: () => notify(() => listener.onOpen?.(step)), onDelta: (delta) => listener.onDelta(delta, step) }, options);
+}
+
+/** Tells a listener; a listener that throws (or rejects) is ignored, so it can never fail the turn. */
+export function notify(listener: () => unknown): void {
+  try {
+    const result = listener();
+    if (result instanceof Promise) result.catch(() => undefined);
+  } catch {
+    // Watching a turn must not change it.
   }
 }
 
@@ -162,7 +187,7 @@ async function runServerCalls(input: ToolLoopInput, serverTools: Map<string, Ser
     calls.map(async (call, position): Promise<ToolOutcome> => {
       const started = Date.now();
       const outcome = await runOne(input, serverTools, call, step, position);
-      input.hooks?.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started });
+      notify(() => input.hooks?.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started }));
       return outcome;
     }),
   );

@@ -1,8 +1,8 @@
 // Turns what an OpenAI-compatible upstream actually sends into what the protocol promises, without
 // dropping anything the upstream needs to see again. Each rule answers one quirk from the wire notes.
 
-import { UpstreamError } from "../upstream/upstream-error.js";
-import type { AssistantMessage, ChatCompletion, JsonObject, ToolCall, Usage } from "./types.js";
+import { randomToken } from "../lib/ids.js";
+import type { AssistantMessage, JsonObject, ToolCall, Usage } from "./types.js";
 import { isJsonObject } from "./types.js";
 
 export type ParsedArguments = { ok: true; value: JsonObject } | { ok: false; error: string };
@@ -41,14 +41,6 @@ export class ToolCallIds {
     this.seen.add(fresh);
     return fresh;
   }
-}
-
-export function randomToken(length: number): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  const bytes = crypto.getRandomValues(new Uint8Array(length));
-  let token = "";
-  for (const byte of bytes) token += alphabet[byte % alphabet.length];
-  return token;
 }
 
 /**
@@ -106,25 +98,6 @@ export function normalizeAssistantMessage(raw: unknown, ids: ToolCallIds): { mes
   };
   if (toolCalls.length > 0) message.tool_calls = toolCalls.map((entry) => entry.call);
   return { message, toolCalls };
-}
-
-export function normalizeCompletion(raw: unknown): ChatCompletion {
-  if (!isJsonObject(raw) || !Array.isArray(raw.choices) || raw.choices.length === 0) {
-    throw new UpstreamError("The model's response had no choices.", { status: 502 });
-  }
-  const first = raw.choices[0];
-  if (!isJsonObject(first) || !isJsonObject(first.message)) {
-    throw new UpstreamError("The model's response had no message.", { status: 502 });
-  }
-  return {
-    ...raw,
-    id: typeof raw.id === "string" ? raw.id : `chatcmpl-${randomToken(24)}`,
-    object: "chat.completion",
-    created: typeof raw.created === "number" ? raw.created : Math.floor(Date.now() / 1000),
-    model: typeof raw.model === "string" ? raw.model : "",
-    choices: raw.choices as ChatCompletion["choices"],
-    usage: isJsonObject(raw.usage) ? (raw.usage as Usage) : null,
-  };
 }
 
 /** Adds two usage objects field by field, nested details included, so a turn reports its whole cost. */

@@ -3,9 +3,7 @@
 import { Hono } from "hono";
 import { toolsForTenant } from "../config.js";
 import { selectServerTools } from "../run-turn.js";
-import { InvocationBudget } from "../tools/invocation-budget.js";
 import type { ServerTool } from "../tools/registry.js";
-import { createServerToolRegistry } from "../tools/server-tools.js";
 import type { AppEnv } from "../types.js";
 
 export const catalog = new Hono<AppEnv>();
@@ -17,9 +15,7 @@ catalog.get("/models", (c) => {
 });
 
 catalog.get("/tools", async (c) => {
-  const config = c.get("config");
-  const registry = createServerToolRegistry({ env: c.env, config, budget: new InvocationBudget(config.limits.maxToolInvocations), log: c.get("log") });
-  const tools = selectServerTools(await registry.list(), toolsForTenant(config, c.get("tenant")));
+  const tools = selectServerTools(await c.get("services").registry.list(), toolsForTenant(c.get("config"), c.get("tenant")));
   return c.json({
     object: "list",
     data: tools.map((tool) => ({ ...tool.definition, metadata: { version: tool.version, side_effects: tool.sideEffects, ...origin(tool) } })),

@@ -1,131 +1,46 @@
-// `stream: true`: the same turn as the non-streaming door, written to the client as OpenAI
-// `chat.completion.chunk` events while it runs. Each model step streams from DMXAPI and its text is
-// forwarded as it arrives; calls to the client's own functions stream as standard `tool_calls`
-// deltas. Only standard chunks by default (one choice each; `choices: []` only for the usage chunk
-// the client asked for): server tool activity is streamed as extension chunks only on request.
+// `stream: true`: the same turn as the non-streaming door, written as OpenAI `chat.completion.chunk`
+// events while it runs. Text deltas are forwarded as the model port hands them over; calls to the
+// client's own functions stream as standard `tool_calls` deltas at the end. Only standard chunks by
+// default: server tool activity is streamed as extension chunks only on request.
 //
 // The response starts once the first upstream stream has opened, so a request DMXAPI refuses still
-// gets a plain HTTP error. After that, failures end the stream with an error event, and whatever
-// the turn had produced is stored, marked incomplete.
+// gets a plain HTTP error. After that, a failure ends the stream with an error event (the same body
+// `app.onError` would answer with), and what the client saw is stored, marked incomplete.
 
 import type { Context } from "hono";
-import { ApiError } from "../errors.js";
-import type { LoopHooks, ModelStep } from "../loop/tool-loop.js";
+import type { SSEStreamingApi } from "hono/streaming";
+import { streamSSE } from "hono/streaming";
+import { errorBody } from "../http/error-body.js";
+import { randomToken } from "../lib/ids.js";
+import type { LoopHooks } from "../loop/tool-loop.js";
 import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
-import { randomToken } from "../protocol/normalize.js";
-import { readChunks, StreamAccumulator } from "../protocol/stream-accumulator.js";
-import type { ChatCompletion, ChatCompletionRequest, JsonObject } from "../protocol/types.js";
-import type { TurnDependencies, TurnRequest } from "../run-turn.js";
+import type { ChatCompletion, JsonObject } from "../protocol/types.js";
+import type { CompletedTurn, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
-import type { ModelClient } from "../upstream/dmxapi-client.js";
-import { UpstreamError } from "../upstream/upstream-error.js";
 
-const KEEP_ALIVE_MS = 10_000;
-const encoder = new TextEncoder();
+/** Comments keep proxies and clients from timing out while tools run; every SSE client ignores them. */
+const DEFAULT_KEEP_ALIVE_MS = 10_000;
 
-/** Writes SSE to the client; notices when the client is gone instead of throwing at the loop. */
-class ChunkWriter {
-  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
-  private lastWrite = Date.now();
-  private readonly keepAlive: ReturnType<typeof setInterval>;
-  closed = false;
-
-  constructor(
-    writable: WritableStream<Uint8Array>,
-    private readonly base: JsonObject,
-    private readonly onClientGone: () => void,
-    keepAliveMs: number,
-  ) {
-    this.writer = writable.getWriter();
-    // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
-    this.keepAlive = setInterval(
-      () => {
-        if (Date.now() - this.lastWrite >= keepAliveMs) void this.raw(": keep-alive\n\n");
-      },
-      Math.max(50, Math.floor(keepAliveMs / 2)),
-    );
+/** The client closed the stream: the turn stops, and what it saw is kept. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super("The client closed the stream.");
+    this.name = "ClientGoneError";
   }
-
-  private async raw(text: string): Promise<void> {
-    if (this.closed) return;
-    this.lastWrite = Date.now();
-    try {
-      await this.writer.write(encoder.encode(text));
-    } catch {
-      this.stop();
-      this.onClientGone();
-    }
-  }
-
-  chunk(choices: unknown[], extra: JsonObject = {}): Promise<void> {
-    return this.raw(`data: ${JSON.stringify({ ...this.base, choices, ...extra })}\n\n`);
-  }
-
-  delta(delta: JsonObject, finishReason: string | null = null): Promise<void> {
-    return this.chunk([{ index: 0, delta, logprobs: null, finish_reason: finishReason }]);
-  }
-
-  event(data: unknown): Promise<void> {
-    return this.raw(`data: ${JSON.stringify(data)}\n\n`);
-  }
-
-  async close(withDone: boolean): Promise<void> {
-    if (withDone) await this.raw("data: [DONE]\n\n");
-    this.stop();
-    await this.writer.close().catch(() => undefined);
-  }
-
-  private stop(): void {
-    this.closed = true;
-    clearInterval(this.keepAlive);
-  }
-}
-
-/** A model step that streams from DMXAPI, forwards text deltas, and returns the whole completion. */
-function streamingStep(
-  model: ModelClient,
-  signal: AbortSignal,
-  out: () => ChunkWriter | null,
-  onOpened: () => void,
-  onText: (text: string) => void,
-): ModelStep {
-  return async (request: ChatCompletionRequest) => {
-    const body = await model.openStream({ ...request, stream_options: { include_usage: true } }, { signal });
-    onOpened();
-    const accumulator = new StreamAccumulator();
-    for await (const chunk of readChunks(body)) {
-      const added = accumulator.add(chunk);
-      if (added.content) onText(added.content);
-      const writer = out();
-      if (writer && (added.content || added.reasoning_content || added.refusal)) await writer.delta({ ...added });
-      if (signal.aborted) throw new UpstreamError("The client went away.", { status: 499 });
-    }
-    return accumulator.toCompletion();
-  };
 }
 
 export interface StreamOptions {
+  includeUsage: boolean;
+  /** Server tool activity as extension chunks (`stream_options.include_tool_events`). */
+  toolEvents: boolean;
   hooks?: LoopHooks;
-  /** Stream server tool activity as extension chunks (`stream_options.include_tool_events`); off by default. */
-  toolEvents?: boolean;
-  deadlineMs: number;
-  /** The whole completion, as a non-streaming request would have answered, once the turn is stored. */
   onComplete?: (completion: ChatCompletion & { conversation_id: string }) => void;
   onFailure?: () => void;
 }
 
-export async function streamTurn(
-  c: Context<AppEnv>,
-  dependencies: TurnDependencies & { model: ModelClient },
-  request: TurnRequest,
-  includeUsage: boolean,
-  options: StreamOptions,
-): Promise<Response> {
-  const abort = new AbortController();
-  const deadline = request.signal;
-  const signal = deadline ? AbortSignal.any([abort.signal, deadline]) : abort.signal;
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, options: StreamOptions): Promise<Response> {
+  const clientGone = new AbortController();
   const base = {
     id: `chatcmpl-${randomToken(24)}`,
     object: "chat.completion.chunk",
@@ -134,131 +49,118 @@ export async function streamTurn(
     system_fingerprint: null,
     conversation_id: request.conversationId,
   };
-  let writer: ChunkWriter | null = null;
-  let partialText = "";
-  let opened = false;
-  let signalOpened: () => void = () => undefined;
-  const firstOpen = new Promise<void>((resolve) => {
-    signalOpened = resolve;
+  const out = new ChunkOutbox();
+  const delta = (fields: JsonObject, finishReason: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta: fields, logprobs: null, finish_reason: finishReason }],
+  });
+  const extension = (switchboard: JsonObject) => (options.toolEvents ? out.send({ ...base, choices: [], switchboard }) : undefined);
+  let opened: () => void = () => undefined;
+  const firstOpen = new Promise<"open">((resolve) => {
+    opened = () => resolve("open");
   });
 
-  const callModel = streamingStep(
-    dependencies.model,
-    signal,
-    () => writer,
-    () => {
-      if (opened) return;
-      opened = true;
-      writer = new ChunkWriter(writable, base, () => abort.abort(), keepAliveMs(c));
-      void writer.delta({ role: "assistant", content: "" });
-      signalOpened();
-    },
-    (text) => {
-      partialText += text;
-    },
-  );
-
   const turn = runTurn(
-    dependencies,
-    { ...request, signal },
+    c.get("services"),
+    { ...request, signal: clientGone.signal },
     {
-      callModel,
-      keepPartial: () => (opened ? partialText : ""),
+      stream: {
+        onOpen: (step) => {
+          if (step !== 1) return;
+          out.send(delta({ role: "assistant", content: "" }));
+          opened();
+        },
+        onDelta: (fields) => out.send(delta({ ...fields })),
+      },
       hooks: {
         ...options.hooks,
-        // The text of a step that ended in tool calls is already in a committed message.
-        onTurnMessage: (message) => {
-          partialText = "";
-          options.hooks?.onTurnMessage?.(message);
-        },
         onToolCalls: (step, calls) => {
           options.hooks?.onToolCalls?.(step, calls);
-          if (options.toolEvents) {
-            void writer?.chunk([], {
-              switchboard: {
-                type: "tool_calls",
-                step,
-                calls: calls.map((call) => ({ id: call.call.id, name: call.call.function.name, arguments: call.call.function.arguments })),
-              },
-            });
-          }
+          extension({
+            type: "tool_calls",
+            step,
+            calls: calls.map(({ call }) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })),
+          });
         },
         onToolResult: (event) => {
           options.hooks?.onToolResult?.(event);
-          if (options.toolEvents) {
-            void writer?.chunk([], {
-              switchboard: {
-                type: "tool_result",
-                step: event.step,
-                id: event.call.call.id,
-                name: event.call.call.function.name,
-                ok: event.outcome.ok,
-                duration_ms: event.durationMs,
-              },
-            });
-          }
+          const { call } = event.call;
+          extension({ type: "tool_result", step: event.step, id: call.id, name: call.function.name, ok: event.outcome.ok, duration_ms: event.durationMs });
         },
       },
     },
   );
+  // Before the first stream opens, a failure is an ordinary HTTP error (thrown here) and nothing is stored.
+  await Promise.race([firstOpen, turn]);
+  // A client that goes away ends the turn, which then stores what it saw: that must outlive the request.
+  c.executionCtx.waitUntil(turn.catch(() => undefined));
 
-  // Until the first upstream stream opens, a failure is an ordinary HTTP error and nothing is stored.
-  const beforeOpen = await Promise.race([
-    firstOpen.then(() => null),
-    turn.then(
-      () => null,
-      (error: unknown) => (opened ? null : { error }),
-    ),
-  ]);
-  if (beforeOpen) throw beforeOpen.error; // the caller maps it (deadline, upstream) to an HTTP error
-  // When the turn finished before the writer existed (impossible: a model call always opens first).
-  const out = writer as ChunkWriter | null;
-  if (!out) throw new ApiError(500, "The stream could not start.");
-
-  const finish = turn.then(
-    async (completed) => {
-      const choice = completed.completion.choices[0];
-      const message = choice?.message;
-      for (const delta of toolCallDeltas(message?.tool_calls ?? [])) await out.delta(delta);
-      await out.delta({}, choice?.finish_reason ?? "stop");
-      if (includeUsage) await out.chunk([], { usage: completed.usage ?? zeroUsage() });
-      await out.close(true);
+  return streamSSE(c, async (sse) => {
+    sse.onAbort(() => clientGone.abort(new ClientGoneError()));
+    const keepAlive = setInterval(() => out.idleFor() >= keepAliveMs(c) && void out.comment("keep-alive"), keepAliveMs(c) / 2);
+    out.attach(sse);
+    try {
+      const completed = await turn;
+      await finish(out, completed, delta, options.includeUsage);
       options.onComplete?.({ ...completed.completion, conversation_id: request.conversationId });
-    },
-    async (error: unknown) => {
+    } catch (error) {
       options.onFailure?.();
-      await out.event(streamErrorBody(error, deadline?.aborted === true, options.deadlineMs, c.get("log").redact));
-      await out.close(false);
-    },
-  );
-  c.executionCtx.waitUntil(finish);
-
-  return new Response(readable, {
-    headers: {
-      "Content-Type": "text/event-stream; charset=utf-8",
-      "Cache-Control": "no-cache",
-      Connection: "keep-alive",
-      "X-Conversation-Id": request.conversationId,
-      "X-Request-Id": request.requestId,
-    },
+      if (!(error instanceof ClientGoneError)) await out.send({ error: errorBody(error, c.get("log").redact).body.error });
+    } finally {
+      clearInterval(keepAlive);
+    }
   });
 }
 
-function streamErrorBody(error: unknown, deadlineHit: boolean, deadlineMs: number, redact: (text: string) => string): JsonObject {
-  if (deadlineHit) {
-    return {
-      error: {
-        message: `The turn did not finish within ${deadlineMs} ms; what was generated so far is stored.`,
-        type: "timeout_error",
-        param: null,
-        code: "turn_deadline_exceeded",
-      },
-    };
+async function finish(
+  out: ChunkOutbox,
+  completed: CompletedTurn,
+  delta: (fields: JsonObject, finishReason?: string | null) => JsonObject,
+  includeUsage: boolean,
+) {
+  const choice = completed.completion.choices[0];
+  for (const fields of toolCallDeltas(choice?.message.tool_calls ?? [])) await out.send(delta(fields));
+  await out.send(delta({}, choice?.finish_reason ?? "stop"));
+  if (includeUsage) await out.send({ ...delta({}), choices: [], usage: completed.usage ?? zeroUsage() });
+  await out.sendRaw("[DONE]");
+}
+
+/** Holds what the turn sends before the SSE stream exists (the first chunk), then writes in order. */
+class ChunkOutbox {
+  private sse: SSEStreamingApi | null = null;
+  private readonly early: string[] = [];
+  private lastWrite = Date.now();
+
+  attach(sse: SSEStreamingApi): void {
+    this.sse = sse;
+    for (const data of this.early.splice(0)) void this.write(data);
   }
-  if (error instanceof UpstreamError) {
-    return { error: { message: redact(error.message), type: error.status === 499 ? "client_closed" : "upstream_error", param: null, code: error.code } };
+
+  send(event: JsonObject): Promise<void> {
+    return this.sendRaw(JSON.stringify(event));
   }
-  return { error: { message: "The turn failed; what was generated so far is stored.", type: "server_error", param: null, code: null } };
+
+  sendRaw(data: string): Promise<void> {
+    if (!this.sse) {
+      this.early.push(data);
+      return Promise.resolve();
+    }
+    return this.write(data);
+  }
+
+  comment(text: string): Promise<void> {
+    this.lastWrite = Date.now();
+    return this.sse ? this.sse.write(`: ${text}\n\n`).then(() => undefined) : Promise.resolve();
+  }
+
+  idleFor(): number {
+    return Date.now() - this.lastWrite;
+  }
+
+  private write(data: string): Promise<void> {
+    this.lastWrite = Date.now();
+    return this.sse?.writeSSE({ data }) ?? Promise.resolve();
+  }
 }
 
 /** Replays a stored completion (an Idempotency-Key hit) as the stream the first request received. */
@@ -272,5 +174,5 @@ export function replayAsStream(completion: ChatCompletion & { conversation_id: s
 
 function keepAliveMs(c: Context<AppEnv>): number {
   const configured = Number(c.env.STREAM_KEEPALIVE_MS);
-  return Number.isInteger(configured) && configured >= 100 ? configured : KEEP_ALIVE_MS;
+  return Number.isInteger(configured) && configured >= 100 ? configured : DEFAULT_KEEP_ALIVE_MS;
 }

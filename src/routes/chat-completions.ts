@@ -2,15 +2,14 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { createTurnDependencies } from "../dependencies.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import { readBodyText } from "../http/request-body.js";
 import type { IdempotencyCheck, IdempotentResponse, IdempotentRun } from "../idempotency.js";
 import { claimIdempotencyKey, isValidIdempotencyKey } from "../idempotency.js";
 import type { LedgerApi } from "../ledger/claims.js";
+import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
-import { randomToken } from "../protocol/normalize.js";
 import { applyParameterPolicy } from "../protocol/parameters.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
 import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js";
@@ -36,8 +35,8 @@ chatCompletions.post("/chat/completions", async (c) => {
   if (!config.offline && !config.dmxapi.apiKey) {
     throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
   }
-  const dependencies = createTurnDependencies(c.env, config, (work) => c.executionCtx.waitUntil(work.catch(() => undefined)), c.get("log"));
-  const idempotency = await checkIdempotencyKey(c, dependencies.claims, text);
+  const services = c.get("services");
+  const idempotency = await checkIdempotencyKey(c, services.claims, text);
   if (idempotency?.kind === "replay") {
     const { record } = idempotency;
     c.header(CONVERSATION_HEADER, record.conversation_id);
@@ -48,16 +47,15 @@ chatCompletions.post("/chat/completions", async (c) => {
 
   const { conversationId, generated } = resolveConversationId(c, request, idempotency);
   const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId });
-  const deadline = AbortSignal.timeout(config.limits.turnDeadlineMs);
   const turnRequest: TurnRequest = {
     tenant: c.get("tenant"),
     conversationId,
     requestId: c.get("requestId"),
     input: request.messages as ChatMessage[],
-    parameters: forwardedParameters(request, dependencies.model.defaultModel),
+    parameters: forwardedParameters(request, services.model.defaultModel),
     clientTools: (request.tools ?? []) as FunctionToolDefinition[],
     ...(request.server_tools ? { allowedTools: request.server_tools } : {}),
-    signal: deadline,
+    deadlineMs: config.limits.turnDeadlineMs,
     // An id we just generated cannot have history: skip the KV list.
     newConversation: generated,
     reconcile: true,
@@ -79,27 +77,21 @@ chatCompletions.post("/chat/completions", async (c) => {
 
   try {
     if (request.stream === true) {
-      return await streamTurn(c, dependencies, turnRequest, includeUsage, {
-        hooks,
+      return await streamTurn(c, turnRequest, {
+        includeUsage,
         toolEvents: request.stream_options?.include_tool_events === true,
-        deadlineMs: config.limits.turnDeadlineMs,
-        onComplete: (completion) => rememberIdempotent(c, dependencies.claims, idempotency, { stream: true, includeUsage, completion, conversationId }),
-        onFailure: () => forgetIdempotent(c, dependencies.claims, idempotency),
+        hooks,
+        onComplete: (completion) => rememberIdempotent(c, services.claims, idempotency, { stream: true, includeUsage, completion, conversationId }),
+        onFailure: () => forgetIdempotent(c, services.claims, idempotency),
       });
     }
-    const completed = await runTurn(dependencies, turnRequest, { hooks });
-    log.info("turn", { steps: completed.steps, tool_invocations: dependencies.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
+    const completed = await runTurn(services, turnRequest, { hooks });
+    log.info("turn", { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
     const body = { ...completed.completion, conversation_id: conversationId };
-    rememberIdempotent(c, dependencies.claims, idempotency, { stream: false, includeUsage, completion: body, conversationId });
+    rememberIdempotent(c, services.claims, idempotency, { stream: false, includeUsage, completion: body, conversationId });
     return c.json(body);
   } catch (error) {
-    forgetIdempotent(c, dependencies.claims, idempotency);
-    if (deadline.aborted) {
-      throw new ApiError(504, `The turn did not finish within ${config.limits.turnDeadlineMs} ms; nothing was stored.`, {
-        type: "timeout_error",
-        code: "turn_deadline_exceeded",
-      });
-    }
+    forgetIdempotent(c, services.claims, idempotency);
     throw error;
   }
 });

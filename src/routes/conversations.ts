@@ -1,21 +1,14 @@
 // GET and DELETE /v1/conversations/:id: read back what a conversation holds, or forget it (with
 // what the tools keep for it).
 
-import type { Context } from "hono";
 import { Hono } from "hono";
-import { createConversationStore, messagesOf } from "../conversations/store.js";
+import { messagesOf } from "../conversations/store.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import { CONVERSATION_ID } from "../protocol/request-schema.js";
 import { forgetInTools } from "../tools/forget.js";
-import { InvocationBudget } from "../tools/invocation-budget.js";
-import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
 
 export const conversations = new Hono<AppEnv>();
-
-function storeFor(c: Context<AppEnv>) {
-  return createConversationStore({ kv: c.env.CONVERSATIONS, ...c.get("config").conversations });
-}
 
 function conversationId(id: string): string {
   if (!CONVERSATION_ID.test(id)) throw invalidRequest("Invalid conversation id.", "id");
@@ -24,7 +17,7 @@ function conversationId(id: string): string {
 
 conversations.get("/conversations/:id", async (c) => {
   const id = conversationId(c.req.param("id"));
-  const conversation = await storeFor(c).load(c.get("tenant"), id);
+  const conversation = await c.get("services").store.load(c.get("tenant"), id);
   if (!conversation) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
   const first = conversation.turns[0];
   const last = conversation.turns[conversation.turns.length - 1];
@@ -49,16 +42,14 @@ conversations.get("/conversations/:id", async (c) => {
 conversations.delete("/conversations/:id", async (c) => {
   const id = conversationId(c.req.param("id"));
   const tenant = c.get("tenant");
-  const config = c.get("config");
-  const budget = new InvocationBudget(config.limits.maxToolInvocations);
-  const registry = createToolRegistry({ env: c.env, cacheTtlMs: config.toolSchemaTtlMs, discoveryTimeoutMs: DISCOVERY_TIMEOUT_MS, budget });
+  const { registry, budget } = c.get("services");
   const tools = await forgetInTools(c.env, await registry.list(), { tenant, conversation_id: id }, budget);
   if (!tools.ok) {
     throw new ApiError(502, `Tool ${tools.failed.join(", ")} could not forget the conversation; nothing was deleted. Retry the DELETE.`, {
       code: "tool_forget_failed",
     });
   }
-  const deleted = await storeFor(c).delete(tenant, id);
+  const deleted = await c.get("services").store.delete(tenant, id);
   const forgottenByTools = Object.values(tools.forgotten).reduce((sum, count) => sum + count, 0);
   if (!deleted && forgottenByTools === 0) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
   return c.json({ id, object: "conversation.deleted", deleted: true, tools: tools.forgotten });

@@ -26,9 +26,7 @@ import { requireApiKey } from "../middleware/auth/index.js";
 import { limitBody } from "../middleware/body-limit/index.js";
 import { chatRequestSchema } from "../protocol/request-schema.js";
 import { selectServerTools } from "../run-turn.js";
-import { InvocationBudget } from "../tools/invocation-budget.js";
 import type { ServerTool } from "../tools/registry.js";
-import { createServerToolRegistry } from "../tools/server-tools.js";
 import type { AppEnv } from "../types.js";
 import { CONVERSATION_HEADER } from "./chat-completions.js";
 
@@ -104,8 +102,7 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Json
   const log = c.get("log");
   const conversationId = conversationFor(c);
   const allowed = requestAllowlist(c);
-  const budget = new InvocationBudget(config.limits.maxToolInvocations);
-  const registry = createServerToolRegistry({ env: c.env, config, budget, log });
+  const { registry } = c.get("services");
   let tools: Promise<ServerTool[]> | undefined;
   return (request) =>
     answerMcpRequest(request, {

@@ -2,11 +2,11 @@
 // retries by the policy in retry-policy.ts, and upstream failures turned into UpstreamError with a
 // status that tells the client whose fault it was.
 
-import { normalizeCompletion } from "../protocol/normalize.js";
 import type { ChatCompletion, ChatCompletionRequest, OpenAIErrorBody } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
 import { mapErrorCode, mapErrorParam, mapErrorType } from "./error-vocabulary.js";
 import { isRetryable, isUnknownModelError, retryDelayMs } from "./retry-policy.js";
+import { normalizeCompletion } from "./stream-reader.js";
 import { UpstreamError } from "./upstream-error.js";
 
 export interface ModelClient {

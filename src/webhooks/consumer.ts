@@ -2,15 +2,16 @@
 // to the hook's callback URL. Failures are retried by the queue with backoff; what still fails after
 // the last retry lands in the dead-letter queue, and its consumer keeps an inspectable record.
 
-import type { Config } from "../config.js";
 import { readConfig } from "../config.js";
-import { createTurnDependencies } from "../dependencies.js";
 import { type Env, namedVariable } from "../env.js";
-import { claimKey, createClaims, parseResult } from "../ledger/claims.js";
+import type { LedgerApi } from "../ledger/claims.js";
+import { claimKey, parseResult } from "../ledger/claims.js";
 import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
 import { sha256, toHex } from "../security/api-keys.js";
+import type { Services } from "../services.js";
+import { createServices } from "../services.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
 import { DELIVERY_TTL_SECONDS, deadLetterKey, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
@@ -44,6 +45,7 @@ function backoffSeconds(env: Env, attempts: number): number {
 export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
   const log = createLogger({ queue: batch.queue }, config.secrets);
+  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work) });
   const deadLetters = batch.queue.endsWith("-dlq");
   for (const message of batch.messages) {
     const job = message.body;
@@ -61,8 +63,8 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
       continue;
     }
     try {
-      if (job.kind === "turn") await runWebhookTurn(env, ctx, hook, job, jobLog);
-      else await deliverCallback(env, hook, job, jobLog);
+      if (job.kind === "turn") await runWebhookTurn(env, { ...services, log: jobLog }, hook, job);
+      else await deliverCallback(env, services.claims, hook, job, jobLog);
       message.ack();
     } catch (error) {
       if (error instanceof ClaimedElsewhere) {
@@ -88,10 +90,9 @@ class ClaimedElsewhere extends Error {
   }
 }
 
-async function runWebhookTurn(env: Env, ctx: ExecutionContext, hook: HookConfig, job: Extract<WebhookJob, { kind: "turn" }>, log: Logger): Promise<void> {
+async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, job: Extract<WebhookJob, { kind: "turn" }>): Promise<void> {
   const kv = env.CONVERSATIONS;
-  const config = readConfig(env);
-  const claims = createClaims(env.LEDGER);
+  const { config, claims, log } = services;
   const turnId = `turn_wh_${toHex(await sha256(`${hook.name}:${job.delivery_id}`), 12)}`;
   const claim = claimKey("webhook-turn", turnId);
   // The lease outlives the turn's deadline: a live turn never loses its claim to a redelivery.
@@ -104,7 +105,7 @@ async function runWebhookTurn(env: Env, ctx: ExecutionContext, hook: HookConfig,
     log.info("webhook_turn_already_done");
   } else if (outcome.status === "claimed") {
     try {
-      answer = await runClaimedTurn(env, ctx, config, hook, job, turnId, log);
+      answer = await runClaimedTurn(env, services, hook, job, turnId);
     } catch (error) {
       await claims.release(claim, outcome.token).catch(() => undefined);
       throw error;
@@ -129,31 +130,28 @@ async function runWebhookTurn(env: Env, ctx: ExecutionContext, hook: HookConfig,
 
 async function runClaimedTurn(
   env: Env,
-  ctx: ExecutionContext,
-  config: Config,
+  services: Services,
   hook: HookConfig,
   job: Extract<WebhookJob, { kind: "turn" }>,
   turnId: string,
-  log: Logger,
 ): Promise<string | null> {
   const payload = job.payload ?? (job.payload_key ? await env.CONVERSATIONS.get(job.payload_key, "json") : null);
   if (payload === null || payload === undefined) throw new Error("The event's payload is not readable yet.");
-  const dependencies = createTurnDependencies(env, config, (work) => ctx.waitUntil(work.catch(() => undefined)), log);
   const input: ChatMessage[] = [];
   if (hook.system) input.push({ role: "system", content: renderTemplate(hook.system, payload) });
   input.push({ role: "user", content: renderTemplate(hook.message, payload) });
-  const completed = await runTurn(dependencies, {
+  const completed = await runTurn(services, {
     tenant: hook.tenant,
     conversationId: job.conversation_id,
     requestId: `wh_${job.delivery_id}`.slice(0, 128),
     input,
-    parameters: { model: hook.model ?? dependencies.model.defaultModel },
+    parameters: { model: hook.model ?? services.model.defaultModel },
     clientTools: [],
     allowedTools: hook.tools,
     turnId,
-    signal: AbortSignal.timeout(config.limits.turnDeadlineMs),
+    deadlineMs: services.config.limits.turnDeadlineMs,
   });
-  log.info("webhook_turn", { steps: completed.steps, total_tokens: completed.usage?.total_tokens ?? null });
+  services.log.info("webhook_turn", { steps: completed.steps, total_tokens: completed.usage?.total_tokens ?? null });
   return lastAnswer(completed.messages);
 }
 
@@ -175,13 +173,12 @@ function callbackUrl(env: Env, hook: HookConfig): string | null {
  * Claimed in the ledger, so one successful turn sends one callback even when the queue delivers
  * the callback job twice at once.
  */
-async function deliverCallback(env: Env, hook: HookConfig, job: WebhookJob, log: Logger): Promise<void> {
+async function deliverCallback(env: Env, claims: LedgerApi, hook: HookConfig, job: WebhookJob, log: Logger): Promise<void> {
   const url = callbackUrl(env, hook);
   const secret = hook.callback ? namedVariable(env, hook.callback.secret_env) : null;
   if (!url || !secret) throw new Error(`Callback of hook ${hook.name} is not configured (${hook.callback?.url_env}, ${hook.callback?.secret_env}).`);
   const record = await readDelivery(env.CONVERSATIONS, hook.name, job.delivery_id);
   if (record?.state !== "done") throw new Error("The delivery's answer is not readable yet.");
-  const claims = createClaims(env.LEDGER);
   const claim = claimKey("webhook-callback", hook.name, job.delivery_id);
   const outcome = await claims.claim(claim, "", { leaseMs: CALLBACK_TIMEOUT_MS + CALLBACK_LEASE_MARGIN_MS });
   if (outcome.status === "done") {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { addUsage, normalizeAssistantMessage, normalizeCompletion, normalizeToolCall, parseArguments, ToolCallIds } from "../../src/protocol/normalize.js";
+import { addUsage, normalizeAssistantMessage, normalizeToolCall, parseArguments, ToolCallIds } from "../../src/protocol/normalize.js";
 import type { Usage } from "../../src/protocol/types.js";
+import { normalizeCompletion } from "../../src/upstream/stream-reader.js";
 import { UpstreamError } from "../../src/upstream/upstream-error.js";
 
 describe("parseArguments", () => {

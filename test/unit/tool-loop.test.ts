@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ToolCallContext } from "../../kit/protocol.js";
+import type { ModelPort } from "../../src/loop/model-port.js";
 import type { LoopLimits, ToolLoopInput, ToolResultEvent } from "../../src/loop/tool-loop.js";
 import { runToolLoop } from "../../src/loop/tool-loop.js";
 import type {
@@ -90,22 +91,34 @@ const callTools = (calls: Call[], extra: JsonObject = {}) =>
     { finish: "tool_calls" },
   );
 
-/** A model that answers from a script and records every request it was sent. */
+/** A model port that answers from a script and records every request it was sent. */
 function scriptedModel(script: Array<ChatCompletion | ((request: ChatCompletionRequest) => ChatCompletion)>) {
   const requests: ChatCompletionRequest[] = [];
-  const callModel = async (request: ChatCompletionRequest, step: number): Promise<ChatCompletion> => {
+  const complete = async (request: ChatCompletionRequest): Promise<ChatCompletion> => {
     requests.push(structuredClone(request));
     const next = script.shift();
-    if (!next) throw new Error(`model called more often than scripted (step ${step})`);
+    if (!next) throw new Error(`model called more often than scripted (call ${requests.length})`);
     return typeof next === "function" ? next(request) : next;
   };
-  return { callModel, requests };
+  const model: ModelPort = {
+    defaultModel: "gpt-5-mini",
+    complete,
+    // Streams the scripted answer's text in two pieces, as an upstream would.
+    async stream(request, listener) {
+      const completion = await complete(request);
+      listener.onOpen?.();
+      const text = String(completion.choices[0]?.message.content ?? "");
+      for (const piece of [text.slice(0, 2), text.slice(2)]) if (piece) await listener.onDelta({ content: piece });
+      return completion;
+    },
+  };
+  return { model, requests };
 }
 
 const limits: LoopLimits = { maxSteps: 4, toolTimeoutMs: 1000, maxToolCallsPerStep: 8, maxToolOutputChars: 10_000 };
 const userInput: ChatMessage[] = [{ role: "user", content: "上海今天几度?" }];
 
-function loopInput(overrides: Partial<ToolLoopInput> & Pick<ToolLoopInput, "callModel" | "registry">): ToolLoopInput {
+function loopInput(overrides: Partial<ToolLoopInput> & Pick<ToolLoopInput, "model" | "registry">): ToolLoopInput {
   return {
     serverTools: [],
     clientTools: [],
@@ -557,16 +570,48 @@ describe("runToolLoop", () => {
   it("has committed nothing unanswered when the model fails mid-turn", async () => {
     const committed: ChatMessage[] = [];
     let calls = 0;
-    const callModel = async (): Promise<ChatCompletion> => {
-      calls += 1;
-      if (calls === 1) return callTools([{ id: "c1", name: "echo" }]);
-      throw new Error("upstream died");
+    const failing: ModelPort = {
+      defaultModel: "gpt-5-mini",
+      async complete() {
+        calls += 1;
+        if (calls === 1) return callTools([{ id: "c1", name: "echo" }]);
+        throw new Error("upstream died");
+      },
+      stream: () => Promise.reject(new Error("not streamed")),
     };
     const { registry } = fakeRegistry({ echo: () => ({ ok: true, result: "x" }) });
     await expect(
-      runToolLoop(loopInput({ callModel, registry, serverTools: [serverTool("echo")], hooks: { onTurnMessage: (message) => committed.push(message) } })),
+      runToolLoop(loopInput({ model: failing, registry, serverTools: [serverTool("echo")], hooks: { onTurnMessage: (message) => committed.push(message) } })),
     ).rejects.toThrow("upstream died");
     expect(committed.map((message) => message.role)).toEqual(["user", "assistant", "tool"]);
+  });
+
+  it("streams every step through the port when the door listens, telling it each step's opening and text", async () => {
+    const model = scriptedModel([callTools([{ id: "c1", name: "echo" }]), answer("streamed answer")]);
+    const { registry } = fakeRegistry({ echo: () => ({ ok: true, result: "x" }) });
+    const heard: string[] = [];
+    const result = await runToolLoop(
+      loopInput({
+        ...model,
+        registry,
+        serverTools: [serverTool("echo")],
+        stream: { onOpen: (step) => heard.push(`open ${step}`), onDelta: (delta, step) => void heard.push(`${step}: ${delta.content}`) },
+      }),
+    );
+    expect(heard).toEqual(["open 1", "open 2", "2: st", "2: reamed answer"]);
+    expect(result.completion.choices[0]!.message.content).toBe("streamed answer");
+  });
+
+  it("goes on when a hook throws: watching a turn never fails it", async () => {
+    const model = scriptedModel([callTools([{ id: "c1", name: "echo" }]), answer("done")]);
+    const { registry } = fakeRegistry({ echo: () => ({ ok: true, result: "x" }) });
+    const boom = () => {
+      throw new Error("hook failed");
+    };
+    const result = await runToolLoop(
+      loopInput({ ...model, registry, serverTools: [serverTool("echo")], hooks: { onTurnMessage: boom, onToolCalls: boom, onToolResult: boom } }),
+    );
+    expect(result.completion.choices[0]!.message.content).toBe("done");
   });
 
   it("passes the caller's signal to tool invocations", async () => {

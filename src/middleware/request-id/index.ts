@@ -4,8 +4,8 @@
 
 import { createMiddleware } from "hono/factory";
 import { readConfig } from "../../config.js";
+import { randomToken } from "../../lib/ids.js";
 import { createLogger } from "../../log.js";
-import { randomToken } from "../../protocol/normalize.js";
 import type { AppEnv } from "../../types.js";
 
 const SANE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;

@@ -4,10 +4,11 @@
 // objects, usage in a last chunk with no choices, an error object mid-stream under HTTP 200.
 
 import { EventSourceParserStream } from "eventsource-parser/stream";
-import { mapErrorCode } from "../upstream/error-vocabulary.js";
-import { UpstreamError } from "../upstream/upstream-error.js";
-import type { AssistantMessage, ChatCompletion, JsonObject, Usage } from "./types.js";
-import { isJsonObject } from "./types.js";
+import { randomToken } from "../lib/ids.js";
+import type { AssistantMessage, ChatCompletion, JsonObject, Usage } from "../protocol/types.js";
+import { isJsonObject } from "../protocol/types.js";
+import { mapErrorCode } from "./error-vocabulary.js";
+import { UpstreamError } from "./upstream-error.js";
 
 interface PartialCall {
   id: string | undefined;
@@ -159,4 +160,24 @@ export async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenera
   } finally {
     reader.releaseLock();
   }
+}
+
+/** A non-streaming answer as OpenAI shapes it, whatever the upstream left out; 502 when it has no message. */
+export function normalizeCompletion(raw: unknown): ChatCompletion {
+  if (!isJsonObject(raw) || !Array.isArray(raw.choices) || raw.choices.length === 0) {
+    throw new UpstreamError("The model's response had no choices.", { status: 502 });
+  }
+  const first = raw.choices[0];
+  if (!isJsonObject(first) || !isJsonObject(first.message)) {
+    throw new UpstreamError("The model's response had no message.", { status: 502 });
+  }
+  return {
+    ...raw,
+    id: typeof raw.id === "string" ? raw.id : `chatcmpl-${randomToken(24)}`,
+    object: "chat.completion",
+    created: typeof raw.created === "number" ? raw.created : Math.floor(Date.now() / 1000),
+    model: typeof raw.model === "string" ? raw.model : "",
+    choices: raw.choices as ChatCompletion["choices"],
+    usage: isJsonObject(raw.usage) ? (raw.usage as Usage) : null,
+  };
 }

@@ -1,0 +1,48 @@
+// Every failure a client can see, as one OpenAI-style error: the status and body `app.onError`
+// answers with, and the `error` event a stream ends with once it has started. Domain errors (the
+// loop's, the store's, the upstream's) know nothing of HTTP; this is where they get a status.
+
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError } from "../errors.js";
+import { HistoryConflictError } from "../history/reconcile.js";
+import { InvalidHistoryError } from "../history/tool-pairs.js";
+import { ConversationFullError, TurnDeadlineError } from "../run-turn.js";
+import { UpstreamError } from "../upstream/upstream-error.js";
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof UpstreamError) {
+    return new ApiError(error.status as ContentfulStatusCode, error.message, { type: error.type, param: error.param, code: error.code });
+  }
+  if (error instanceof TurnDeadlineError) return new ApiError(504, error.message, { type: "timeout_error", code: "turn_deadline_exceeded" });
+  if (error instanceof HistoryConflictError) {
+    return new ApiError(409, error.message, { type: "invalid_request_error", param: `messages[${error.index}]`, code: "history_conflict" });
+  }
+  if (error instanceof InvalidHistoryError) {
+    return new ApiError(400, error.message, { type: "invalid_request_error", param: error.param, code: "invalid_tool_history" });
+  }
+  if (error instanceof ConversationFullError) return new ApiError(413, error.message, { code: "conversation_too_large" });
+  if (error instanceof HTTPException) return new ApiError(error.status as ContentfulStatusCode, error.message || "Request failed");
+  return new ApiError(500, "The orchestrator failed unexpectedly.", { type: "server_error" });
+}
+
+/** The error a client receives, its message redacted of every configured secret. */
+export function errorBody(error: unknown, redact: (text: string) => string): ApiError {
+  const mapped = toApiError(error);
+  mapped.body.error.message = redact(mapped.body.error.message);
+  return mapped;
+}
+
+/** Whether the failure is ours to alert on, rather than the client's or the upstream's. */
+export function isUnexpected(error: unknown): boolean {
+  return !(
+    error instanceof ApiError ||
+    error instanceof UpstreamError ||
+    error instanceof TurnDeadlineError ||
+    error instanceof HistoryConflictError ||
+    error instanceof InvalidHistoryError ||
+    error instanceof ConversationFullError ||
+    error instanceof HTTPException
+  );
+}

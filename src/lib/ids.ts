@@ -1,0 +1,15 @@
+// Random identifiers. Letters and digits only, so an id is safe in a URL, a KV key and a log line.
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** The largest multiple of the alphabet's size below 256: bytes at or above it are drawn again, so every character is equally likely. */
+const UNBIASED_LIMIT = 256 - (256 % ALPHABET.length);
+
+export function randomToken(length: number): string {
+  let token = "";
+  while (token.length < length) {
+    for (const byte of crypto.getRandomValues(new Uint8Array(length))) {
+      if (byte < UNBIASED_LIMIT && token.length < length) token += ALPHABET[byte % ALPHABET.length];
+    }
+  }
+  return token;
+}

@@ -1,0 +1,66 @@
+// The composition root: the one place that knows which model, which KV namespaces, which ledger
+// and which tool registry a request gets. Built once per request (middleware/services) and once per
+// queue batch, and handed to every door; nothing else constructs these.
+
+import type { Config } from "./config.js";
+import { createConversationStore } from "./conversations/store.js";
+import type { Env } from "./env.js";
+import { createMixedSteps } from "./history/mixed-steps.js";
+import type { LedgerApi } from "./ledger/claims.js";
+import { createClaims } from "./ledger/claims.js";
+import type { Logger } from "./log.js";
+import type { TurnServices } from "./run-turn.js";
+import { InvocationBudget } from "./tools/invocation-budget.js";
+import { createServerToolRegistry } from "./tools/server-tools.js";
+import type { ModelClient } from "./upstream/dmxapi-client.js";
+import { createDmxapiClient } from "./upstream/dmxapi-client.js";
+import { withFallbacks } from "./upstream/fallback.js";
+import { createModelPort } from "./upstream/model.js";
+import { offlineModelFetch } from "./upstream/offline-model.js";
+
+export interface Services extends TurnServices {
+  /** Service-binding calls left for this request (the platform allows 32 Worker invocations). */
+  budget: InvocationBudget;
+  claims: LedgerApi;
+  log: Logger;
+}
+
+export function createServices(env: Env, config: Config, options: { log: Logger; waitUntil: (work: Promise<unknown>) => void }): Services {
+  const { log } = options;
+  const budget = new InvocationBudget(config.limits.maxToolInvocations);
+  return {
+    config,
+    log,
+    budget,
+    model: createModelPort(createModelClient(config, log)),
+    store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
+    registry: createServerToolRegistry({ env, config, budget, log }),
+    mixedSteps: createMixedSteps(env.CONVERSATIONS),
+    claims: createClaims(env.LEDGER),
+    defer: (work) =>
+      options.waitUntil(work.catch((error: unknown) => log.warn("deferred_work_failed", { message: error instanceof Error ? error.message : String(error) }))),
+  };
+}
+
+function createModelClient(config: Config, log: Logger): ModelClient {
+  if (config.offline) {
+    return createDmxapiClient({
+      baseUrl: "https://offline-model.switchboard.invalid/v1",
+      apiKey: "offline",
+      defaultModel: config.dmxapi.model,
+      timeoutMs: config.dmxapi.timeoutMs,
+      maxRetries: 0,
+      fetch: offlineModelFetch,
+    });
+  }
+  const client = createDmxapiClient({
+    baseUrl: config.dmxapi.baseUrl,
+    apiKey: config.dmxapi.apiKey ?? "",
+    defaultModel: config.dmxapi.model,
+    timeoutMs: config.dmxapi.timeoutMs,
+    maxRetries: config.dmxapi.maxRetries,
+    maxResponseBytes: config.dmxapi.maxResponseBytes,
+    onRetry: (event) => log.warn("upstream_retry", { attempt: event.attempt, delay_ms: event.delayMs, upstream_status: event.status, message: event.message }),
+  });
+  return withFallbacks(client, config.dmxapi.fallbackModels, (event) => log.warn("upstream_fallback", event));
+}
