@@ -41,6 +41,10 @@ export interface Config {
     maxStringChars: number;
   };
   idempotencyTtlSeconds: number;
+  /** How long a stream may stay silent before a keep-alive comment is sent. */
+  streamKeepAliveMs: number;
+  /** First retry delay of a failed webhook job; doubles per attempt. */
+  webhookRetryBaseSeconds: number;
   /** Every configured secret, for log and error redaction. */
   secrets: string[];
   toolSchemaTtlMs: number;
@@ -108,6 +112,8 @@ export function readConfig(env: Env): Config {
       maxStringChars: integer(env.MAX_STRING_CHARS, 524_288, 1_024, 100 * 1_048_576),
     },
     idempotencyTtlSeconds: integer(env.IDEMPOTENCY_TTL_SECONDS, 86_400, MIN_KV_TTL_SECONDS, 30 * 86_400),
+    streamKeepAliveMs: integer(env.STREAM_KEEPALIVE_MS, 10_000, 100, 600_000),
+    webhookRetryBaseSeconds: integer(env.WEBHOOK_RETRY_BASE_SECONDS, 10, 0, 3_600),
     secrets: [...configuredSecrets(env), ...mcpSecrets.filter((secret) => secret !== "")],
     toolSchemaTtlMs: integer(env.TOOL_SCHEMA_TTL_SECONDS, 60, 0, 86_400) * 1000,
     mcpServers,

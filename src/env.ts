@@ -2,7 +2,6 @@
 // found at run time, so they have no fields here; neither have the webhook secrets, whose names
 // each hook declares.
 
-import type { WebhookJob } from "./webhooks/deliveries.js";
 import type { OrchestratorBindings } from "./worker-configuration.js";
 
 /**
@@ -19,7 +18,7 @@ export function namedVariable(env: Env, name: string): string | null {
 
 export interface Env extends ConfiguredBindings {
   /** Accepted webhook events wait here for the consumer that runs their turns. */
-  WEBHOOK_QUEUE: Queue<WebhookJob>;
+  WEBHOOK_QUEUE: Queue;
   /** First retry delay of a failed webhook job; doubles per attempt (default 10). */
   WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** Client keys, comma-separated, each `key` or `tenant:key`. A secret. */

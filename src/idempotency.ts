@@ -8,7 +8,7 @@
 
 import type { ClaimOutcome, LedgerApi } from "./ledger/claims.js";
 import { claimKey, parseResult } from "./ledger/claims.js";
-import { sha256, toHex } from "./security/api-keys.js";
+import { sha256Hex } from "./lib/hash.js";
 
 export interface IdempotentResponse {
   stream: boolean;
@@ -47,9 +47,9 @@ export async function claimIdempotencyKey(
   body: string,
   options: { leaseMs: number; waitMs: number },
 ): Promise<IdempotencyCheck> {
-  const digest = toHex(await sha256(`${tenant}\n${key}`));
+  const digest = await sha256Hex(`${tenant}\n${key}`);
   const claim = claimKey("idempotency", tenant, digest);
-  const outcome = await claims.claim(claim, toHex(await sha256(body)), options);
+  const outcome = await claims.claim(claim, await sha256Hex(body), options);
   return interpret(outcome, claim, digest);
 }
 

@@ -64,8 +64,9 @@ export interface ConversationStore {
   delete(tenant: string, id: string): Promise<boolean>;
 }
 
-/** KV never accepts a TTL under 60 s. */
-export const MIN_KV_TTL_SECONDS = 60;
+import { MIN_KV_TTL_SECONDS } from "../lib/kv.js";
+
+export { MIN_KV_TTL_SECONDS };
 
 export function messagesOf(conversation: Conversation | null): ChatMessage[] {
   return conversation ? conversation.turns.flatMap((turn) => turn.messages) : [];

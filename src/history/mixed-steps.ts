@@ -6,8 +6,8 @@
 // handed out (which carry a prefix, so only their messages cost a lookup), and put back in place
 // when a later request of the same tenant carries them.
 
+import { sha256Hex } from "../lib/hash.js";
 import type { AssistantMessage, ChatMessage, ToolMessage } from "../protocol/types.js";
-import { sha256, toHex } from "../security/api-keys.js";
 
 /** Client call ids of a mixed step start with this; no other id does. */
 export const MIXED_STEP_ID_PREFIX = "call_sbx_";
@@ -28,7 +28,7 @@ export interface MixedSteps {
 }
 
 export function createMixedSteps(kv: KVNamespace): MixedSteps {
-  const keyOf = async (tenant: string, callId: string) => `mixed-steps/${encodeURIComponent(tenant)}/${toHex(await sha256(callId), 16)}`;
+  const keyOf = async (tenant: string, callId: string) => `mixed-steps/${encodeURIComponent(tenant)}/${await sha256Hex(callId, 16)}`;
   const firstMarked = (message: ChatMessage) =>
     message.role === "assistant" ? message.tool_calls?.find((call) => call.id.startsWith(MIXED_STEP_ID_PREFIX))?.id : undefined;
 

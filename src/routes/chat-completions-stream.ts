@@ -19,9 +19,6 @@ import type { CompletedTurn, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
 
-/** Comments keep proxies and clients from timing out while tools run; every SSE client ignores them. */
-const DEFAULT_KEEP_ALIVE_MS = 10_000;
-
 /** The client closed the stream: the turn stops, and what it saw is kept. */
 export class ClientGoneError extends Error {
   constructor() {
@@ -97,7 +94,9 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
 
   return streamSSE(c, async (sse) => {
     sse.onAbort(() => clientGone.abort(new ClientGoneError()));
-    const keepAlive = setInterval(() => out.idleFor() >= keepAliveMs(c) && void out.comment("keep-alive"), keepAliveMs(c) / 2);
+    // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
+    const { streamKeepAliveMs } = c.get("config");
+    const keepAlive = setInterval(() => out.idleFor() >= streamKeepAliveMs && void out.comment("keep-alive"), streamKeepAliveMs / 2);
     out.attach(sse);
     try {
       const completed = await turn;
@@ -170,9 +169,4 @@ export function replayAsStream(completion: ChatCompletion & { conversation_id: s
   responseHeaders.set("Content-Type", "text/event-stream; charset=utf-8");
   responseHeaders.set("Cache-Control", "no-cache");
   return new Response(text, { headers: responseHeaders });
-}
-
-function keepAliveMs(c: Context<AppEnv>): number {
-  const configured = Number(c.env.STREAM_KEEPALIVE_MS);
-  return Number.isInteger(configured) && configured >= 100 ? configured : DEFAULT_KEEP_ALIVE_MS;
 }

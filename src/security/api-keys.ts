@@ -3,20 +3,14 @@
 // name, move clients over, remove the old one); an unnamed key is its own tenant, named by a hash
 // of the key so the key itself never appears in storage keys or logs.
 
+import { sha256, toHex } from "../lib/hash.js";
+
 export interface ApiKeyEntry {
   tenant: string;
   digest: ArrayBuffer;
 }
 
 const TENANT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-export async function sha256(text: string): Promise<ArrayBuffer> {
-  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-}
-
-export function toHex(buffer: ArrayBuffer, bytes = buffer.byteLength): string {
-  return [...new Uint8Array(buffer).slice(0, bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 /** The raw key strings, for redaction. */
 export function parseKeyList(raw: string | undefined): Array<{ tenant: string | null; key: string }> {

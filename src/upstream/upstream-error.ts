@@ -1,8 +1,6 @@
 // A failed call to the model, carrying the status the orchestrator should answer with and the
 // upstream's own error where it sent one. The loop throws it; only the HTTP layer turns it into JSON.
 
-import type { OpenAIErrorBody } from "../protocol/types.js";
-
 export class UpstreamError extends Error {
   /** The status to answer the client with (not necessarily the upstream's). */
   readonly status: number;
@@ -28,9 +26,5 @@ export class UpstreamError extends Error {
     this.code = options.code ?? null;
     this.type = options.type ?? "upstream_error";
     this.param = options.param ?? null;
-  }
-
-  toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }

@@ -6,14 +6,14 @@ import { readConfig } from "../config.js";
 import { type Env, namedVariable } from "../env.js";
 import type { LedgerApi } from "../ledger/claims.js";
 import { claimKey, parseResult } from "../ledger/claims.js";
+import { sha256Hex } from "../lib/hash.js";
 import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
-import { sha256, toHex } from "../security/api-keys.js";
 import type { Services } from "../services.js";
 import { createServices } from "../services.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, deadLetterKey, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, deadLetterKey, jobQueue, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -36,10 +36,8 @@ export interface DeadLetter {
   failed_at: number;
 }
 
-function backoffSeconds(env: Env, attempts: number): number {
-  const base = Number(env.WEBHOOK_RETRY_BASE_SECONDS ?? "10");
-  const seconds = (Number.isFinite(base) && base >= 0 ? base : 10) * 2 ** Math.max(0, attempts - 1);
-  return Math.min(MAX_BACKOFF_SECONDS, Math.round(seconds));
+function backoffSeconds(baseSeconds: number, attempts: number): number {
+  return Math.min(MAX_BACKOFF_SECONDS, Math.round(baseSeconds * 2 ** Math.max(0, attempts - 1)));
 }
 
 export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: Env, ctx: ExecutionContext): Promise<void> {
@@ -75,7 +73,7 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
       }
       const reason = jobLog.redact(error instanceof Error ? error.message : String(error));
       await noteFailure(env, hook, job, message.attempts, reason).catch(() => undefined);
-      const delaySeconds = backoffSeconds(env, message.attempts);
+      const delaySeconds = backoffSeconds(config.webhookRetryBaseSeconds, message.attempts);
       jobLog.warn("webhook_retry", { delay_seconds: delaySeconds, message: reason });
       message.retry({ delaySeconds });
     }
@@ -93,7 +91,7 @@ class ClaimedElsewhere extends Error {
 async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, job: Extract<WebhookJob, { kind: "turn" }>): Promise<void> {
   const kv = env.CONVERSATIONS;
   const { config, claims, log } = services;
-  const turnId = `turn_wh_${toHex(await sha256(`${hook.name}:${job.delivery_id}`), 12)}`;
+  const turnId = `turn_wh_${await sha256Hex(`${hook.name}:${job.delivery_id}`, 12)}`;
   const claim = claimKey("webhook-turn", turnId);
   // The lease outlives the turn's deadline: a live turn never loses its claim to a redelivery.
   const outcome = await claims.claim(claim, "", { leaseMs: config.limits.turnDeadlineMs + TURN_LEASE_MARGIN_MS });
@@ -124,8 +122,7 @@ async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, jo
     completed_at: Date.now(),
     ...(callbackConfigured ? { callback: record.callback ?? { state: "pending", attempts: 0 } } : {}),
   });
-  if (callbackConfigured)
-    await env.WEBHOOK_QUEUE.send({ kind: "callback", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id });
+  if (callbackConfigured) await jobQueue(env).send({ kind: "callback", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id });
 }
 
 async function runClaimedTurn(
@@ -200,7 +197,7 @@ async function deliverCallback(env: Env, claims: LedgerApi, hook: HookConfig, jo
 }
 
 async function postCallback(url: string, secret: string, hook: HookConfig, job: WebhookJob, answer: string | null): Promise<number> {
-  const id = `msg_${toHex(await sha256(`callback:${hook.name}:${job.delivery_id}`), 12)}`;
+  const id = `msg_${await sha256Hex(`callback:${hook.name}:${job.delivery_id}`, 12)}`;
   const timestamp = Math.floor(Date.now() / 1000);
   const body = JSON.stringify({
     type: "switchboard.turn.completed",

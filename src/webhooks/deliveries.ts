@@ -2,8 +2,8 @@
 // and updated as its turn runs. The record is how a replayed delivery is recognised, and how a
 // redelivered queue message (queues deliver at least once) is recognised as already done.
 
-import { putRecord } from "../kv-writes.js";
-import { sha256, toHex } from "../security/api-keys.js";
+import { sha256Hex } from "../lib/hash.js";
+import { putRecord } from "../lib/kv.js";
 
 export const DELIVERY_TTL_SECONDS = 7 * 86_400;
 
@@ -27,6 +27,11 @@ export type WebhookJob =
   | { kind: "turn"; hook: string; delivery_id: string; conversation_id: string; payload?: unknown; payload_key?: string }
   | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string };
 
+/** The queue webhook jobs travel on; what goes on it is a WebhookJob, and nothing else. */
+export function jobQueue(env: { WEBHOOK_QUEUE: Queue }): Queue<WebhookJob> {
+  return env.WEBHOOK_QUEUE as Queue<WebhookJob>;
+}
+
 export const INLINE_PAYLOAD_LIMIT = 100_000;
 
 /**
@@ -40,15 +45,15 @@ export function isValidDeliveryId(id: string): boolean {
 }
 
 export async function deliveryKey(hook: string, deliveryId: string): Promise<string> {
-  return `webhook-deliveries/${hook}/${toHex(await sha256(deliveryId), 16)}`;
+  return `webhook-deliveries/${hook}/${await sha256Hex(deliveryId, 16)}`;
 }
 
 export async function payloadKey(hook: string, deliveryId: string): Promise<string> {
-  return `webhook-payloads/${hook}/${toHex(await sha256(deliveryId), 16)}`;
+  return `webhook-payloads/${hook}/${await sha256Hex(deliveryId, 16)}`;
 }
 
 export async function deadLetterKey(hook: string, deliveryId: string, kind: WebhookJob["kind"]): Promise<string> {
-  return `webhook-dead-letters/${hook}/${toHex(await sha256(`${kind}:${deliveryId}`), 16)}`;
+  return `webhook-dead-letters/${hook}/${await sha256Hex(`${kind}:${deliveryId}`, 16)}`;
 }
 
 /** KV refuses metadata over 1024 bytes; a dead letter's error is shortened until the record fits. */

@@ -9,11 +9,11 @@ import { ApiError, invalidRequest } from "../errors.js";
 import { readBodyBytes } from "../http/request-body.js";
 import type { ClaimOutcome, LedgerApi } from "../ledger/claims.js";
 import { claimKey, createClaims, parseResult } from "../ledger/claims.js";
+import { sha256Hex } from "../lib/hash.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
-import { sha256, toHex } from "../security/api-keys.js";
 import type { AppEnv } from "../types.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, isValidDeliveryId, payloadKey, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, isValidDeliveryId, jobQueue, payloadKey, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -99,7 +99,7 @@ webhookIngress.post(
         await kv.put(job.payload_key, JSON.stringify(payload), { expirationTtl: DELIVERY_TTL_SECONDS });
       }
       await writeDelivery(kv, record);
-      await c.env.WEBHOOK_QUEUE.send(job);
+      await jobQueue(c.env).send(job);
       await claims.settle(claim, outcome.token, JSON.stringify(record), DELIVERY_TTL_SECONDS * 1000);
       c.get("log").info("webhook_accepted", { hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, bytes: raw.byteLength });
       c.header("X-Conversation-Id", conversationId);
@@ -119,8 +119,8 @@ webhookIngress.post(
  * by anyone who captured a delivery, so the identity is the signed body itself.
  */
 async function signedIdentity(hook: HookConfig, deliveryId: string, raw: Uint8Array): Promise<string> {
-  if (hook.verification.scheme === "github") return `body-${toHex(await crypto.subtle.digest("SHA-256", raw))}`;
-  return `id-${toHex(await sha256(deliveryId))}`;
+  if (hook.verification.scheme === "github") return `body-${await sha256Hex(raw)}`;
+  return `id-${await sha256Hex(deliveryId)}`;
 }
 
 /** Claims a delivery; a copy that arrives while another is being accepted waits for it briefly. */
@@ -144,5 +144,5 @@ async function conversationFor(hook: HookConfig, deliveryId: string, payload: un
     .replace(/[^A-Za-z0-9_.-]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 64);
-  return `wh-${hook.name}-${readable}-${toHex(await sha256(raw), 4)}`;
+  return `wh-${hook.name}-${readable}-${await sha256Hex(raw, 4)}`;
 }

@@ -1,7 +1,8 @@
 // KV allows one write per second to a key. Records that change state quickly (an idempotency
 // record, a webhook delivery) are written again a second later when KV refuses the first try.
 
-import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
+/** KV never accepts a TTL under 60 s. */
+export const MIN_KV_TTL_SECONDS = 60;
 
 export async function putRecord(kv: KVNamespace, key: string, value: unknown, ttlSeconds: number, metadata?: unknown): Promise<void> {
   const options = { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, ttlSeconds), ...(metadata === undefined ? {} : { metadata }) };
