@@ -15,6 +15,8 @@ export default defineConfig({
           name: "integration",
           environment: "node",
           include: ["test/integration/**/*.test.ts"],
+          // Bundles every Worker with wrangler, once, before the first integration test.
+          globalSetup: ["test/integration/support/global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

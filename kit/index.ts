@@ -3,13 +3,13 @@
 // the orchestrator, so each one bundles and deploys on its own.
 
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { JsonSchema, ToolCallContext, ToolErrorType, ToolInvokeFailure, ToolInvokeSuccess, ToolSchemaResponse } from "./protocol.js";
 
 import { TOOL_NAME_PATTERN } from "./protocol.js";
 
 export type * from "./protocol.js";
-export { TOOL_NAME_PATTERN, z };
+export { TOOL_NAME_PATTERN };
 
 export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {
   /** The function name the model calls: letters, digits, `_` and `-`, at most 64 characters. */

@@ -75,6 +75,9 @@ function toolConfig(names, compatibilityDate, environments) {
     `name = "${names.service}"`,
     'main = "index.ts"',
     `compatibility_date = "${compatibilityDate}"`,
+    "# Minified, with source maps uploaded: tools stay within the bundle budget (npm run bundle-check).",
+    "minify = true",
+    "upload_source_maps = true",
     "# Not public: only the orchestrator calls this Worker, over a service binding.",
     "workers_dev = false",
     "preview_urls = false",
@@ -94,7 +97,8 @@ function toolSource(names) {
 // POST /invoke; the orchestrator finds it through its ${names.binding} binding, with no code change.
 // Until then it is a small working example: statistics of a text.
 
-import { defineTool, toolWorker, z } from "../../kit/index.js";
+import * as z from "zod";
+import { defineTool, toolWorker } from "../../kit/index.js";
 import type { ${names.bindingsType} } from "./worker-configuration.js";
 
 /** This Worker's bindings, generated from its wrangler.toml by \`npm run types\`. */

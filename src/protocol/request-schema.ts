@@ -2,7 +2,7 @@
 // model as garbage (roles, tool pairing fields, types), open everywhere else: unknown fields are the
 // client's parameters for the model and are forwarded untouched.
 
-import { z } from "zod";
+import * as z from "zod";
 import { TOOL_NAME_PATTERN } from "../../kit/protocol.js";
 
 const contentPart = z.looseObject({ type: z.string() });

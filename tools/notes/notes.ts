@@ -4,7 +4,8 @@
 // The value is the note as JSON; short texts are repeated in the key's metadata so recall is a
 // single list() for them, long ones are fetched with get().
 
-import { defineTool, type ToolCallContext, ToolError, z } from "../../kit/index.js";
+import * as z from "zod";
+import { defineTool, type ToolCallContext, ToolError } from "../../kit/index.js";
 import type { NotesBindings } from "./worker-configuration.js";
 
 export interface NotesEnv extends Pick<NotesBindings, "NOTES"> {

@@ -2,7 +2,8 @@
 // geocoded first ("上海, 中国" → name "上海" + qualifier "中国"), then the forecast API is asked
 // for the current values at the chosen coordinates.
 
-import { defineTool, ToolError, z } from "../../kit/index.js";
+import * as z from "zod";
+import { defineTool, ToolError } from "../../kit/index.js";
 import type { WeatherBindings } from "./worker-configuration.js";
 
 /** The Open-Meteo URLs from wrangler.toml (generated types); optional so tests and mirrors may omit them. */
