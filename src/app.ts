@@ -1,6 +1,7 @@
 // The orchestrator's HTTP surface. Routes are small modules; errors all end in one place.
 
 import { Hono } from "hono";
+import { ConfigError } from "./config.js";
 import { ApiError, errorResponse } from "./errors.js";
 import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
@@ -49,6 +50,10 @@ export function createApp(): Hono<AppEnv> {
 export function toApiError(error: unknown): unknown {
   if (error instanceof UpstreamError) {
     return new ApiError(error.status as ConstructorParameters<typeof ApiError>[0], error.message, { type: error.type, param: error.param, code: error.code });
+  }
+  if (error instanceof ConfigError) {
+    // The operator's mistake, said plainly (the variable, not its value): not a 500 with a stack.
+    return new ApiError(503, `The orchestrator is misconfigured: ${error.message}`, { type: "server_error", code: "invalid_configuration" });
   }
   if (error instanceof ConversationFullError) {
     return new ApiError(413, error.message, { code: "conversation_too_large" });

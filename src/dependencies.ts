@@ -11,19 +11,8 @@ import { createToolRegistry, DISCOVERY_TIMEOUT_MS } from "./tools/registry.js";
 import type { ModelClient } from "./upstream/dmxapi-client.js";
 import { createDmxapiClient } from "./upstream/dmxapi-client.js";
 import { withFallbacks } from "./upstream/fallback.js";
-import { offlineModelFetch } from "./upstream/offline-model.js";
 
 export function createModelClient(config: Config, log?: Logger): ModelClient {
-  if (config.offline) {
-    return createDmxapiClient({
-      baseUrl: "https://offline-model.switchboard.invalid/v1",
-      apiKey: "offline",
-      defaultModel: config.dmxapi.model,
-      timeoutMs: config.dmxapi.timeoutMs,
-      maxRetries: 0,
-      fetch: offlineModelFetch,
-    });
-  }
   const client = createDmxapiClient({
     baseUrl: config.dmxapi.baseUrl,
     apiKey: config.dmxapi.apiKey ?? "",

@@ -47,6 +47,17 @@ export function listDevWorkers(projectRoot = root) {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * The offline model (dev/offline-model): its Worker, and the DMXAPI_BASE_URL that reaches it when it
+ * is the orchestrator's outbound service. It answers its own host and passes other requests through.
+ */
+export function offlineModel(projectRoot = root) {
+  const worker = listDevWorkers(projectRoot).find((candidate) => candidate.name === "switchboard-offline-model");
+  if (!worker) throw new Error("dev/offline-model/wrangler.toml is missing");
+  const { vars } = unstable_readConfig({ config: worker.configPath, env: TOP_LEVEL }, { hideWarnings: true });
+  return { worker, baseUrl: `http://${vars.MODEL_HOST}/v1` };
+}
+
 function workerInfo(configPath, projectRoot, { isTool, folder }) {
   // The top level (local and test configuration), even when CLOUDFLARE_ENV names an [env.*].
   const config = unstable_readConfig({ config: configPath, env: TOP_LEVEL }, { hideWarnings: true });

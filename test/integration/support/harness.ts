@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { listWorkers, miniflareWorkers } from "../../../scripts/lib/workers.mjs";
+import { listWorkers, miniflareWorkers, offlineModel } from "../../../scripts/lib/workers.mjs";
 import { MockUpstream } from "./mock-upstream.js";
 
 const flakyTool = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/workers/flaky-tool.mjs");
@@ -47,13 +47,19 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** The Workers to run, orchestrator first, already bundled: this repository's (`listWorkers()`) by default. */
   workers?: ReturnType<typeof listWorkers>;
+  /**
+   * "mock" (default): tests script DMXAPI's answers. "offline": the offline model (dev/offline-model)
+   * is DMXAPI, wired as `npm start` wires it: the orchestrator's outbound service.
+   */
+  model?: "mock" | "offline";
 }
 
 export async function startSwitchboard(options: StartOptions = {}): Promise<Switchboard> {
   const upstream = new MockUpstream();
   const projectWorkers = options.workers ?? listWorkers();
   const orchestrator = projectWorkers[0]!.name;
-  const workers = miniflareWorkers(projectWorkers).map((worker) => {
+  const offline = options.model === "offline" ? offlineModel() : null;
+  const workers = miniflareWorkers([...projectWorkers, ...(offline ? [offline.worker] : [])]).map((worker) => {
     const extra =
       worker.name === orchestrator
         ? {
@@ -68,12 +74,14 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
               WEBHOOK_RETRY_BASE_SECONDS: "0",
               DMXAPI_TIMEOUT_MS: "5000",
               TOOL_TIMEOUT_MS: "1000",
+              ...(offline ? { DMXAPI_BASE_URL: offline.baseUrl } : {}),
               ...options.vars,
             },
             serviceBindings: { ...(worker.serviceBindings as object), TOOL_FLAKY: "flaky-tool" },
           }
         : {};
-    return { ...worker, ...extra, outboundService: upstream.fetch };
+    const outboundService = offline && worker.name === orchestrator ? offline.worker.name : upstream.fetch;
+    return { ...worker, ...extra, outboundService };
   });
   const logs: string[] = [];
   const miniflare = new Miniflare(
