@@ -113,9 +113,9 @@ const CHINESE_PLACE_BEFORE =
  */
 export function placesIn(text: string): string[] {
   const sentence = stripQuestion(text);
-  const preposition = /\b(?:in|at|for)\s+(?=\p{Lu})/u.exec(sentence);
-  if (preposition) {
-    const rest = sentence.slice(preposition.index + preposition[0].length);
+  for (const preposition of sentence.matchAll(/\b(?:in|at|for|to|from)\s+(?=\p{Lu})/gu)) {
+    // Up to the end of the sentence: "ship to Shanghai. Check the weather" names Shanghai.
+    const rest = sentence.slice(preposition.index + preposition[0].length).split(/[.;:]\s|\n/)[0]!;
     const places = rest
       .split(PLACE_SEPARATORS)
       .map((part) => ENGLISH_PLACE.exec(part.trim())?.[0] ?? "")
@@ -241,7 +241,7 @@ function balance(expression: string): string {
 export function payloadOf(text: string): string {
   const quoted = /["“「『]([^"”」』]+)["”」』]/.exec(text)?.[1];
   if (quoted) return quoted.trim();
-  const afterCommand = /(?:remember|note (?:that|down)|save|store|keep in mind|don'?t forget|记住|记下|记一下)(?:\s+that)?[:：,，\s]*(.+)$/i.exec(text)?.[1];
+  const afterCommand = /(?:remember|note (?:that|down)|save|store|keep in mind|don'?t forget|记住|记下|记一下)(?:\s+(?:that|to))?[:：,，\s]*(.+)$/i.exec(text)?.[1];
   if (afterCommand && /[\p{L}\p{N}]/u.test(afterCommand)) return afterCommand.trim();
   const afterColon = /[:：]\s*(.+)$/s.exec(text)?.[1];
   if (afterColon) return afterColon.trim();

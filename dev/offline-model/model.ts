@@ -9,6 +9,7 @@ import { conceptsOf, contentWords, englishPlace, expressionIn, isChinese, payloa
 
 export const PREFIX = "[offline model]";
 export const DEFAULT_MODEL_NAME = "switchboard-offline";
+const MIN_SCORE = 2;
 
 export interface OfflineRequest {
   model?: string;
@@ -102,7 +103,8 @@ export function planCalls(messages: ChatMessage[], tools: FunctionToolDefinition
     const score = relevance(tool, concepts) + 2 * fill.signals + (tool.function.name === lastUsed && fill.signals > 0 ? 1 : 0);
     if (!best || score > best.score) best = { tool, score };
   }
-  if (best && (best.score > 0 || toolChoice === "required")) return callsFor(best.tool, text, concepts, places, history, false);
+  // One shared word of a description is a coincidence ("saving" in "daylight saving time"); two signs are a choice.
+  if (best && (best.score >= MIN_SCORE || toolChoice === "required")) return callsFor(best.tool, text, concepts, places, history, false);
   if (toolChoice === "required" && tools[0]) return callsFor(tools[0], text, concepts, places, history, true);
   return [];
 }
