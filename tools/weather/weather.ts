@@ -3,7 +3,7 @@
 // for the current values at the chosen coordinates.
 
 import * as z from "zod";
-import { defineTool, ToolError } from "../../kit/index.js";
+import { ToolError } from "../../kit/index.js";
 import type { WeatherBindings } from "./worker-configuration.js";
 
 /** The Open-Meteo URLs from wrangler.toml (generated types); optional so tests and mirrors may omit them. */
@@ -32,11 +32,6 @@ export interface CurrentWeather {
   conditions: string;
   source: typeof SOURCE;
 }
-
-const parameters = z.object({
-  location: z.string().describe("上海, 中国"),
-  unit: z.enum(["celsius", "fahrenheit"]).optional(),
-});
 
 /** WMO weather interpretation codes, as documented by Open-Meteo (the only ones it returns). */
 const WMO_CONDITIONS: Readonly<Record<number, string>> = {
@@ -283,10 +278,3 @@ export async function getCurrentWeather(args: { location: string; unit?: Tempera
     source: SOURCE,
   };
 }
-
-export const weatherTool = defineTool({
-  name: "get_current_weather",
-  description: "Get the current weather (temperature, feels-like, humidity, wind, conditions) for a place (获得天气信息).",
-  parameters,
-  run: (args, env: WeatherEnv) => getCurrentWeather(args, env),
-});
