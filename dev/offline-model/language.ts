@@ -241,7 +241,9 @@ function balance(expression: string): string {
 export function payloadOf(text: string): string {
   const quoted = /["“「『]([^"”」』]+)["”」』]/.exec(text)?.[1];
   if (quoted) return quoted.trim();
-  const afterCommand = /(?:remember|note (?:that|down)|save|store|keep in mind|don'?t forget|记住|记下|记一下)(?:\s+(?:that|to))?[:：,，\s]*(.+)$/i.exec(text)?.[1];
+  const afterCommand = /(?:remember|note (?:that|down)|save|store|keep in mind|don'?t forget|记住|记下|记一下)(?:\s+(?:that|to))?[:：,，\s]*(.+)$/i.exec(
+    text,
+  )?.[1];
   if (afterCommand && /[\p{L}\p{N}]/u.test(afterCommand)) return afterCommand.trim();
   const afterColon = /[:：]\s*(.+)$/s.exec(text)?.[1];
   if (afterColon) return afterColon.trim();
