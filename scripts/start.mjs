@@ -101,7 +101,7 @@ const origin = (name) => (process.env[name] !== undefined ? "the environment" : 
 const port = portFrom(settings.PORT ?? "8787");
 const host = settings.HOST?.trim() || "127.0.0.1";
 const offlineSetting = (settings.OFFLINE_MODEL ?? "auto").trim().toLowerCase();
-if (!["auto", "on", "off"].includes(offlineSetting)) fail(`OFFLINE_MODEL must be auto, on or off (from ${origin("OFFLINE_MODEL")}).`);
+if (!["auto", "on", "off"].includes(offlineSetting)) fail(`OFFLINE_MODEL must be auto, on or off (set in ${origin("OFFLINE_MODEL")}).`);
 
 const { readConfig, ConfigError, hooks } = await loadOrchestratorSource();
 const orchestratorVars = {

@@ -15,8 +15,11 @@ export function localHookSecret(variable, scheme) {
   return scheme === "standard-webhooks" ? `whsec_${seed.subarray(0, 24).toString("base64")}` : `local-dev-${seed.subarray(0, 12).toString("hex")}`;
 }
 
+/** The .dev.vars file local runs read: ./.dev.vars, or the file SWITCHBOARD_DEV_VARS names (tests point it away). */
+export const devVarsPath = () => process.env.SWITCHBOARD_DEV_VARS || path.join(root, ".dev.vars");
+
 /** KEY=value lines of a .dev.vars file (quotes removed, comments skipped); {} when there is none. */
-export function readDevVars(file = path.join(root, ".dev.vars")) {
+export function readDevVars(file = devVarsPath()) {
   if (!existsSync(file)) return {};
   const vars = {};
   for (const line of readFileSync(file, "utf8").split(/\r?\n/)) {
