@@ -104,7 +104,7 @@ export function readConfig(env: Env): Config {
       model,
       models: [...new Set([model, ...extra, ...fallbackModels])],
       fallbackModels,
-      timeoutMs: integer(env, "DMXAPI_TIMEOUT_MS", 60_000, 1_000, 600_000),
+      timeoutMs: integer(env, "DMXAPI_TIMEOUT_MS", 60_000, 100, 600_000),
       maxRetries: integer(env, "DMXAPI_MAX_RETRIES", 2, 0, 10),
     },
     limits: {
@@ -116,7 +116,7 @@ export function readConfig(env: Env): Config {
       maxToolInvocations: integer(env, "MAX_TOOL_INVOCATIONS", PLATFORM_INVOCATIONS_PER_REQUEST - 1, 1, PLATFORM_INVOCATIONS_PER_REQUEST - 1),
       maxBodyBytes: integer(env, "MAX_BODY_BYTES", 1_048_576, 1_024, 100 * 1_048_576),
       maxMessages: integer(env, "MAX_MESSAGES", 500, 1, 10_000),
-      turnDeadlineMs: integer(env, "TURN_DEADLINE_MS", 300_000, 1_000, 3_600_000),
+      turnDeadlineMs: integer(env, "TURN_DEADLINE_MS", 300_000, 100, 3_600_000),
     },
     idempotencyTtlSeconds: integer(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, MIN_KV_TTL_SECONDS, 30 * 86_400),
     secrets: [...(apiKey ? [apiKey] : []), ...clientKeys(env).map((entry) => entry.key)],

@@ -130,7 +130,7 @@ describe("server tools", () => {
 
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(response.choices[0]!.finish_reason).toBe("stop");
-    expect(parsedToolContent(1, 0)).toMatchObject({ error: { type: "tool_timeout", message: expect.stringContaining("1000 ms") } });
+    expect(parsedToolContent(1, 0)).toMatchObject({ error: { type: "tool_timeout", message: expect.stringContaining("300 ms") } });
     expect(parsedToolContent(1, 1)).toMatchObject({ result: 2 });
   });
 

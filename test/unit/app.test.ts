@@ -112,7 +112,7 @@ describe("app", () => {
     expect(body.choices[0]!.finish_reason).toBe("stop");
     expect(body.conversation_id).toMatch(/^conv_[A-Za-z0-9]{24}$/);
     expect(response.headers.get("X-Conversation-Id")).toBe(body.conversation_id);
-    expect(response.headers.get("X-Request-Id")).toBeTruthy();
+    expect(response.headers.get("X-Request-Id")).toMatch(/^req_[A-Za-z0-9]{20}$/);
     expect(body.usage?.total_tokens).toBeGreaterThan(0);
   });
 

@@ -73,7 +73,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
               ORDERS_CALLBACK_URL: HOOK_SECRETS.ordersCallbackUrl,
               WEBHOOK_RETRY_BASE_SECONDS: "0",
               DMXAPI_TIMEOUT_MS: "5000",
-              TOOL_TIMEOUT_MS: "1000",
+              TOOL_TIMEOUT_MS: "300",
               ...(offline ? { DMXAPI_BASE_URL: offline.baseUrl } : {}),
               ...options.vars,
             },
