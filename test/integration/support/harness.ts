@@ -1,6 +1,7 @@
 // Runs the orchestrator and every tool Worker together in Miniflare, from their wrangler.toml files
-// and their bundles in dist/ (built by `npm test` first), with every outbound host replaced by a
-// MockUpstream and a misbehaving test tool bound next to the real ones.
+// and their bundles in dist/ (built once per run by the globalSetup, as a deploy bundles them), with
+// every outbound host replaced by a MockUpstream and a misbehaving test tool bound next to the real
+// ones; or with the offline model as DMXAPI, as `npm start` runs it.
 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
