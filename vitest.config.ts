@@ -7,7 +7,7 @@ export default defineConfig({
       {
         // Unit tests of every module and every tool, inside workerd.
         plugins: [cloudflareTest({ wrangler: { configPath: "./test/wrangler.unit.toml" } })],
-        test: { name: "workers", include: ["test/unit/**/*.test.ts", "tools/**/*.test.ts", "kit/**/*.test.ts"] },
+        test: { name: "workers", include: ["test/unit/**/*.test.ts", "tools/**/*.test.ts", "kit/**/*.test.ts", "dev/**/*.test.ts"] },
       },
       {
         // The orchestrator and every tool Worker together in Miniflare, driven by real clients.
@@ -15,6 +15,8 @@ export default defineConfig({
           name: "integration",
           environment: "node",
           include: ["test/integration/**/*.test.ts"],
+          // Bundles every Worker with wrangler, once, before the first integration test.
+          globalSetup: ["test/integration/support/global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -3,7 +3,7 @@
 // the orchestrator, so each one bundles and deploys on its own.
 
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { ToolFetch } from "./fetch.js";
 import { OriginNotAllowedError, originFetch } from "./fetch.js";
 import type {
@@ -22,7 +22,7 @@ import { TOOL_NAME_PATTERN } from "./protocol.js";
 export type { ToolFetch } from "./fetch.js";
 export { OriginNotAllowedError, originFetch } from "./fetch.js";
 export type * from "./protocol.js";
-export { TOOL_NAME_PATTERN, z };
+export { TOOL_NAME_PATTERN };
 
 export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {
   /** The function name the model calls: letters, digits, `_` and `-`, at most 64 characters. */

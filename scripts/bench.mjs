@@ -16,8 +16,10 @@
 // loopback socket (`unsafeDirectSockets`, ephemeral port), so requests reach it without Miniflare's
 // entry Worker in between; tool Workers have no socket and are reached only over service bindings.
 //
-//   node scripts/bench.mjs            full run (results in bench/results/latest.{json,svg} + a dated copy)
-//   node scripts/bench.mjs --quick    smoke run (bench/results/quick.{json,svg})
+//   node scripts/bench.mjs            full run (results in bench/results/tmp/, which git ignores)
+//   node scripts/bench.mjs --quick    smoke run (bench/results/tmp/quick.{json,svg})
+//   node scripts/bench.mjs --save     a full run that also writes the published bench/results/latest.{json,svg}
+//                                     and a dated copy (tracked files: commit them with the README's table)
 //   BENCH_SECONDS (2.5)  BENCH_ROUNDS (3)  BENCH_WARMUP_SECONDS (2 per scenario)  BENCH_CONCURRENCY (1,16,64)
 //   BENCH_STARTUP_RUNS (3)  BENCH_KV_TURNS (20)  BENCH_PAUSE_MS (250)
 //   BENCH_DIAGNOSTICS=0  drops the diagnostic scenario 3m (orchestrator, no tools, in-memory KV)
@@ -26,6 +28,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs";
 import { median, percentile, runLoad } from "./bench/load.mjs";
@@ -37,7 +40,31 @@ import { miniflareWorkers, root } from "./lib/workers.mjs";
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-const quick = process.argv.includes("--quick");
+const USAGE = `Usage: npm run bench [-- --quick] [-- --save]
+
+  (none)    full run, about 3.5 minutes; results in bench/results/tmp/ (ignored by git)
+  --quick   smoke run, about 45 s; bench/results/tmp/quick.{json,svg}
+  --save    full run that also writes the published bench/results/latest.{json,svg} and a dated copy
+Environment: BENCH_SECONDS BENCH_ROUNDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_STARTUP_RUNS BENCH_KV_TURNS
+BENCH_PAUSE_MS BENCH_DIAGNOSTICS=0 (see bench/README.md).`;
+let cli;
+try {
+  cli = parseArgs({
+    options: { quick: { type: "boolean", default: false }, save: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+  });
+} catch (error) {
+  console.error(`bench: ${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+  process.exit(1);
+}
+if (cli.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const quick = cli.values.quick;
+if (quick && cli.values.save) {
+  console.error("bench: --save publishes a full run; it does not go with --quick.");
+  process.exit(1);
+}
 const numberFrom = (name, fallback) => {
   const value = Number.parseFloat(process.env[name] ?? "");
   return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -533,7 +560,9 @@ async function main() {
   for (const line of workerLogs.firstProblems) log(`  ${line}`);
 
   const resultsDir = path.join(benchDir, "results");
-  mkdirSync(resultsDir, { recursive: true });
+  // Only --save touches the tracked, published results; every other run stays in the ignored tmp/.
+  const scratchDir = path.join(resultsDir, "tmp");
+  mkdirSync(scratchDir, { recursive: true });
   const svg = renderSvg({
     results,
     scenarios,
@@ -543,11 +572,11 @@ async function main() {
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const written = [];
-  if (quick) {
-    writeFileSync(path.join(resultsDir, "quick.json"), json);
-    writeFileSync(path.join(resultsDir, "quick.svg"), svg);
-    written.push("bench/results/quick.json", "bench/results/quick.svg");
-  } else {
+  const name = quick ? "quick" : "latest";
+  writeFileSync(path.join(scratchDir, `${name}.json`), json);
+  writeFileSync(path.join(scratchDir, `${name}.svg`), svg);
+  written.push(`bench/results/tmp/${name}.json`, `bench/results/tmp/${name}.svg`);
+  if (cli.values.save) {
     const stamp = report.date.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
     writeFileSync(path.join(resultsDir, "latest.json"), json);
     writeFileSync(path.join(resultsDir, `${stamp}.json`), json);

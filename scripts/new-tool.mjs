@@ -1,7 +1,8 @@
-// `npm run new-tool -- <name>`: scaffolds a tool Worker in tools/<name>/ (wrangler.toml, index.ts, a
-// passing <name>.test.ts) and binds it in the orchestrator's wrangler.toml, at the top level and in
-// every [env.*], so the orchestrator discovers it with no code change. Then regenerates the Worker
-// types (`npm run types`) of the new tool and of the orchestrator.
+// `npm run new-tool -- <name>`: scaffolds a tool Worker in tools/<name>/ (wrangler.toml, and from
+// tools/_template/: index.ts with the declaration, <name>.ts with the logic, a passing <name>.test.ts)
+// and binds it in the orchestrator's wrangler.toml, at the top level and in every [env.*], so the
+// orchestrator discovers it with no code change. Then regenerates the Worker types (`npm run types`)
+// of the new tool and of the orchestrator. `npm run remove-tool -- <name>` undoes all of it.
 //
 //   node scripts/new-tool.mjs <name> [--root <dir>] [--no-types]
 //
@@ -52,7 +53,7 @@ export function toolNames(input) {
 function declaredToolNames(toolsDir) {
   const names = new Map();
   for (const folder of readdirSync(toolsDir, { withFileTypes: true })) {
-    if (!folder.isDirectory()) continue;
+    if (!folder.isDirectory() || folder.name === TEMPLATE_FOLDER) continue;
     for (const file of readdirSync(path.join(toolsDir, folder.name))) {
       if (!file.endsWith(".ts") || file.endsWith(".d.ts") || file.endsWith(".test.ts")) continue;
       const source = readFileSync(path.join(toolsDir, folder.name, file), "utf8");
@@ -75,6 +76,9 @@ function toolConfig(names, compatibilityDate, environments) {
     `name = "${names.service}"`,
     'main = "index.ts"',
     `compatibility_date = "${compatibilityDate}"`,
+    "# Minified, with source maps uploaded: tools stay within the bundle budget (npm run bundle-check).",
+    "minify = true",
+    "upload_source_maps = true",
     "# Not public: only the orchestrator calls this Worker, over a service binding.",
     "workers_dev = false",
     "preview_urls = false",
@@ -88,140 +92,35 @@ function toolConfig(names, compatibilityDate, environments) {
   return `${lines.join("\n")}\n`;
 }
 
-function toolSource(names) {
-  return `// The ${names.tool} tool Worker, scaffolded by \`npm run new-tool -- ${names.folder}\`. Make it yours: replace the
-// description, the parameters and run(), and its test. The kit serves the tool as GET /schema and
-// POST /invoke; the orchestrator finds it through its ${names.binding} binding, with no code change.
-// Until then it is a small working example: statistics of a text.
+/** The scaffold: tools/_template/, a real tool that typechecks and whose test runs with the others. */
+const TEMPLATE_FOLDER = "_template";
+const TEMPLATE = "tool-template";
 
-import { defineTool, toolWorker, z } from "../../kit/index.js";
-import type { ${names.bindingsType} } from "./worker-configuration.js";
-
-/** This Worker's bindings, generated from its wrangler.toml by \`npm run types\`. */
-export type ${names.envType} = ${names.bindingsType};
-
-export const ${names.variable} = defineTool({
-  name: "${names.tool}",
-  description:
-    "Count the characters, words, sentences and lines of a text and list its most frequent words. " +
-    "Use it when asked how long a text is or which words it repeats.",
-  parameters: z.object({
-    text: z.string().min(1).max(100_000).describe("The text to analyse, in any language."),
-    top: z.number().int().min(0).max(20).default(3).describe("How many of the most frequent words to list (default 3)."),
-  }),
-  // Declare \`sideEffects: true\` when a call changes state: each call then carries an idempotency key.
-  run: ({ text, top }, _env: ${names.envType}) => textStats(text, top),
-});
-
-export interface TextStats {
-  /** User-perceived characters (grapheme clusters): 👍🏽 is one. */
-  characters: number;
-  words: number;
-  unique_words: number;
-  sentences: number;
-  lines: number;
-  /** The most frequent words, lowercased, most frequent first (ties alphabetically). */
-  top_words: Array<{ word: string; count: number }>;
-}
-
-export function textStats(text: string, top: number): TextStats {
-  const segments = (granularity: "grapheme" | "word" | "sentence") => [...new Intl.Segmenter("en", { granularity }).segment(text)];
-  const words = segments("word")
-    .filter((segment) => segment.isWordLike)
-    .map((segment) => segment.segment.toLowerCase());
-  const counts = new Map<string, number>();
-  for (const word of words) counts.set(word, (counts.get(word) ?? 0) + 1);
-  const topWords = [...counts]
-    .sort(([left, leftCount], [right, rightCount]) => rightCount - leftCount || (left < right ? -1 : left > right ? 1 : 0))
-    .slice(0, top)
-    .map(([word, count]) => ({ word, count }));
-  return {
-    characters: segments("grapheme").length,
-    words: words.length,
-    unique_words: counts.size,
-    sentences: segments("sentence").filter((segment) => segment.segment.trim() !== "").length,
-    lines: text.split(/\\r\\n|\\r|\\n/).length,
-    top_words: topWords,
-  };
-}
-
-export default toolWorker(${names.variable});
-`;
-}
-
-function toolTest(names) {
-  return `import { describe, expect, it } from "vitest";
-import type { ToolCallContext } from "../../kit/index.js";
-import worker, { ${[names.variable, "textStats"].sort((a, b) => a.localeCompare(b, "en")).join(", ")} } from "./index.js";
-
-const context: ToolCallContext = {
-  conversation_id: null,
-  tool_call_id: "call_1",
-  request_id: "req_1",
-  tenant: "default",
-  idempotency_key: "idem_1",
-};
-
-function invoke(args: unknown) {
-  return worker.app.request("/invoke", { method: "POST", body: JSON.stringify({ arguments: args, context }) }, {});
-}
-
-describe("${names.tool}", () => {
-  it("counts characters, words, sentences and lines, and ranks the most frequent words", () => {
-    expect(textStats("The cat sat.\\nThe cat ran!", 2)).toEqual({
-      characters: 25,
-      words: 6,
-      unique_words: 4,
-      sentences: 2,
-      lines: 2,
-      top_words: [
-        { word: "cat", count: 2 },
-        { word: "the", count: 2 },
-      ],
-    });
-  });
-
-  it("counts an emoji with a skin tone as one character", () => {
-    expect(textStats("👍🏽 ok", 0)).toMatchObject({ characters: 4, words: 1, top_words: [] });
-  });
-
-  it("applies the parameters' defaults", async () => {
-    const result = await ${names.variable}.invoke({ text: "b a b c d b a" }, {}, context);
-    expect(result).toMatchObject({
-      words: 7,
-      unique_words: 4,
-      top_words: [
-        { word: "b", count: 3 },
-        { word: "a", count: 2 },
-        { word: "c", count: 1 },
-      ],
-    });
-  });
-
-  it("answers POST /invoke with the result", async () => {
-    const response = await invoke({ text: "Hello, world.", top: 1 });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ result: { words: 2, sentences: 1, top_words: [{ word: "hello", count: 1 }] } });
-  });
-
-  it("rejects arguments that do not fit the schema with 400 invalid_arguments", async () => {
-    for (const args of [{}, { text: "" }, { text: "hi", top: 1.5 }]) {
-      const response = await invoke(args);
-      expect(response.status).toBe(400);
-      expect(await response.json()).toMatchObject({ error: { type: "invalid_arguments" } });
-    }
-  });
-
-  it("serves its schema on GET /schema", async () => {
-    const response = await worker.app.request("/schema", {}, {});
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { function: { name: string; parameters: { required?: string[] } }; metadata: { version: string } };
-    expect(body.function.name).toBe("${names.tool}");
-    expect(body.function.parameters.required).toEqual(["text"]);
-    expect(body.metadata.version).toMatch(/^[0-9a-f]{16}$/);
-  });
-});
-`;
+/** The template's files for a new tool: its names in place of the template's, the template notes dropped. */
+function fromTemplate(names, projectRoot) {
+  const templateDir = path.join(projectRoot, "tools", TEMPLATE_FOLDER);
+  const substitutions = [
+    [/TOOL_TOOL_TEMPLATE/g, names.binding],
+    [/ToolTemplateBindings/g, names.bindingsType],
+    [/ToolTemplateEnv/g, names.envType],
+    [/toolTemplateTool/g, names.variable],
+    [/tool_template/g, names.tool],
+    [/tool-template/g, names.folder],
+  ];
+  const render = (text) =>
+    substitutions.reduce(
+      (result, [pattern, replacement]) => result.replace(pattern, replacement),
+      text
+        .split("\n")
+        .filter((line) => !line.startsWith("// @template"))
+        .join("\n"),
+    );
+  const files = {};
+  for (const file of readdirSync(templateDir)) {
+    const target = file.replace(TEMPLATE, names.folder);
+    files[target] = render(readFileSync(path.join(templateDir, file), "utf8"));
+  }
+  return files;
 }
 
 /**
@@ -264,11 +163,7 @@ export async function newTool(input, { projectRoot = repositoryRoot, types = tru
 
   const compatibilityDate = rawConfig.compatibility_date ?? new Date().toISOString().slice(0, 10);
   mkdirSync(toolDir, { recursive: true });
-  const files = {
-    "wrangler.toml": toolConfig(names, compatibilityDate, environments),
-    "index.ts": toolSource(names),
-    [`${names.folder}.test.ts`]: toolTest(names),
-  };
+  const files = { "wrangler.toml": toolConfig(names, compatibilityDate, environments), ...fromTemplate(names, projectRoot) };
   for (const [file, content] of Object.entries(files)) writeFileSync(path.join(toolDir, file), content);
   writeFileSync(configPath, patched);
   log(`Created tools/${names.folder}/: ${Object.keys(files).join(", ")}`);
@@ -318,7 +213,9 @@ async function main() {
   if (values["no-types"]) console.log("Types not generated (--no-types): run `npm run types` before `npm run typecheck`.");
   console.log(`
 Next:
-  1. Write the tool in tools/${names.folder}/index.ts and its test in tools/${names.folder}/${names.folder}.test.ts.
+  1. Declare the tool in tools/${names.folder}/index.ts, write its logic in tools/${names.folder}/${names.folder}.ts
+     and its test in tools/${names.folder}/${names.folder}.test.ts. Try it without a key: npm start, then ask for it
+     (or send "tool_choice": {"type": "function", "function": {"name": "${names.tool}"}}).
   2. npm test                  runs its test with the others; npm start serves it locally with the orchestrator.
   3. npm run deploy -- ${names.folder} orchestrator
                                the first deploy: the tool, then the orchestrator (its config gained ${names.binding}).

@@ -32,8 +32,6 @@ export interface Env extends ConfiguredBindings {
   DMXAPI_FALLBACK_MODELS?: string;
   DMXAPI_TIMEOUT_MS?: string;
   DMXAPI_MAX_RETRIES?: string;
-  /** "auto": use the built-in offline model when no DMXAPI key is set (local runs); "on"; "off" (default). */
-  OFFLINE_MODEL?: string;
   MAX_STEPS?: string;
   MAX_TOOL_CALLS_PER_STEP?: string;
   TOOL_TIMEOUT_MS?: string;

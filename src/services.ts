@@ -16,7 +16,6 @@ import type { ModelClient } from "./upstream/dmxapi-client.js";
 import { createDmxapiClient } from "./upstream/dmxapi-client.js";
 import { withFallbacks } from "./upstream/fallback.js";
 import { createModelPort } from "./upstream/model.js";
-import { offlineModelFetch } from "./upstream/offline-model.js";
 
 export interface Services extends TurnServices {
   /** Service-binding calls left for this request (the platform allows 32 Worker invocations). */
@@ -43,16 +42,6 @@ export function createServices(env: Env, config: Config, options: { log: Logger;
 }
 
 function createModelClient(config: Config, log: Logger): ModelClient {
-  if (config.offline) {
-    return createDmxapiClient({
-      baseUrl: "https://offline-model.switchboard.invalid/v1",
-      apiKey: "offline",
-      defaultModel: config.dmxapi.model,
-      timeoutMs: config.dmxapi.timeoutMs,
-      maxRetries: 0,
-      fetch: offlineModelFetch,
-    });
-  }
   const client = createDmxapiClient({
     baseUrl: config.dmxapi.baseUrl,
     apiKey: config.dmxapi.apiKey ?? "",

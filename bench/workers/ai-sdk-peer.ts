@@ -9,7 +9,7 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import type { ModelMessage } from "ai";
 import { generateText, stepCountIs, tool } from "ai";
-import { z } from "zod";
+import * as z from "zod";
 import { evaluate, formatNumber } from "../../tools/calculator/calculator.js";
 
 interface Env {

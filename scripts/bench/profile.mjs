@@ -8,7 +8,7 @@
 //   --c=N           connections (default 8)     --seconds=S   profiled load (default 5)
 //
 // Same setup as `npm run bench` (one Miniflare, mock upstream on loopback). Attaches to the Worker's
-// isolate over workerd's inspector, samples every 100 µs, writes bench/results/<worker>.cpuprofile
+// isolate over workerd's inspector, samples every 100 µs, writes bench/results/tmp/<worker>.cpuprofile
 // (open it in Chrome DevTools → Performance, or VS Code) and prints the functions with the most self
 // time. With the real local KV, work done by the KV simulator on the same thread can be charged to
 // whatever the profiled isolate last ran: profile the in-memory-KV variant for the orchestrator's code.
@@ -23,6 +23,12 @@ import { runLoad } from "./load.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./prompts.mjs";
 import { benchWorkerOptions, ORCHESTRATOR, requestBody, requestHeaders, startMock } from "./setup.mjs";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(
+    "Usage: node scripts/bench/profile.mjs [--worker=NAME] [--load=NAME] [--tool] [--c=N] [--seconds=S]\n\nWrites bench/results/tmp/<worker>.cpuprofile (see the comment at the top of this file).",
+  );
+  process.exit(0);
+}
 const option = (name, fallback) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const worker = option("worker", BENCH_WORKERS.memoryKv.name);
 const loaded = option("load", worker === ORCHESTRATOR || worker.startsWith("bench-") ? worker : BENCH_WORKERS.memoryKv.name);
@@ -88,8 +94,8 @@ try {
   socket.close();
 
   const profile = stopped.profile;
-  mkdirSync(path.join(benchDir, "results"), { recursive: true });
-  const file = path.join(benchDir, "results", `${worker}.cpuprofile`);
+  mkdirSync(path.join(benchDir, "results", "tmp"), { recursive: true });
+  const file = path.join(benchDir, "results", "tmp", `${worker}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
 
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));

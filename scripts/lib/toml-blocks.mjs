@@ -79,3 +79,26 @@ function appendBlock(lines, block) {
   while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
   lines.push("", ...block, "");
 }
+
+/**
+ * Removes every `[[...]]` array-table block for which `matches(header, keyLines)` holds, with the blank
+ * line that separates it from what comes before: the inverse of addArrayTable.
+ * @param {string} text
+ * @param {(table: string, body: string[]) => boolean} matches
+ * @returns {{ text: string, removed: number }}
+ */
+export function removeArrayTables(text, matches) {
+  const newline = text.includes("\r\n") ? "\r\n" : "\n";
+  const lines = text.split(/\r?\n/);
+  let removed = 0;
+  for (let index = lines.length - 1; index >= 0; index--) {
+    const table = headerOf(lines[index]);
+    if (table === null || !lines[index].trim().startsWith("[[")) continue;
+    const end = endOfTable(lines, index);
+    if (!matches(table, lines.slice(index + 1, end))) continue;
+    const start = index > 0 && lines[index - 1].trim() === "" ? index - 1 : index;
+    lines.splice(start, end - start);
+    removed++;
+  }
+  return { text: lines.join(newline), removed };
+}

@@ -4,6 +4,7 @@
 
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConfigError } from "../config.js";
 import { ApiError } from "../errors.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
@@ -14,6 +15,10 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof UpstreamError) {
     return new ApiError(error.status as ContentfulStatusCode, error.message, { type: error.type, param: error.param, code: error.code });
+  }
+  if (error instanceof ConfigError) {
+    // The operator's mistake, said plainly (the variable, not its value): not a 500 with a stack.
+    return new ApiError(503, `The orchestrator is misconfigured: ${error.message}`, { type: "server_error", code: "invalid_configuration" });
   }
   if (error instanceof TurnDeadlineError) return new ApiError(504, error.message, { type: "timeout_error", code: "turn_deadline_exceeded" });
   if (error instanceof HistoryConflictError) {

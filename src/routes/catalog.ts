@@ -9,9 +9,8 @@ import type { AppEnv } from "../types.js";
 export const catalog = new Hono<AppEnv>();
 
 catalog.get("/models", (c) => {
-  const { dmxapi, offline } = c.get("config");
-  const ownedBy = offline ? "switchboard" : "dmxapi";
-  return c.json({ object: "list", data: dmxapi.models.map((id) => ({ id, object: "model", created: 0, owned_by: ownedBy })) });
+  const { dmxapi } = c.get("config");
+  return c.json({ object: "list", data: dmxapi.models.map((id) => ({ id, object: "model", created: 0, owned_by: "dmxapi" })) });
 });
 
 catalog.get("/tools", async (c) => {

@@ -32,7 +32,7 @@ export const chatCompletions = new Hono<AppEnv>();
 chatCompletions.post("/chat/completions", async (c) => {
   const { request, text } = await readChatRequest(c);
   const config = c.get("config");
-  if (!config.offline && !config.dmxapi.apiKey) {
+  if (!config.dmxapi.apiKey) {
     throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
   }
   const services = c.get("services");

@@ -3,6 +3,8 @@
 
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import { unstable_readConfig } from "wrangler";
+import { listWorkers } from "../../scripts/lib/workers.mjs";
 import { useSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
@@ -148,7 +150,12 @@ describe("catalog", () => {
 
   it("lists every bound tool with its version", async () => {
     const body = (await (await switchboard.request("/v1/tools")).json()) as { data: Array<{ function: { name: string }; metadata: JsonObject }> };
-    expect(body.data.map((tool) => tool.function.name).sort()).toEqual(["calculate", "flaky", "get_current_time", "get_current_weather", "notes"]);
+    // Derived from wrangler.toml, so a tool added with `npm run new-tool` keeps this test green.
+    const bound = (unstable_readConfig({ config: listWorkers()[0]!.configPath }, { hideWarnings: true }).services ?? []).map(
+      (entry: { binding: string }) => entry.binding,
+    );
+    expect(bound).toEqual(expect.arrayContaining(["TOOL_CALCULATOR", "TOOL_CLOCK", "TOOL_NOTES", "TOOL_WEATHER"]));
+    expect(body.data.map((tool) => tool.metadata.binding).sort()).toEqual([...bound, "TOOL_FLAKY"].sort());
     expect(body.data.find((tool) => tool.function.name === "notes")!.metadata).toMatchObject({
       side_effects: true,
       binding: "TOOL_NOTES",

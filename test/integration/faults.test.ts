@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { useSwitchboard } from "./support/harness.js";
 import { type ChatHandler, completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
-const switchboard = useSwitchboard({ vars: { DMXAPI_TIMEOUT_MS: "1000", DMXAPI_MAX_RETRIES: "2", TOOL_TIMEOUT_MS: "300" } });
+const switchboard = useSwitchboard({ vars: { DMXAPI_TIMEOUT_MS: "250", DMXAPI_MAX_RETRIES: "2", TOOL_TIMEOUT_MS: "300" } });
 
 const retryNow = { "retry-after-ms": "0" };
 
@@ -20,7 +20,7 @@ const transientFaults: Record<string, ChatHandler> = {
   empty_timeout: reply.json("", 524, retryNow),
   not_json_200: reply.json('{"id": "chatcmpl-cut', 200),
   hang_past_timeout: async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, 600));
     return Response.json(completion({ content: "too late" }));
   },
 };

@@ -1,6 +1,7 @@
 // `npm run new-tool` end to end, in a scratch copy of the project: the scaffolded tool passes its own
 // generated test, and once bound it is listed by GET /v1/tools and called by the tool loop, while the
-// orchestrator's code is untouched (only its wrangler.toml and generated binding types change).
+// orchestrator's code is untouched (only its wrangler.toml and generated binding types change); then
+// `npm run remove-tool` puts the project back byte for byte.
 
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -11,11 +12,14 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
 import { bundleWorkers, listWorkers, root } from "../../scripts/lib/workers.mjs";
+import { toolNames } from "../../scripts/new-tool.mjs";
 import { type Switchboard, startSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 const run = promisify(execFile);
-const FOLDER = "word-stats";
+/** A name no tool of this repository has, so the test works after any `npm run new-tool`. */
+const FOLDER = ["scaffold-probe", "scaffold-probe-2", "scaffold-probe-3"].find((name) => !existsSync(path.join(root, "tools", name)))!;
+const names = toolNames(FOLDER);
 
 let project: string;
 let before: Map<string, string>;
@@ -53,22 +57,27 @@ afterAll(async () => {
 
 describe("npm run new-tool", () => {
   it("adds the tool's folder and its binding, and changes nothing else", () => {
-    expect(scaffoldOutput).toContain("TOOL_WORD_STATS");
+    expect(scaffoldOutput).toContain(names.binding);
     const after = snapshot(project);
     const added = [...after.keys()].filter((file) => !before.has(file)).sort();
     const changed = [...after.keys()].filter((file) => before.has(file) && before.get(file) !== after.get(file)).sort();
     const removed = [...before.keys()].filter((file) => !after.has(file));
-    expect(added).toEqual([
-      `tools/${FOLDER}/index.ts`,
-      `tools/${FOLDER}/${FOLDER}.test.ts`,
-      `tools/${FOLDER}/worker-configuration.d.ts`,
-      `tools/${FOLDER}/wrangler.toml`,
-    ]);
+    expect(added).toEqual(
+      [
+        `tools/${FOLDER}/index.ts`,
+        `tools/${FOLDER}/${FOLDER}.test.ts`,
+        `tools/${FOLDER}/${FOLDER}.ts`,
+        `tools/${FOLDER}/worker-configuration.d.ts`,
+        `tools/${FOLDER}/wrangler.toml`,
+      ].sort(),
+    );
     // No orchestrator code change: its config gains a binding, and its generated types follow.
     expect(changed).toEqual(["src/worker-configuration.d.ts", "wrangler.toml"]);
     expect(removed).toEqual([]);
-    expect(readFileSync(path.join(project, "src/worker-configuration.d.ts"), "utf8")).toContain("TOOL_WORD_STATS: Fetcher");
-    expect(readFileSync(path.join(project, `tools/${FOLDER}/worker-configuration.d.ts`), "utf8")).toContain("export interface WordStatsBindings");
+    expect(readFileSync(path.join(project, "src/worker-configuration.d.ts"), "utf8")).toContain(`${names.binding}: Fetcher`);
+    expect(readFileSync(path.join(project, `tools/${FOLDER}/worker-configuration.d.ts`), "utf8")).toContain(`export interface ${names.bindingsType}`);
+    // The template's own names are all replaced.
+    for (const file of added) expect(readFileSync(path.join(project, file), "utf8")).not.toMatch(/tool[-_]template|ToolTemplate|@template/i);
   });
 
   it("binds each environment's orchestrator to the same environment's tool Worker", () => {
@@ -76,7 +85,7 @@ describe("npm run new-tool", () => {
     const tool = (env?: string) => unstable_readConfig({ config: path.join(project, "tools", FOLDER, "wrangler.toml"), env }, { hideWarnings: true });
     for (const env of [undefined, "staging", "production"]) {
       const services = (config(env).services ?? []) as Array<{ binding: string; service: string }>;
-      const service = services.find((entry) => entry.binding === "TOOL_WORD_STATS")?.service;
+      const service = services.find((entry) => entry.binding === names.binding)?.service;
       expect(service).toBe(tool(env).name);
       expect(service).toBe(env ? `switchboard-tool-${FOLDER}-${env}` : `switchboard-tool-${FOLDER}`);
     }
@@ -84,7 +93,7 @@ describe("npm run new-tool", () => {
 
   it("refuses a name that is taken, leaving the project as it was", async () => {
     const snapshotBefore = snapshot(project);
-    const attempt = run(process.execPath, [path.join(root, "scripts/new-tool.mjs"), "word_stats", "--root", project]);
+    const attempt = run(process.execPath, [path.join(root, "scripts/new-tool.mjs"), names.tool, "--root", project]);
     await expect(attempt).rejects.toMatchObject({ stderr: expect.stringContaining("already exists") });
     expect(snapshot(project)).toEqual(snapshotBefore);
   });
@@ -118,20 +127,33 @@ describe("npm run new-tool", () => {
     switchboard = await startSwitchboard({ workers });
 
     const listed = (await (await switchboard.request("/v1/tools")).json()) as { data: Array<{ function: { name: string }; metadata: JsonObject }> };
-    expect(listed.data.map((tool) => tool.function.name).sort()).toEqual([
-      "calculate",
-      "flaky",
-      "get_current_time",
-      "get_current_weather",
-      "notes",
-      "word_stats",
-    ]);
-    expect(listed.data.find((tool) => tool.function.name === "word_stats")!.metadata).toMatchObject({ binding: "TOOL_WORD_STATS", side_effects: false });
+    const bound = (unstable_readConfig({ config: path.join(project, "wrangler.toml") }, { hideWarnings: true }).services ?? []).map(
+      (entry: { binding: string }) => entry.binding,
+    );
+    expect(bound).toContain(names.binding);
+    expect(listed.data.map((tool) => tool.metadata.binding).sort()).toEqual([...bound, "TOOL_FLAKY"].sort());
+    expect(listed.data.find((tool) => tool.function.name === names.tool)!.metadata).toMatchObject({ binding: names.binding, side_effects: false });
 
-    switchboard.upstream.enqueue(reply.toolCalls(toolCall("word_stats", { text: "The cat sat. The cat ran!", top: 1 }, "call_ws")));
+    switchboard.upstream.enqueue(reply.toolCalls(toolCall(names.tool, { text: "The cat sat. The cat ran!", top: 1 }, "call_ws")));
     await switchboard.openai.chat.completions.create({ model: "gpt-5-mini", messages: [{ role: "user", content: "How many words?" }] });
     const toolMessage = (switchboard.upstream.chatCalls[1]!.body.messages as JsonObject[]).find((message) => message.role === "tool")!;
     expect(toolMessage.tool_call_id).toBe("call_ws");
     expect(JSON.parse(String(toolMessage.content))).toMatchObject({ words: 6, sentences: 2, top_words: [{ word: "cat", count: 2 }] });
   }, 30_000);
+
+  it("is undone by npm run remove-tool: the project is byte for byte as before", async () => {
+    const { stdout } = await run(process.execPath, [path.join(root, "scripts/remove-tool.mjs"), FOLDER, "--root", project]);
+    expect(stdout).toContain(`Removed 3 ${names.binding} bindings from wrangler.toml.`);
+    const after = snapshot(project);
+    // Built bundles and this test's own vitest config are not part of the project; the rest is exactly as it was.
+    for (const file of after.keys()) if (file.startsWith("dist/") || file === "vitest.scaffold.config.mjs") after.delete(file);
+    expect(after).toEqual(before);
+  }, 60_000);
+
+  it("remove-tool refuses a tool that does not exist, changing nothing", async () => {
+    const snapshotBefore = snapshot(project);
+    const attempt = run(process.execPath, [path.join(root, "scripts/remove-tool.mjs"), "no-such-tool", "--root", project]);
+    await expect(attempt).rejects.toMatchObject({ stderr: expect.stringContaining("there is no tools/no-such-tool and no TOOL_NO_SUCH_TOOL binding") });
+    expect(snapshot(project)).toEqual(snapshotBefore);
+  });
 });

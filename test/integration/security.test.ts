@@ -98,7 +98,7 @@ describe("limits", () => {
   let limited: Switchboard;
   beforeAll(async () => {
     limited = await startSwitchboard({
-      vars: { MAX_BODY_BYTES: "2048", MAX_MESSAGES: "3", MAX_CONVERSATION_BYTES: "3000", MAX_TOOL_INVOCATIONS: "3", TURN_DEADLINE_MS: "1500", MAX_STEPS: "5" },
+      vars: { MAX_BODY_BYTES: "2048", MAX_MESSAGES: "3", MAX_CONVERSATION_BYTES: "3000", MAX_TOOL_INVOCATIONS: "3", TURN_DEADLINE_MS: "500", MAX_STEPS: "5" },
     });
   });
   afterAll(async () => {
@@ -164,7 +164,7 @@ describe("limits", () => {
 
   it("ends a turn past its deadline with 504 and stores nothing", async () => {
     limited.upstream.enqueue(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       return Response.json(completion({ content: "too late" }));
     });
     const response = await post({ ...hello, conversation_id: "conv_deadline" }, {}, limited);

@@ -6,7 +6,7 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { KEYS, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 

@@ -38,11 +38,18 @@ describe("retries", () => {
   it("waits the backoff when the upstream gives no hint", async () => {
     switchboard.upstream.enqueue(reply.error(500, "boom"), reply.text("ok"));
 
-    const started = Date.now();
+    const before = switchboard.logs.length;
     await switchboard.openai.chat.completions.create(hello as OpenAI.ChatCompletionCreateParamsNonStreaming);
 
-    // First backoff is 0.5 s minus up to 25% jitter.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(370);
+    // The first backoff is 0.5 s less up to 25% jitter, as the retry line logs it.
+    const retries = switchboard.logs
+      .slice(before)
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { event?: string; delay_ms?: number })
+      .filter((line) => line.event === "upstream_retry");
+    expect(retries).toHaveLength(1);
+    expect(retries[0]!.delay_ms).toBeGreaterThanOrEqual(375);
+    expect(retries[0]!.delay_ms).toBeLessThanOrEqual(500);
     expect(switchboard.upstream.chatCalls).toHaveLength(2);
   });
 

@@ -1,19 +1,25 @@
 import { reset } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { handleModelRequest } from "../../dev/offline-model/index.js";
 import { createApp } from "../../src/app.js";
 import type { Env } from "../../src/env.js";
 
 // The client key the app is configured with. The orchestrator may require Bearer keys
 // (SWITCHBOARD_API_KEYS); sending one is harmless where it does not.
 const CLIENT_KEY = "sk-switchboard-unit-test-key";
+const OFFLINE_MODEL_BASE_URL = "http://offline-model.test/v1";
 
 type TestEnv = Env & Record<string, unknown>;
 
 function testEnv(overrides: Record<string, unknown> = {}): TestEnv {
   return {
     ...(workerEnv as unknown as Env),
-    OFFLINE_MODEL: "on",
+    // "DMXAPI" is the offline model (dev/offline-model), reached through the stubbed global fetch.
+    DMXAPI_API_KEY: "sk-upstream-unit",
+    DMXAPI_BASE_URL: OFFLINE_MODEL_BASE_URL,
+    DMXAPI_MODEL: "switchboard-offline",
+    DMXAPI_MAX_RETRIES: "0",
     SWITCHBOARD_API_KEYS: `unit:${CLIENT_KEY}`,
     ...overrides,
   } as TestEnv;
@@ -74,6 +80,11 @@ beforeEach(() => {
   vi.spyOn(console, "log").mockImplementation(() => undefined);
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   vi.spyOn(console, "error").mockImplementation(() => undefined);
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    if (!request.url.startsWith(OFFLINE_MODEL_BASE_URL)) throw new Error(`Unexpected fetch in a unit test: ${request.url}`);
+    return handleModelRequest(request);
+  });
 });
 
 afterEach(async () => {
@@ -101,7 +112,7 @@ describe("app", () => {
     expect(body.choices[0]!.finish_reason).toBe("stop");
     expect(body.conversation_id).toMatch(/^conv_[A-Za-z0-9]{24}$/);
     expect(response.headers.get("X-Conversation-Id")).toBe(body.conversation_id);
-    expect(response.headers.get("X-Request-Id")).toBeTruthy();
+    expect(response.headers.get("X-Request-Id")).toMatch(/^req_[A-Za-z0-9]{20}$/);
     expect(body.usage?.total_tokens).toBeGreaterThan(0);
   });
 
@@ -169,16 +180,11 @@ describe("app", () => {
     expect(((await badRole.json()) as ErrorBody).error.param).toBe("messages[0].role");
   });
 
-  it("answers 503 upstream_not_configured without a DMXAPI key when the offline model is off", async () => {
-    const response = await chat({ messages: [{ role: "user", content: "hello" }] }, {}, testEnv({ OFFLINE_MODEL: "off", DMXAPI_API_KEY: undefined }));
+  it("answers 503 upstream_not_configured without a DMXAPI key (it has no built-in model)", async () => {
+    const response = await chat({ messages: [{ role: "user", content: "hello" }] }, {}, testEnv({ DMXAPI_API_KEY: undefined }));
     expect(response.status).toBe(503);
     const body = (await response.json()) as ErrorBody;
     expect(body.error.code).toBe("upstream_not_configured");
-  });
-
-  it("uses the offline model in auto mode when no DMXAPI key is set", async () => {
-    const response = await chat({ messages: [{ role: "user", content: "hello" }] }, {}, testEnv({ OFFLINE_MODEL: "auto", DMXAPI_API_KEY: undefined }));
-    expect(response.status).toBe(200);
   });
 
   it("refuses a body over MAX_BODY_BYTES with 413", async () => {
@@ -228,21 +234,17 @@ describe("app", () => {
     expect(response.status).toBe(200);
   });
 
-  it("lists switchboard-offline in GET /v1/models in offline mode", async () => {
+  it("lists DMXAPI_MODEL in GET /v1/models", async () => {
     const response = await call("/v1/models");
     expect(response.status).toBe(200);
     const body = (await response.json()) as { object: string; data: Array<{ id: string; object: string; owned_by: string }> };
     expect(body.object).toBe("list");
     expect(body.data.map((model) => model.id)).toEqual(["switchboard-offline"]);
-    expect(body.data[0]).toMatchObject({ object: "model", owned_by: "switchboard" });
+    expect(body.data[0]).toMatchObject({ object: "model", owned_by: "dmxapi" });
   });
 
-  it("lists the configured models when online", async () => {
-    const response = await call(
-      "/v1/models",
-      {},
-      testEnv({ OFFLINE_MODEL: "off", DMXAPI_API_KEY: "sk-upstream-unit", DMXAPI_MODEL: "gpt-5-mini", DMXAPI_MODELS: "deepseek-chat, gpt-5-mini" }),
-    );
+  it("lists the extra models after DMXAPI_MODEL, once each", async () => {
+    const response = await call("/v1/models", {}, testEnv({ DMXAPI_MODEL: "gpt-5-mini", DMXAPI_MODELS: "deepseek-chat, gpt-5-mini" }));
     const body = (await response.json()) as { data: Array<{ id: string; owned_by: string }> };
     expect(body.data.map((model) => model.id)).toEqual(["gpt-5-mini", "deepseek-chat"]);
     expect(body.data[0]!.owned_by).toBe("dmxapi");
@@ -278,5 +280,33 @@ describe("app", () => {
       .flatMap((chunk) => chunk.choices.map((choice) => choice.delta?.content ?? ""))
       .join("");
     expect(content).toMatch(/^\[offline model\] /);
+  });
+});
+
+describe("configuration checked on the first request", () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ["DMXAPI_BASE_URL", "gateway.example/v1", /DMXAPI_BASE_URL must be an http\(s\) URL such as https:\/\/www\.dmxapi\.cn\/v1\./],
+    ["DMXAPI_BASE_URL", "ftp://example.com/v1", /DMXAPI_BASE_URL must be an http\(s\) URL/],
+    ["SWITCHBOARD_API_KEYS", " , ,", /SWITCHBOARD_API_KEYS must be comma-separated keys, each `key` or `tenant:key`\./],
+    ["MAX_STEPS", "abc", /MAX_STEPS must be a whole number \(e\.g\. 8\)\./],
+    ["TOOL_TIMEOUT_MS", "1.5", /TOOL_TIMEOUT_MS must be a whole number/],
+    ["STREAM_KEEPALIVE_MS", "soon", /STREAM_KEEPALIVE_MS must be a whole number/],
+  ];
+  for (const [variable, value, message] of cases) {
+    it(`answers 503 invalid_configuration naming ${variable} for ${JSON.stringify(value)}, without the value or a stack`, async () => {
+      const response = await chat({ messages: [{ role: "user", content: "hello" }] }, {}, testEnv({ [variable]: value }));
+      expect(response.status).toBe(503);
+      const body = (await response.json()) as ErrorBody;
+      expect(body.error).toMatchObject({ type: "server_error", code: "invalid_configuration" });
+      expect(body.error.message).toMatch(/^The orchestrator is misconfigured: /);
+      expect(body.error.message).toMatch(message);
+      if (value.trim().length > 2) expect(body.error.message).not.toContain(value.trim());
+      expect(body.error.message).not.toMatch(/\bat \w+ \(|\.ts:\d+/);
+    });
+  }
+
+  it("clamps a well-formed number out of range instead of refusing it", async () => {
+    const response = await chat({ messages: [{ role: "user", content: "hello" }] }, {}, testEnv({ MAX_STEPS: "1000" }));
+    expect(response.status).toBe(200);
   });
 });

@@ -208,11 +208,12 @@ describe("conversation store", () => {
     const id = uniqueId("delete");
     const other = uniqueId("keep");
     await conversations.append("default", other, null, turn("turn_keep", 1000));
-    await conversations.append("default", id, null, turn("turn_1", 1000));
+    await (await conversations.append("default", id, null, turn("turn_1", 1000))).cleanup;
     const base = await conversations.load("default", id);
-    await conversations.append("default", id, base, turn("turn_a", 2000));
-    await conversations.append("default", id, base, turn("turn_b", 3000));
-    expect((await keysOf("default", id)).length).toBeGreaterThanOrEqual(2);
+    await (await conversations.append("default", id, base, turn("turn_a", 2000))).cleanup;
+    await (await conversations.append("default", id, base, turn("turn_b", 3000))).cleanup;
+    // Two branches off one base: both heads stay, the superseded base is gone.
+    expect(await keysOf("default", id)).toHaveLength(2);
 
     expect(await conversations.delete("default", id)).toBe(true);
     expect(await keysOf("default", id)).toEqual([]);
@@ -224,14 +225,8 @@ describe("conversation store", () => {
     expect(await store().delete("default", uniqueId("none"))).toBe(false);
   });
 
-  // BUG (src/conversations/store.ts, append(), lines 123-135; latent: runTurn always uses a fresh turn
-  // id, but append() explicitly supports re-appending a turn id, e.g. to replace an incomplete turn).
-  // Re-appending a turn whose id (and started_at) is already a head writes the SAME key name
-  // (snapshotName depends only on started_at and id) with itself listed as a parent: readers then
-  // treat the key as superseded by itself (load returns null at once), and cleanup deletes the key
-  // that was just written, so the whole conversation is lost. Fix: drop the new key's own name from
-  // `parents` (parents = base.heads.filter((head) => head !== name)) and never delete it in cleanup,
-  // or make snapshot names unique per write (append a random suffix).
+  // Re-appending a turn id (an incomplete turn replaced) writes a key of the same name as a head: it
+  // must not list itself as superseded, nor be deleted by its own cleanup.
   it("replaces a turn with the same id rather than losing the conversation", async () => {
     const conversations = store();
     const id = uniqueId("same");

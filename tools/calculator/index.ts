@@ -1,6 +1,7 @@
 // The calculator tool Worker: exact-as-floats arithmetic so the model doesn't do it in its head.
 
-import { defineTool, toolWorker, z } from "../../kit/index.js";
+import * as z from "zod";
+import { defineTool, toolWorker } from "../../kit/index.js";
 import { evaluate, formatNumber } from "./calculator.js";
 
 export const calculatorTool = defineTool({

@@ -1,6 +1,7 @@
 // The clock tool Worker: current time in any IANA time zone, and conversion between zones.
 
-import { defineTool, toolWorker, z } from "../../kit/index.js";
+import * as z from "zod";
+import { defineTool, toolWorker } from "../../kit/index.js";
 import { getCurrentTime } from "./clock.js";
 
 const ZONE_HINT = 'IANA time zone name, e.g. "Asia/Tokyo", "Europe/London", "America/New_York", "UTC".';

@@ -4,7 +4,7 @@
 // The value is the note as JSON; short texts are repeated in the key's metadata so recall is a
 // single list() for them, long ones are fetched with get().
 
-import { defineTool, type ForgetRequest, type ToolCallContext, ToolError, z } from "../../kit/index.js";
+import { type ForgetRequest, type ToolCallContext, ToolError } from "../../kit/index.js";
 import type { NotesBindings } from "./worker-configuration.js";
 
 export interface NotesEnv extends Pick<NotesBindings, "NOTES"> {
@@ -36,20 +36,13 @@ export const DEFAULT_TTL_SECONDS = 2_592_000; // 30 days
 const MIN_TTL_SECONDS = 60; // KV rejects an expirationTtl below 60
 const MAX_LIST_PAGES = 10;
 
-const parameters = z.object({
-  action: z
-    .enum(["save", "recall", "delete"])
-    .describe(
-      'What to do: "save" stores `text` as a new note for this conversation; ' +
-        '"recall" returns this conversation\'s notes, oldest first (optionally only those containing `query`); ' +
-        '"delete" removes the note whose id is `note_id`.',
-    ),
-  text: z.string().min(1).max(MAX_TEXT_LENGTH).optional().describe(`The note to save (1 to ${MAX_TEXT_LENGTH} characters). Required for "save".`),
-  query: z.string().optional().describe('For "recall": only return notes containing this text (case-insensitive). Omit to get all notes.'),
-  note_id: z.string().optional().describe('For "delete": the id of the note, as returned by "save" or "recall".'),
-});
-
-type NotesArgs = z.output<typeof parameters>;
+/** The arguments of a call, as index.ts declares them to the model (and the kit validates). */
+export interface NotesArgs {
+  action: "save" | "recall" | "delete";
+  text?: string | undefined;
+  query?: string | undefined;
+  note_id?: string | undefined;
+}
 
 function invalid(message: string): ToolError {
   return new ToolError(message, { status: 400, type: "invalid_arguments" });
@@ -235,22 +228,13 @@ export async function forgetConversation(scope: ForgetRequest, env: NotesEnv): P
   return { forgotten };
 }
 
-export const notesTool = defineTool({
-  name: "notes",
-  description:
-    "A notebook for this conversation: save a short note, recall saved notes (optionally filtered by a query), " +
-    "or delete a note by id. Use it to remember facts, preferences or decisions for later in the conversation.",
-  parameters,
-  sideEffects: true,
-  forget: forgetConversation,
-  run(args, env: NotesEnv, context) {
-    switch (args.action) {
-      case "save":
-        return save(args, env, context);
-      case "recall":
-        return recall(args, env, context);
-      case "delete":
-        return remove(args, env, context);
-    }
-  },
-});
+export function runNotes(args: NotesArgs, env: NotesEnv, context: ToolCallContext) {
+  switch (args.action) {
+    case "save":
+      return save(args, env, context);
+    case "recall":
+      return recall(args, env, context);
+    case "delete":
+      return remove(args, env, context);
+  }
+}

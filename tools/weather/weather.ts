@@ -2,7 +2,8 @@
 // geocoded first ("上海, 中国" → name "上海" + qualifier "中国"), then the forecast API is asked
 // for the current values at the chosen coordinates.
 
-import { defineTool, OriginNotAllowedError, originFetch, ToolError, type ToolFetch, z } from "../../kit/index.js";
+import * as z from "zod";
+import { OriginNotAllowedError, originFetch, ToolError, type ToolFetch } from "../../kit/index.js";
 import type { WeatherBindings } from "./worker-configuration.js";
 
 /** The Open-Meteo URLs from wrangler.toml (generated types); optional so tests and mirrors may omit them. */
@@ -31,11 +32,6 @@ export interface CurrentWeather {
   conditions: string;
   source: typeof SOURCE;
 }
-
-const parameters = z.object({
-  location: z.string().describe("上海, 中国"),
-  unit: z.enum(["celsius", "fahrenheit"]).optional(),
-});
 
 /** WMO weather interpretation codes, as documented by Open-Meteo (the only ones it returns). */
 const WMO_CONDITIONS: Readonly<Record<number, string>> = {
@@ -293,11 +289,3 @@ export async function getCurrentWeather(
     source: SOURCE,
   };
 }
-
-export const weatherTool = defineTool({
-  name: "get_current_weather",
-  description: "Get the current weather (temperature, feels-like, humidity, wind, conditions) for a place (获得天气信息).",
-  parameters,
-  origins: weatherOrigins,
-  run: (args, env: WeatherEnv, context) => getCurrentWeather(args, env, context.fetch),
-});

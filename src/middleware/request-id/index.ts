@@ -14,8 +14,15 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const started = Date.now();
   const incoming = c.req.header("X-Request-Id");
   const requestId = incoming && SANE_ID.test(incoming) ? incoming : `req_${randomToken(20)}`;
-  const config = readConfig(c.env);
   c.set("requestId", requestId);
+  let config: ReturnType<typeof readConfig>;
+  try {
+    config = readConfig(c.env);
+  } catch (error) {
+    // app.onError answers and logs it; there are no parsed secrets to redact yet.
+    c.set("log", createLogger({ request_id: requestId }, []));
+    throw error;
+  }
   c.set("config", config);
   c.set("tenant", "anonymous");
   c.set("log", createLogger({ request_id: requestId }, config.secrets));

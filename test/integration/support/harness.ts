@@ -1,13 +1,14 @@
 // Runs the orchestrator and every tool Worker together in Miniflare, from their wrangler.toml files
-// and their bundles in dist/ (built by `npm test` first), with every outbound host replaced by a
-// MockUpstream and a misbehaving test tool bound next to the real ones.
+// and their bundles in dist/ (built once per run by the globalSetup, as a deploy bundles them), with
+// every outbound host replaced by a MockUpstream and a misbehaving test tool bound next to the real
+// ones; or with the offline model as DMXAPI, as `npm start` runs it.
 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { listWorkers, miniflareWorkers } from "../../../scripts/lib/workers.mjs";
+import { listWorkers, miniflareWorkers, offlineModel } from "../../../scripts/lib/workers.mjs";
 import { MockUpstream } from "./mock-upstream.js";
 
 const flakyTool = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/workers/flaky-tool.mjs");
@@ -47,6 +48,11 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** The Workers to run, orchestrator first, already bundled: this repository's (`listWorkers()`) by default. */
   workers?: ReturnType<typeof listWorkers>;
+  /**
+   * "mock" (default): tests script DMXAPI's answers. "offline": the offline model (dev/offline-model)
+   * is DMXAPI, wired as `npm start` wires it: the orchestrator's outbound service.
+   */
+  model?: "mock" | "offline";
   /** More Workers (Miniflare options) to run next to the project's, and orchestrator bindings to them. */
   extraWorkers?: object[];
   serviceBindings?: Record<string, string>;
@@ -56,7 +62,8 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
   const upstream = new MockUpstream();
   const projectWorkers = options.workers ?? listWorkers();
   const orchestrator = projectWorkers[0]!.name;
-  const workers = miniflareWorkers(projectWorkers).map((worker) => {
+  const offline = options.model === "offline" ? offlineModel() : null;
+  const workers = miniflareWorkers([...projectWorkers, ...(offline ? [offline.worker] : [])]).map((worker) => {
     const extra =
       worker.name === orchestrator
         ? {
@@ -70,13 +77,15 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
               ORDERS_CALLBACK_URL: HOOK_SECRETS.ordersCallbackUrl,
               WEBHOOK_RETRY_BASE_SECONDS: "0",
               DMXAPI_TIMEOUT_MS: "5000",
-              TOOL_TIMEOUT_MS: "1000",
+              TOOL_TIMEOUT_MS: "300",
+              ...(offline ? { DMXAPI_BASE_URL: offline.baseUrl } : {}),
               ...options.vars,
             },
             serviceBindings: { ...(worker.serviceBindings as object), TOOL_FLAKY: "flaky-tool", ...options.serviceBindings },
           }
         : {};
-    return { ...worker, ...extra, outboundService: upstream.fetch };
+    const outboundService = offline && worker.name === orchestrator ? offline.worker.name : upstream.fetch;
+    return { ...worker, ...extra, outboundService };
   });
   const logs: string[] = [];
   const miniflare = new Miniflare(

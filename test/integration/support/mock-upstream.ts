@@ -144,6 +144,30 @@ const PLACES: Record<string, Place[]> = {
       temperature: 23.4,
     },
   ],
+  london: [
+    {
+      name: "London",
+      latitude: 51.50853,
+      longitude: -0.12574,
+      country: "United Kingdom",
+      country_code: "GB",
+      admin1: "England",
+      timezone: "Europe/London",
+      temperature: 9.1,
+    },
+  ],
+  "new york": [
+    {
+      name: "New York",
+      latitude: 40.71427,
+      longitude: -74.00597,
+      country: "United States",
+      country_code: "US",
+      admin1: "New York",
+      timezone: "America/New_York",
+      temperature: 4.6,
+    },
+  ],
   paris: [
     {
       name: "Paris",
