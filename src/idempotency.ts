@@ -47,10 +47,12 @@ export async function claimIdempotencyKey(
   body: string,
   options: { leaseMs: number; waitMs: number },
 ): Promise<IdempotencyCheck> {
-  const digest = await sha256Hex(`${tenant}\n${key}`);
-  const claim = claimKey("idempotency", tenant, digest);
-  const outcome = await claims.claim(claim, await sha256Hex(body), options);
-  return interpret(outcome, claim, digest);
+  const bodyDigest = await sha256Hex(body);
+  const claim = claimKey("idempotency", tenant, await sha256Hex(`${tenant}\n${key}`));
+  const outcome = await claims.claim(claim, bodyDigest, options);
+  // The turn and conversation follow from the key and the body together: the same request retried
+  // is the same turn; the key reused for another request after it expired is a new conversation.
+  return interpret(outcome, claim, await sha256Hex(`${tenant}\n${key}\n${bodyDigest}`));
 }
 
 function interpret(outcome: ClaimOutcome, claim: string, digest: string): IdempotencyCheck {

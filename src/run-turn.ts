@@ -6,7 +6,7 @@
 import type { Config } from "./config.js";
 import { toolsForTenant } from "./config.js";
 import type { Conversation, ConversationStore, TurnRecord } from "./conversations/store.js";
-import { ConversationTooLargeError, messagesOf } from "./conversations/store.js";
+import { ConversationTooLargeError } from "./conversations/store.js";
 import type { MixedSteps } from "./history/mixed-steps.js";
 import { reconcileInput } from "./history/reconcile.js";
 import type { CheckedHistory } from "./history/tool-pairs.js";
@@ -180,9 +180,17 @@ async function loadConversation(services: TurnServices, tenant: string, conversa
  * stateless mixed step put back whole, checked so that every tool call is answered right after it.
  */
 async function prepareHistory(services: TurnServices, request: TurnRequest, conversation: Conversation | null): Promise<CheckedHistory> {
-  const fresh = request.reconcile && conversation ? reconcileInput(conversation.turns, request.input) : request.input;
-  const restored = await services.mixedSteps.restore(request.tenant, fresh);
-  return checkToolCallPairs(messagesOf(conversation), restored);
+  // A re-run of a turn (a retried Idempotency-Key) replaces what its earlier attempt left.
+  const turns = (conversation?.turns ?? []).filter((turn) => turn.id !== request.turnId);
+  const { input, system } = request.reconcile && turns.length > 0 ? reconcileInput(turns, request.input) : { input: request.input, system: null };
+  const restored = await services.mixedSteps.restore(request.tenant, input);
+  const stored = turns.flatMap((turn) => turn.messages);
+  return checkToolCallPairs(system ? [...system, ...withoutLeadingSystem(stored)] : stored, restored);
+}
+
+function withoutLeadingSystem(messages: readonly ChatMessage[]): ChatMessage[] {
+  const start = messages.findIndex((message) => message.role !== "system" && message.role !== "developer");
+  return start < 0 ? [] : messages.slice(start);
 }
 
 function withShownText(committed: ChatMessage[], shownText: string): ChatMessage[] {

@@ -25,19 +25,29 @@ type Wake = "settled" | "released";
 export class Ledger extends DurableObject<Env> implements LedgerApi {
   private readonly waiters = new Map<string, Set<(wake: Wake) => void>>();
 
+  private tableReady = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS claims (
-        key TEXT PRIMARY KEY,
-        fingerprint TEXT NOT NULL,
-        token TEXT NOT NULL,
-        state TEXT NOT NULL,
-        result TEXT,
-        lease_until INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      )`,
-    );
+  }
+
+  /** The claims table, created on first use (again after the alarm emptied the object). */
+  private get sql(): SqlStorage {
+    if (!this.tableReady) {
+      this.ctx.storage.sql.exec(
+        `CREATE TABLE IF NOT EXISTS claims (
+          key TEXT PRIMARY KEY,
+          fingerprint TEXT NOT NULL,
+          token TEXT NOT NULL,
+          state TEXT NOT NULL,
+          result TEXT,
+          lease_until INTEGER NOT NULL,
+          expires_at INTEGER NOT NULL
+        )`,
+      );
+      this.tableReady = true;
+    }
+    return this.ctx.storage.sql;
   }
 
   async claim(key: string, fingerprint: string, options: ClaimOptions): Promise<ClaimOutcome> {
@@ -58,7 +68,7 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
 
   async settle(key: string, token: string, result: string | null, retainMs: number): Promise<boolean> {
     const now = Date.now();
-    const updated = this.ctx.storage.sql.exec(
+    const updated = this.sql.exec(
       "UPDATE claims SET state = 'done', result = ?, expires_at = ? WHERE key = ? AND token = ? AND state = 'running'",
       result,
       now + retainMs,
@@ -72,7 +82,7 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    const deleted = this.ctx.storage.sql.exec("DELETE FROM claims WHERE key = ? AND token = ? AND state = 'running'", key, token).rowsWritten;
+    const deleted = this.sql.exec("DELETE FROM claims WHERE key = ? AND token = ? AND state = 'running'", key, token).rowsWritten;
     if (deleted > 0) this.wake(key, "released");
     return deleted > 0;
   }
@@ -80,9 +90,15 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
   override async alarm(): Promise<void> {
     const now = Date.now();
     // A running claim expires with its lease (expires_at = lease_until until it is settled).
-    this.ctx.storage.sql.exec("DELETE FROM claims WHERE expires_at <= ?", now);
-    const next = this.ctx.storage.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+    this.sql.exec("DELETE FROM claims WHERE expires_at <= ?", now);
+    const next = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
+    if (next !== null) {
+      await this.ctx.storage.setAlarm(next);
+      return;
+    }
+    // Nothing left to remember: an object with no storage costs nothing and leaves nothing behind.
+    await this.ctx.storage.deleteAll();
+    this.tableReady = false;
   }
 
   private tryClaim(key: string, fingerprint: string, options: ClaimOptions): ClaimOutcome {
@@ -97,7 +113,7 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     // Unclaimed, expired, or a holder that died without settling (its lease ran out): take it.
     const token = crypto.randomUUID();
     const leaseUntil = now + options.leaseMs;
-    this.ctx.storage.sql.exec(
+    this.sql.exec(
       "INSERT OR REPLACE INTO claims (key, fingerprint, token, state, result, lease_until, expires_at) VALUES (?, ?, ?, 'running', NULL, ?, ?)",
       key,
       fingerprint,
@@ -109,10 +125,7 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
   }
 
   private read(key: string): ClaimRow | null {
-    return (
-      this.ctx.storage.sql.exec<ClaimRow>("SELECT fingerprint, token, state, result, lease_until, expires_at FROM claims WHERE key = ?", key).toArray()[0] ??
-      null
-    );
+    return this.sql.exec<ClaimRow>("SELECT fingerprint, token, state, result, lease_until, expires_at FROM claims WHERE key = ?", key).toArray()[0] ?? null;
   }
 
   private waitFor(key: string, ms: number): Promise<Wake | "timeout"> {

@@ -224,8 +224,8 @@ async function runOne(
     tool_call_id: call.call.id,
     turn_id: input.turnId,
     // Not the model's call id: a re-run turn gets new call ids from the model, but the same turn id,
-    // step and position, so it asks the tool for the same effect under the same key.
-    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${input.turnId}:${step}:${position}`,
+    // step, position and tool, so it asks the tool for the same effect under the same key.
+    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${input.turnId}:${step}:${position}:${name}`,
   };
   const invokeOptions = input.signal ? { timeoutMs: input.limits.toolTimeoutMs, signal: input.signal } : { timeoutMs: input.limits.toolTimeoutMs };
   return input.registry.invoke(tool, call.arguments.value, context, invokeOptions);

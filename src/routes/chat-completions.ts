@@ -35,8 +35,11 @@ chatCompletions.post("/chat/completions", async (c) => {
   if (!config.dmxapi.apiKey) {
     throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
   }
+  const requested = requestedConversation(c, request);
   const services = c.get("services");
-  const idempotency = await checkIdempotencyKey(c, services.claims, text);
+  // Everything that can refuse the request is checked before the key is claimed; from the claim on,
+  // every path either settles the key or releases it.
+  const idempotency = await checkIdempotencyKey(c, services.claims, `${requested ?? ""}\n${text}`);
   if (idempotency?.kind === "replay") {
     const { record } = idempotency;
     c.header(CONVERSATION_HEADER, record.conversation_id);
@@ -45,7 +48,8 @@ chatCompletions.post("/chat/completions", async (c) => {
     return c.json(record.response as JsonObject);
   }
 
-  const { conversationId, generated } = resolveConversationId(c, request, idempotency);
+  // A retried key continues where its first attempt stopped (a stream may have stored part of it).
+  const conversationId = requested ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId });
   const turnRequest: TurnRequest = {
     tenant: c.get("tenant"),
@@ -57,7 +61,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     ...(request.server_tools ? { allowedTools: request.server_tools } : {}),
     deadlineMs: config.limits.turnDeadlineMs,
     // An id we just generated cannot have history: skip the KV list.
-    newConversation: generated,
+    newConversation: !requested && !idempotency,
     reconcile: true,
     ...(idempotency ? { turnId: idempotency.turnId } : {}),
   };
@@ -85,7 +89,10 @@ chatCompletions.post("/chat/completions", async (c) => {
         onFailure: () => forgetIdempotent(c, services.claims, idempotency),
       });
     }
-    const completed = await runTurn(services, turnRequest, { hooks });
+    // The turn outlives a client that goes away, so its key is settled (or released) either way.
+    const running = runTurn(services, turnRequest, { hooks });
+    c.executionCtx.waitUntil(running.catch(() => forgetIdempotent(c, services.claims, idempotency)));
+    const completed = await running;
     log.info("turn", { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
     const body = { ...completed.completion, conversation_id: conversationId };
     rememberIdempotent(c, services.claims, idempotency, { stream: false, includeUsage, completion: body, conversationId });
@@ -133,11 +140,21 @@ function rememberIdempotent(
     conversation_id: result.conversationId,
   };
   const retainMs = c.get("config").idempotencyTtlSeconds * 1000;
-  c.executionCtx.waitUntil(claims.settle(check.claim, check.token, JSON.stringify(record), retainMs).catch(() => undefined));
+  // A key that cannot be settled (the ledger unreachable, a response over its 2 MB row) is released:
+  // a retry then runs again, rather than waiting out the lease.
+  const settled = claims.settle(check.claim, check.token, JSON.stringify(record), retainMs).catch((error: unknown) => {
+    c.get("log").warn("idempotency_not_settled", { message: error instanceof Error ? error.message : String(error) });
+    return claims.release(check.claim, check.token);
+  });
+  c.executionCtx.waitUntil(settled.catch(() => undefined));
 }
 
+/** Claims already released in this isolate: several failure paths may report the same failure. */
+const released = new WeakSet<IdempotentRun>();
+
 function forgetIdempotent(c: Context<AppEnv>, claims: LedgerApi, check: IdempotentRun | null): void {
-  if (!check) return;
+  if (!check || released.has(check)) return;
+  released.add(check);
   c.executionCtx.waitUntil(claims.release(check.claim, check.token).catch(() => undefined));
 }
 
@@ -159,20 +176,17 @@ async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatReque
   return { request: applyParameterPolicy(parsed.data, c.get("config").parameters), text };
 }
 
-function resolveConversationId(c: Context<AppEnv>, request: ChatRequest, idempotency: IdempotentRun | null): { conversationId: string; generated: boolean } {
+/** The conversation the client names, checked; null when it names none. */
+function requestedConversation(c: Context<AppEnv>, request: ChatRequest): string | null {
   const fromHeader = c.req.header(CONVERSATION_HEADER)?.trim();
   if (fromHeader && request.conversation_id && fromHeader !== request.conversation_id) {
     throw invalidRequest(`The ${CONVERSATION_HEADER} header and conversation_id name different conversations.`, "conversation_id");
   }
   const chosen = request.conversation_id ?? fromHeader;
-  if (chosen === undefined || chosen === "") {
-    // A retried key continues where its first attempt stopped (a stream may have stored part of it).
-    if (idempotency) return { conversationId: idempotency.conversationId, generated: false };
-    return { conversationId: `conv_${randomToken(24)}`, generated: true };
-  }
+  if (chosen === undefined || chosen === "") return null;
   const valid = chatRequestSchema.shape.conversation_id.safeParse(chosen);
   if (!valid.success) throw invalidRequest(describeIssue(valid.error).message.replace("''", "'conversation_id'"), "conversation_id");
-  return { conversationId: chosen, generated: false };
+  return chosen;
 }
 
 function forwardedParameters(request: ChatRequest, defaultModel: string): JsonObject & { model: string } {

@@ -29,6 +29,8 @@ function slowly(content: string, delayMs: number) {
   };
 }
 
+const roles = (messages: JsonObject[]) => messages.map((message) => message.role);
+
 /** The assistant text a chat-completions SSE stream carries. */
 function streamedContent(sse: string): string {
   return sse
@@ -148,6 +150,53 @@ describe("Idempotency-Key under concurrency", () => {
     const retry = await post(hello, { "Idempotency-Key": key });
     expect(retry.status).toBe(200);
     expect(retry.headers.get("idempotent-replayed")).toBeNull();
+  });
+});
+
+describe("Idempotency-Key across failures", () => {
+  it("leaves the key free when the request is refused before it runs (a bad X-Conversation-Id)", async () => {
+    const key = `idem-refused-${Date.now()}`;
+    const hello = { model: "gpt-5-mini", messages: [{ role: "user", content: "hello" }] };
+    expect((await post(hello, { "Idempotency-Key": key, "X-Conversation-Id": "not/valid" })).status).toBe(400);
+
+    switchboard.upstream.enqueue(reply.text("hi"));
+    const corrected = await post(hello, { "Idempotency-Key": key });
+    expect(corrected.status).toBe(200);
+    expect(corrected.headers.get("idempotent-replayed")).toBeNull();
+  });
+
+  it("re-runs a stream cut short as the same turn, so the model never sees its input twice", async () => {
+    const key = `idem-cut-${Date.now()}`;
+    const body = { model: "gpt-5-mini", stream: true, messages: [{ role: "user", content: "tell me a story" }] };
+    switchboard.upstream.enqueue(() => sseResponse(toChunks(completion({ content: "Once upon a time there was a long story" })), 100));
+    const aborter = new AbortController();
+    const first = await switchboard.request("/v1/chat/completions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+      body: JSON.stringify(body),
+      signal: aborter.signal,
+    });
+    const conversationId = first.headers.get("x-conversation-id")!;
+    const reader = first.body!.getReader();
+    await reader.read();
+    await reader.read();
+    aborter.abort();
+    // What the client saw is stored, marked incomplete, and the key is released.
+    await eventually(async () => {
+      const stored = await (await switchboard.request(`/v1/conversations/${conversationId}`)).json().catch(() => null);
+      return (stored as { turns?: Array<{ incomplete: boolean }> } | null)?.turns?.[0]?.incomplete ? true : null;
+    });
+
+    switchboard.upstream.enqueue(reply.text("The end."));
+    const retry = await eventually(async () => {
+      const response = await post(body, { "Idempotency-Key": key });
+      return response.status === 200 ? response : null;
+    });
+    expect(streamedContent(await retry.text())).toBe("The end.");
+    expect(roles(switchboard.upstream.chatCalls.at(-1)!.body.messages as JsonObject[])).toEqual(["user"]);
+    const stored = (await (await switchboard.request(`/v1/conversations/${conversationId}`)).json()) as { turns: unknown[]; messages: JsonObject[] };
+    expect(stored.turns).toHaveLength(1);
+    expect(stored.messages.map((message) => message.content)).toEqual(["tell me a story", "The end."]);
   });
 });
 

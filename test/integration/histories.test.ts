@@ -9,7 +9,7 @@ import { generateText, stepCountIs, tool } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { KEYS, useSwitchboard } from "./support/harness.js";
-import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
+import { completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 const switchboard = useSwitchboard();
 
@@ -124,6 +124,31 @@ describe("frameworks that resend the whole history with a conversation_id", () =
     for (const call of [1, 2]) expectWellFormed(sentMessages(call));
     expect(roles(sentMessages(1))).toEqual(["system", "user", "assistant", "tool"]);
     expect(roles(sentMessages(2))).toEqual(["system", "user", "assistant", "tool", "assistant", "user"]);
+  });
+
+  it("a streaming client that resends its history, with the text the model wrote before a tool step, continues without a conflict", async () => {
+    const question = { role: "user", content: "What is 6*7?" };
+    switchboard.upstream.enqueue(
+      reply.json(completion({ content: "Let me calculate. ", tool_calls: [toolCall("calculate", { expression: "6*7" }, "call_pre")] })),
+      reply.text("It is 42."),
+    );
+    const streamed = await post({ model: "gpt-5-mini", stream: true, messages: [question] });
+    const conversationId = streamed.headers.get("x-conversation-id");
+    const shown = (await streamed.text())
+      .split("\n")
+      .filter((line) => line.startsWith("data: {"))
+      .map((line) => (JSON.parse(line.slice(6)) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta?.content ?? "")
+      .join("");
+    expect(shown).toBe("Let me calculate. It is 42.");
+
+    switchboard.upstream.enqueue(reply.text("You're welcome."));
+    const next = await post({
+      model: "gpt-5-mini",
+      conversation_id: conversationId,
+      messages: [question, { role: "assistant", content: shown }, { role: "user", content: "thanks" }],
+    });
+    expect(next.status).toBe(200);
+    expect(roles(sentMessages(2))).toEqual(["user", "assistant", "tool", "assistant", "user"]);
   });
 
   it("refuses a resent history that contradicts the stored one with 409 naming the message, before any model call", async () => {

@@ -57,7 +57,7 @@ describe("what the client saw of a turn", () => {
 describe("reconciling a request with its conversation", () => {
   it("keeps only what is new when the whole history is resent, system prompt included (pydantic-ai, LangChain)", () => {
     const messages = [system, user("Weather in Paris?"), assistant("18 °C in Paris."), user("And in Lyon?")];
-    expect(reconcileInput([weatherTurn], messages)).toEqual([user("And in Lyon?")]);
+    expect(reconcileInput([weatherTurn], messages).input).toEqual([user("And in Lyon?")]);
   });
 
   it("recognises the history in other words: text parts, developer role, re-serialised arguments", () => {
@@ -67,19 +67,82 @@ describe("reconciling a request with its conversation", () => {
       { role: "assistant", content: [{ type: "text", text: "18 °C in Paris." }], refusal: null },
       user("And in Lyon?"),
     ];
-    expect(reconcileInput([weatherTurn], resent)).toEqual([user("And in Lyon?")]);
+    expect(reconcileInput([weatherTurn], resent).input).toEqual([user("And in Lyon?")]);
   });
 
   it("keeps only what is new when only the tail of the history is resent", () => {
-    expect(reconcileInput([weatherTurn], [assistant("18 °C in Paris."), user("And in Lyon?")])).toEqual([user("And in Lyon?")]);
+    expect(reconcileInput([weatherTurn], [assistant("18 °C in Paris."), user("And in Lyon?")]).input).toEqual([user("And in Lyon?")]);
   });
 
   it("passes new messages alone through untouched, even one that repeats an earlier question", () => {
-    expect(reconcileInput([weatherTurn], [user("Weather in Paris?")])).toEqual([user("Weather in Paris?")]);
+    expect(reconcileInput([weatherTurn], [user("Weather in Paris?")]).input).toEqual([user("Weather in Paris?")]);
+  });
+
+  it("recognises a streamed reply that carried the text of the steps before it", () => {
+    const preamble = turn("t", [user("6*7?"), assistant("Let me calculate. ", [["call_c", "calculate"]]), tool("call_c", "42"), assistant("It is 42.")], 1);
+    expect(reconcileInput([preamble], [user("6*7?"), assistant("Let me calculate. It is 42."), user("thanks")]).input).toEqual([user("thanks")]);
+    expect(reconcileInput([preamble], [user("6*7?"), assistant("It is 42."), user("thanks")]).input).toEqual([user("thanks")]);
+  });
+
+  it("lets a client keep or drop the partial reply of a stream that was cut short", () => {
+    const cut = { ...turn("t", [system, user("story?"), assistant("Once upon a ti")], 2), incomplete: true };
+    const later = turn("t2", [user("again"), assistant("The end.")], 1);
+    const dropped = [system, user("story?"), user("again"), assistant("The end."), user("another")];
+    const kept = [system, user("story?"), assistant("Once upon a ti"), user("again"), assistant("The end."), user("another")];
+    expect(reconcileInput([cut, later], dropped).input).toEqual([user("another")]);
+    expect(reconcileInput([cut, later], kept).input).toEqual([user("another")]);
+  });
+
+  it("accepts tool results resent in another order than they were stored", () => {
+    const answered = turn("t", [tool("call_b", "2"), tool("call_a", "1"), assistant("done")], 2);
+    const asked = turn(
+      "t0",
+      [
+        user("go"),
+        assistant(null, [
+          ["call_a", "x"],
+          ["call_b", "y"],
+        ]),
+      ],
+      1,
+    );
+    const resent = [
+      user("go"),
+      assistant(null, [
+        ["call_a", "x"],
+        ["call_b", "y"],
+      ]),
+      tool("call_b", "2"),
+      tool("call_a", "1"),
+      assistant("done"),
+      user("thanks"),
+    ];
+    expect(reconcileInput([asked, answered], resent).input).toEqual([user("thanks")]);
+  });
+
+  it("keeps only what is new after a window of the history behind the system prompt (LangChain trim_messages)", () => {
+    const turns = [
+      turn("t1", [system, user("u1"), assistant("a1")], 2),
+      turn("t2", [user("u2"), assistant("a2")], 1),
+      turn("t3", [user("u3"), assistant("a3")], 1),
+    ];
+    expect(reconcileInput(turns, [system, user("u3"), assistant("a3"), user("u4")]).input).toEqual([user("u4")]);
+  });
+
+  it("takes a system prompt that changes per request as this turn's prompt, not as a contradiction", () => {
+    const monday = turn("t1", [{ role: "system", content: "Today is Monday 10:00." }, user("hi"), assistant("hello")], 2);
+    const now: ChatMessage = { role: "system", content: "Today is Monday 10:01." };
+    expect(reconcileInput([monday], [now, user("hi"), assistant("hello"), user("how are you")])).toEqual({ input: [user("how are you")], system: [now] });
+  });
+
+  it("reads turns stored before input_count existed, whatever history their requests resent", () => {
+    const legacy = (id: string, messages: ChatMessage[]): TurnRecord => ({ id, started_at: 1, completed_at: 2, incomplete: false, messages });
+    const turns = [legacy("t1", [system, user("u1"), assistant("a1")]), legacy("t2", [system, user("u1"), assistant("a1"), user("u2"), assistant("a2")])];
+    expect(reconcileInput(turns, [system, user("u1"), assistant("a1"), user("u2"), assistant("a2"), user("u3")]).input).toEqual([user("u3")]);
   });
 
   it("drops a resent system prompt in front of new messages", () => {
-    expect(reconcileInput([weatherTurn], [system, user("And in Lyon?")])).toEqual([user("And in Lyon?")]);
+    expect(reconcileInput([weatherTurn], [system, user("And in Lyon?")]).input).toEqual([user("And in Lyon?")]);
   });
 
   it("accepts the client's answer to a mixed step after the resent history (Agents SDK shape)", () => {
@@ -96,7 +159,7 @@ describe("reconciling a request with its conversation", () => {
       1,
     );
     const resent = [user("go"), assistant(null, [["call_sbx_c", "open_door"]]), tool("call_sbx_c", "opened")];
-    expect(reconcileInput([mixed], resent)).toEqual([tool("call_sbx_c", "opened")]);
+    expect(reconcileInput([mixed], resent).input).toEqual([tool("call_sbx_c", "opened")]);
   });
 
   it("refuses with the index of the first difference a resent history that contradicts the stored one", () => {

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { claimIdempotencyKey } from "../../src/idempotency.js";
 import { claimKey, createClaims } from "../../src/ledger/claims.js";
 import type { Ledger } from "../../src/ledger/ledger.js";
 
@@ -72,9 +73,41 @@ describe("ledger claims", () => {
     if (first.status !== "claimed") throw new Error("expected a claim");
     await claims.settle(key, first.token, "result", 1);
     const stub = namespace.get(namespace.idFromName(key));
-    const rows = () => runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM claims").one().n);
-    for (let waited = 0; (await rows()) > 0 && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await rows()).toBe(0);
+    // Emptied, the object deletes its storage altogether, table included.
+    const tables = () =>
+      runInDurableObject(
+        stub,
+        (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'claims'").one().n,
+      );
+    for (let waited = 0; (await tables()) > 0 && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await tables()).toBe(0);
     expect(await claims.claim(key, "body", lease)).toMatchObject({ status: "claimed", takeover: false });
+  });
+});
+
+describe("Idempotency-Key claims", () => {
+  const options = { leaseMs: 60_000, waitMs: 0 };
+
+  it("gives a retried request its first attempt's turn and conversation, and a reused key with another body new ones", async () => {
+    const tenant = `tenant-${crypto.randomUUID()}`;
+    const first = await claimIdempotencyKey(claims, tenant, "key-1", "body A", options);
+    if (first.kind !== "new") throw new Error("expected a new claim");
+    await claims.release(first.claim, first.token);
+    const retry = await claimIdempotencyKey(claims, tenant, "key-1", "body A", options);
+    if (retry.kind !== "new") throw new Error("expected a new claim");
+    expect([retry.turnId, retry.conversationId]).toEqual([first.turnId, first.conversationId]);
+
+    // After the key expired, the same key names another request: it must not continue the first one's conversation.
+    await claims.release(retry.claim, retry.token);
+    const reused = await claimIdempotencyKey(claims, tenant, "key-1", "body B", options);
+    if (reused.kind !== "new") throw new Error("expected a new claim");
+    expect(reused.turnId).not.toBe(first.turnId);
+    expect(reused.conversationId).not.toBe(first.conversationId);
+  });
+
+  it("keeps keys apart per tenant", async () => {
+    const a = await claimIdempotencyKey(claims, `a-${crypto.randomUUID()}`, "shared", "body", options);
+    const b = await claimIdempotencyKey(claims, `b-${crypto.randomUUID()}`, "shared", "body", options);
+    expect([a.kind, b.kind]).toEqual(["new", "new"]);
   });
 });

@@ -231,7 +231,7 @@ describe("runToolLoop", () => {
         tenant: "default",
         tool_call_id: "call_w",
         turn_id: "turn_1",
-        idempotency_key: "default:conv_1:turn_1:1:0",
+        idempotency_key: "default:conv_1:turn_1:1:0:weather",
       },
       options: { timeoutMs: 1000 },
     });
@@ -253,7 +253,7 @@ describe("runToolLoop", () => {
     };
     const first = await run(["call_a", "call_b"]);
     const rerun = await run(["call_x", "call_y"]);
-    expect(first).toEqual(["default:conv_1:turn_1:1:0", "default:conv_1:turn_1:1:1", "default:conv_1:turn_1:2:0"]);
+    expect(first).toEqual(["default:conv_1:turn_1:1:0:weather", "default:conv_1:turn_1:1:1:weather", "default:conv_1:turn_1:2:0:weather"]);
     expect(rerun).toEqual(first);
   });
 
