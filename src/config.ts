@@ -108,7 +108,19 @@ function checkClientKeys(env: Env): void {
   }
 }
 
+// The variables are fixed for an isolate's life (a changed one means a new deploy, a new isolate):
+// parse them once per env object rather than on every request.
+const parsed = new WeakMap<Env, Config>();
+
 export function readConfig(env: Env): Config {
+  const known = parsed.get(env);
+  if (known) return known;
+  const config = parseConfig(env);
+  parsed.set(env, config);
+  return config;
+}
+
+function parseConfig(env: Env): Config {
   const apiKey = env.DMXAPI_API_KEY?.trim() || null;
   const model = env.DMXAPI_MODEL?.trim() || "gpt-5-mini";
   const extra = list(env.DMXAPI_MODELS);

@@ -16,8 +16,14 @@ export interface Logger {
   redact(text: string): string;
 }
 
+// Building a redactor (every secret in every encoded form) is the costly part of a logger; the
+// secrets change only with a new deploy, so one per isolate serves every request.
+let cachedRedactor: { secrets: string; redact: Redact } | undefined;
+
 export function createLogger(base: LogFields, secrets: readonly string[]): Logger {
-  return loggerWith(base, createRedactor(secrets));
+  const key = secrets.join("\n");
+  if (cachedRedactor?.secrets !== key) cachedRedactor = { secrets: key, redact: createRedactor(secrets) };
+  return loggerWith(base, cachedRedactor.redact);
 }
 
 function loggerWith(base: LogFields, redact: Redact): Logger {

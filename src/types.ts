@@ -2,7 +2,7 @@
 
 import type { Config } from "./config.js";
 import type { Env } from "./env.js";
-import type { Logger } from "./log.js";
+import type { LogFields, Logger } from "./log.js";
 import type { Services } from "./services.js";
 
 export interface AppVariables {
@@ -11,6 +11,8 @@ export interface AppVariables {
   tenant: string;
   log: Logger;
   services: Services;
+  /** What a route adds to the request's one access log line (steps, tokens, tool invocations). */
+  accessLog: LogFields;
 }
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -57,10 +57,22 @@ export class ConversationTooLargeError extends Error {
   }
 }
 
+/** A snapshot built and checked against the size limit, not yet written. */
+export interface PreparedAppend {
+  bytes: number;
+  /** Writes the snapshot; `cleanup` is the best-effort removal of the snapshots it supersedes. */
+  write(): Promise<{ cleanup: Promise<void> }>;
+}
+
 export interface ConversationStore {
   load(tenant: string, id: string): Promise<Conversation | null>;
-  /** Stores `turn` on top of `base`; returns best-effort cleanup to run after the response. */
+  /**
+   * Stores `turn` on top of `base`. Once this resolves the turn is durable; `cleanup` is the work
+   * that may run after the response.
+   */
   append(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): Promise<{ cleanup: Promise<void> }>;
+  /** Builds the snapshot `append` would write, throwing ConversationTooLargeError before anything is written. */
+  prepare(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): PreparedAppend;
   delete(tenant: string, id: string): Promise<boolean>;
 }
 
@@ -105,9 +117,37 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       for (const turn of snapshot.turns) if (isJsonObject(turn) && !turns.has(turn.id)) turns.set(turn.id, turn);
     }
     const ordered = [...turns.values()].sort((left, right) => left.started_at - right.started_at || left.id.localeCompare(right.id));
-    bytes = byteLength(JSON.stringify({ conversation_id: id, turns: ordered }));
+    // One head (the usual case): its size is in its metadata, and the snapshot need not be serialised again.
+    const single = heads.length === 1 ? keys.find((key) => key.name === prefix + heads[0])?.metadata?.bytes : undefined;
+    bytes = typeof single === "number" ? single : byteLength(JSON.stringify({ conversation_id: id, turns: ordered }));
     if (ordered.length === 0) return { conversation: null, missingHead };
     return { conversation: { id, tenant, turns: ordered, heads, bytes }, missingHead };
+  }
+
+  function prepare(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): PreparedAppend {
+    const prefix = prefixOf(tenant, id);
+    const turns = [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn];
+    const snapshot: Snapshot = { conversation_id: id, turns };
+    const value = JSON.stringify(snapshot);
+    const bytes = byteLength(value);
+    if (bytes > options.maxBytes) throw new ConversationTooLargeError(bytes, options.maxBytes);
+    const name = snapshotName(turn);
+    // Re-storing a turn rewrites its own key, which must never become its own parent.
+    const parents = (base?.heads ?? []).filter((head) => head !== name);
+    const metadata: SnapshotMetadata = { parents, turns: turns.length, bytes };
+    return {
+      bytes,
+      async write() {
+        await kv.put(prefix + name, value, { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds), metadata });
+        // The parents are now redundant. Deleting them keeps reads to one list and one get; if a delete
+        // is lost, the parent only lingers until its TTL, and readers still skip it as superseded.
+        const cleanup = Promise.all(parents.map((parent) => kv.delete(prefix + parent))).then(
+          () => undefined,
+          () => undefined,
+        );
+        return { cleanup };
+      },
+    };
   }
 
   return {
@@ -119,29 +159,8 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       return (await loadOnce(tenant, id)).conversation;
     },
 
-    async append(tenant, id, base, turn) {
-      const prefix = prefixOf(tenant, id);
-      const turns = [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn];
-      const snapshot: Snapshot = { conversation_id: id, turns };
-      const value = JSON.stringify(snapshot);
-      const bytes = byteLength(value);
-      if (bytes > options.maxBytes) throw new ConversationTooLargeError(bytes, options.maxBytes);
-      const name = snapshotName(turn);
-      // Re-storing a turn rewrites its own key, which must never become its own parent.
-      const parents = (base?.heads ?? []).filter((head) => head !== name);
-      const metadata: SnapshotMetadata = { parents, turns: turns.length, bytes };
-      await kv.put(prefix + name, value, {
-        expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds),
-        metadata,
-      });
-      // The parents are now redundant. Deleting them keeps reads to one list and one get; if a delete
-      // is lost, the parent only lingers until its TTL, and readers still skip it as superseded.
-      const cleanup = Promise.all(parents.map((parent) => kv.delete(prefix + parent))).then(
-        () => undefined,
-        () => undefined,
-      );
-      return { cleanup };
-    },
+    append: async (tenant, id, base, turn) => prepare(tenant, id, base, turn).write(),
+    prepare,
 
     async delete(tenant, id) {
       const prefix = prefixOf(tenant, id);

@@ -93,7 +93,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     const running = runTurn(services, turnRequest, { hooks });
     c.executionCtx.waitUntil(running.catch(() => forgetIdempotent(c, services.claims, idempotency)));
     const completed = await running;
-    log.info("turn", { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
+    Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
     const body = { ...completed.completion, conversation_id: conversationId };
     rememberIdempotent(c, services.claims, idempotency, { stream: false, includeUsage, completion: body, conversationId });
     return c.json(body);

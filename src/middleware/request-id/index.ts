@@ -25,6 +25,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   }
   c.set("config", config);
   c.set("tenant", "anonymous");
+  c.set("accessLog", {});
   c.set("log", createLogger({ request_id: requestId }, config.secrets));
   await next();
   c.header("X-Request-Id", requestId);
@@ -35,5 +36,6 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
     status: c.res.status,
     conversation_id: c.res.headers.get("X-Conversation-Id") ?? undefined,
     duration_ms: Date.now() - started,
+    ...c.get("accessLog"),
   });
 });
