@@ -40,7 +40,12 @@ function slowKv(options: { failWrites?: number } = {}) {
       return bindings.CONVERSATIONS.put(key, value, putOptions);
     },
   } as unknown as KVNamespace;
-  return { kv, release: () => held.splice(0).forEach((go) => go()) };
+  return {
+    kv,
+    release: () => {
+      for (const go of held.splice(0)) go();
+    },
+  };
 }
 
 const storeOver = (kv: KVNamespace) =>
