@@ -17,9 +17,19 @@ catalog.get("/tools", async (c) => {
   const tools = selectServerTools(await c.get("services").registry.list(), toolsForTenant(c.get("config"), c.get("tenant")));
   return c.json({
     object: "list",
-    data: tools.map((tool) => ({ ...tool.definition, metadata: { version: tool.version, side_effects: tool.sideEffects, ...origin(tool) } })),
+    data: tools.map((tool) => ({ ...tool.definition, metadata: { version: tool.version, side_effects: tool.sideEffects, ...origin(tool), ...cost(tool) } })),
   });
 });
+
+/**
+ * What offering the tool costs on every model call of a turn: its definition's bytes, and a rough
+ * token estimate (about 4 bytes a token for JSON). `server_tools` (per request) and
+ * TENANT_SERVER_TOOLS (per key) send fewer.
+ */
+function cost(tool: ServerTool) {
+  const bytes = new TextEncoder().encode(JSON.stringify(tool.definition)).byteLength;
+  return { definition_bytes: bytes, estimated_tokens: Math.ceil(bytes / 4) };
+}
 
 /** Where a tool comes from: a tool Worker's binding, or an MCP server (by binding or URL) and its own name for the tool. */
 function origin(tool: ServerTool) {

@@ -163,6 +163,17 @@ describe("catalog", () => {
     });
   });
 
+  it("says what offering each tool costs on every model call: its definition's bytes and a token estimate", async () => {
+    const body = (await (await switchboard.request("/v1/tools")).json()) as {
+      data: Array<{ type: string; function: JsonObject; metadata: { definition_bytes: number; estimated_tokens: number } }>;
+    };
+    for (const tool of body.data) {
+      const bytes = new TextEncoder().encode(JSON.stringify({ type: tool.type, function: tool.function })).byteLength;
+      expect(tool.metadata.definition_bytes).toBe(bytes);
+      expect(tool.metadata.estimated_tokens).toBe(Math.ceil(bytes / 4));
+    }
+  });
+
   it("answers unknown routes with a 404 in OpenAI format", async () => {
     const response = await switchboard.request("/v1/nothing");
     expect(response.status).toBe(404);
