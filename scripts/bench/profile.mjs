@@ -8,7 +8,7 @@
 //   --c=N           connections (default 8)     --seconds=S   profiled load (default 5)
 //
 // Same setup as `npm run bench` (one Miniflare, mock upstream on loopback). Attaches to the Worker's
-// isolate over workerd's inspector, samples every 100 µs, writes bench/results/<worker>.cpuprofile
+// isolate over workerd's inspector, samples every 100 µs, writes bench/results/tmp/<worker>.cpuprofile
 // (open it in Chrome DevTools → Performance, or VS Code) and prints the functions with the most self
 // time. With the real local KV, work done by the KV simulator on the same thread can be charged to
 // whatever the profiled isolate last ran: profile the in-memory-KV variant for the orchestrator's code.
@@ -53,7 +53,7 @@ const miniflare = new Miniflare(
 try {
   await miniflare.ready;
   const direct = (await miniflare.unsafeGetDirectURL(loaded)).href;
-  const isOrchestrator = loaded === ORCHESTRATOR || loaded === BENCH_WORKERS.memoryKv.name || loaded === BENCH_WORKERS.kvCounting.name;
+  const isOrchestrator = loaded === ORCHESTRATOR || loaded === BENCH_WORKERS.memoryKv.name || loaded === BENCH_WORKERS.counting.name;
   const url = isOrchestrator ? new URL("/v1/chat/completions", direct).href : direct;
 
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
@@ -88,8 +88,9 @@ try {
   socket.close();
 
   const profile = stopped.profile;
-  mkdirSync(path.join(benchDir, "results"), { recursive: true });
-  const file = path.join(benchDir, "results", `${worker}.cpuprofile`);
+  // Under results/tmp/, which git ignores: a profile is for looking at, not for committing.
+  mkdirSync(path.join(benchDir, "results", "tmp"), { recursive: true });
+  const file = path.join(benchDir, "results", "tmp", `${worker}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
 
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
