@@ -198,7 +198,8 @@ export function renderSvg({ results, scenarios, concurrencies, saturated = () =>
     const x0 = margin.left + panelIndex * (panelWidth + gap);
     const y0 = margin.top;
     const rows = scenarios.map((scenario) => results.find((result) => result.scenario === scenario.key && result.concurrency === concurrency));
-    const max = niceMax(Math.max(...rows.map((row) => (row ? Math.max(row.p99Ms, row.medianMs) : 0)).filter(Number.isFinite), 0.001));
+    // Scaled to the medians: a p99 far above them (a shared machine's hiccups) is cut at the top and labelled.
+    const max = niceMax(Math.max(...rows.map((row) => (row ? row.medianMs * 1.6 : 0)).filter(Number.isFinite), 0.001));
     const y = (value) => y0 + panelHeight - (Math.min(value, max) / max) * panelHeight;
     parts.push(`<g>`);
     parts.push(
@@ -214,7 +215,7 @@ export function renderSvg({ results, scenarios, concurrencies, saturated = () =>
     if (panelIndex === 0) {
       const cy = y0 + panelHeight / 2;
       parts.push(
-        `<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99)</text>`,
+        `<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99, dashed: off the scale)</text>`,
       );
     }
     const slot = panelWidth / scenarios.length;
@@ -233,12 +234,20 @@ export function renderSvg({ results, scenarios, concurrencies, saturated = () =>
       parts.push(
         `<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"${look}><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`,
       );
+      const cut = row.p99Ms > max;
       if (Number.isFinite(row.p99Ms)) {
         const wy = y(row.p99Ms);
-        parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
-        parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
+        parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"${cut ? ' stroke-dasharray="2 2"' : ""}/>`);
+        if (cut)
+          parts.push(
+            `<text x="${cx + 3}" y="${wy + 2}" font-size="9" fill="#555" transform="rotate(90 ${cx + 3} ${wy + 2})">p99 ${valueLabel(row.p99Ms)}</text>`,
+          );
+        else parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
       }
-      parts.push(`<text x="${cx}" y="${Math.min(top, y(row.p99Ms)) - 4}" text-anchor="middle" font-size="10" fill="#111">${valueLabel(row.medianMs)}</text>`);
+      const labelY = cut ? top - 4 : Math.min(top, y(row.p99Ms)) - 4;
+      parts.push(
+        `<text x="${cx}" y="${labelY}" text-anchor="middle" font-size="10" fill="#111"${cut ? ' stroke="#fff" stroke-width="3" paint-order="stroke"' : ""}>${valueLabel(row.medianMs)}</text>`,
+      );
     });
     parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 + panelHeight + 36}" text-anchor="middle" font-size="12">scenario</text>`);
     parts.push(`</g>`);
