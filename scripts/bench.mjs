@@ -41,6 +41,14 @@ import { miniflareWorkers, root } from "./lib/workers.mjs";
 // ---------------------------------------------------------------------------------------------
 // Settings
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  // The usage is this file's opening comment.
+  const usage = readFileSync(new URL(import.meta.url), "utf8")
+    .split("\n\n")[0]
+    .replace(/^\/\/ ?/gm, "");
+  console.log(usage);
+  process.exit(0);
+}
 const quick = process.argv.includes("--quick");
 const outOption = process.argv.find((arg) => arg.startsWith("--out="))?.slice("--out=".length);
 const numberFrom = (name, fallback) => {
