@@ -1,89 +1,86 @@
-// `npm run bench` (issue 7): what the orchestrator costs on top of the platform, locally, in workerd.
+// `npm run bench` (issues 7 and 13): what Switchboard adds on top of the platform, beside a gateway users
+// pick for the same job (Portkey), locally, against a zero-latency mock model, so the numbers are the
+// gateways' own work and nothing else. What runs, how and why: bench/README.md.
 //
-// A zero-latency mock model (scripts/bench/mock-upstream.mjs, its own Node process on 127.0.0.1)
-// answers every model call instantly, so what is measured is the Workers' own work:
-//   1. floor        a request straight to the mock
-//   2. passthrough  a bare Worker that forwards the body to the mock with fetch (the platform's hop)
-//   3. orchestrator POST /v1/chat/completions, the model answers text directly
-//   4. orch + tool  one tool round trip: model → `calculate` tool Worker over its service binding → model
-//   5. AI SDK peer  the same one-tool loop run in-process by the Vercel AI SDK inside one Worker
-//   3m. (diagnostic) scenario 3 with an in-memory KV in place of Miniflare's local KV simulator
-// each at several concurrencies, in interleaved rounds after a warm-up (A B C D E, A B C D E, ...), so
-// drift on a noisy machine hits every scenario alike. Also: KV operations per turn, bundle sizes, and
-// per-Worker startup time.
+//   node scripts/bench.mjs            full run: bench/results/tmp/latest.{json,svg} (ignored by git)
+//   node scripts/bench.mjs --save     full run that also publishes bench/results/latest.{json,svg} and a dated copy
+//   node scripts/bench.mjs --quick    smoke run: bench/results/tmp/quick.{json,svg} (ignored by git)
+//   --out=DIR                         write the results to DIR instead (latest.* / quick.*)
+//   BENCH_SECONDS  BENCH_ROUNDS  BENCH_WARMUP_SECONDS  BENCH_CONCURRENCY (1,16,64)  BENCH_PAUSE_MS (250)
+//   BENCH_STREAM_REQUESTS  BENCH_COST_TURNS  BENCH_STORE_DELAY_MS  BENCH_STARTUP_RUNS  BENCH_STARTUP_COPIES
 //
-// Every Worker runs in ONE Miniflare (one workerd process). Each Worker under test gets its own
-// loopback socket (`unsafeDirectSockets`, ephemeral port), so requests reach it without Miniflare's
-// entry Worker in between; tool Workers have no socket and are reached only over service bindings.
-//
-//   node scripts/bench.mjs            full run (results in bench/results/tmp/, which git ignores)
-//   node scripts/bench.mjs --quick    smoke run (bench/results/tmp/quick.{json,svg})
-//   node scripts/bench.mjs --save     a full run that also writes the published bench/results/latest.{json,svg}
-//                                     and a dated copy (tracked files: commit them with the README's table)
-//   BENCH_SECONDS (2.5)  BENCH_ROUNDS (3)  BENCH_WARMUP_SECONDS (2 per scenario)  BENCH_CONCURRENCY (1,16,64)
-//   BENCH_STARTUP_RUNS (3)  BENCH_KV_TURNS (20)  BENCH_PAUSE_MS (250)
-//   BENCH_DIAGNOSTICS=0  drops the diagnostic scenario 3m (orchestrator, no tools, in-memory KV)
+// Processes: this one generates load and does nothing else while measuring; the mock model, the Workers
+// runtime (one Miniflare, scripts/bench/runtime.mjs, which also receives the Workers' log lines) and the
+// Portkey gateway each run in their own.
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs";
 import { median, percentile, runLoad } from "./bench/load.mjs";
+import { PORTKEY_VERSION, portkeyHeaders, startPortkey } from "./bench/portkey.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./bench/prompts.mjs";
-import { bundleTable, comparisonTable, kvTable, latencyTable, renderSvg, startupTable } from "./bench/report.mjs";
-import { benchWorkerOptions, requestHeaders as headers, mockStats, ORCHESTRATOR, orchestratorVars, requestBody, startMock } from "./bench/setup.mjs";
+import {
+  bundleTable,
+  comparisonTable,
+  costTable,
+  headlineTable,
+  latencyTable,
+  modelRequestTable,
+  renderSvg,
+  startupTable,
+  streamTable,
+  targetLines,
+} from "./bench/report.mjs";
+import { startRuntime } from "./bench/runtime.mjs";
+import { mockStats, ORCHESTRATOR, orchestratorVars, requestBody, requestHeaders, startMock } from "./bench/setup.mjs";
+import { runStream } from "./bench/stream.mjs";
 import { miniflareWorkers, root } from "./lib/workers.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-const USAGE = `Usage: npm run bench [-- --quick] [-- --save]
+const USAGE = `Usage: npm run bench [-- --quick] [-- --save] [-- --out=DIR]
 
-  (none)    full run, about 3.5 minutes; results in bench/results/tmp/ (ignored by git)
-  --quick   smoke run, about 45 s; bench/results/tmp/quick.{json,svg}
-  --save    full run that also writes the published bench/results/latest.{json,svg} and a dated copy
-Environment: BENCH_SECONDS BENCH_ROUNDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_STARTUP_RUNS BENCH_KV_TURNS
-BENCH_PAUSE_MS BENCH_DIAGNOSTICS=0 (see bench/README.md).`;
-let cli;
-try {
-  cli = parseArgs({
-    options: { quick: { type: "boolean", default: false }, save: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
-  });
-} catch (error) {
-  console.error(`bench: ${error instanceof Error ? error.message : error}\n\n${USAGE}`);
-  process.exit(1);
-}
-if (cli.values.help) {
+  (none)     full run, about 5.5 minutes; results in bench/results/tmp/ (ignored by git)
+  --save     full run that also publishes bench/results/latest.{json,svg} and a dated copy
+  --quick    smoke run, about 75 s; bench/results/tmp/quick.{json,svg}
+  --out=DIR  write the results to DIR instead
+Environment: BENCH_SECONDS BENCH_ROUNDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_PAUSE_MS
+BENCH_STREAM_REQUESTS BENCH_COST_TURNS BENCH_STORE_DELAY_MS BENCH_STARTUP_RUNS BENCH_STARTUP_COPIES (see bench/README.md).`;
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
 }
-const quick = cli.values.quick;
-if (quick && cli.values.save) {
-  console.error("bench: --save publishes a full run; it does not go with --quick.");
-  process.exit(1);
-}
+const quick = process.argv.includes("--quick");
+const outOption = process.argv.find((arg) => arg.startsWith("--out="))?.slice("--out=".length);
+// Only --save touches the tracked, published results.
+const save = process.argv.includes("--save") && !quick;
 const numberFrom = (name, fallback) => {
   const value = Number.parseFloat(process.env[name] ?? "");
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 const settings = {
   quick,
-  seconds: numberFrom("BENCH_SECONDS", quick ? 1 : 2.5),
-  rounds: Math.round(numberFrom("BENCH_ROUNDS", quick ? 1 : 3)),
+  seconds: numberFrom("BENCH_SECONDS", quick ? 0.6 : 1.5),
+  rounds: Math.round(numberFrom("BENCH_ROUNDS", quick ? 2 : 5)),
   warmupSeconds: numberFrom("BENCH_WARMUP_SECONDS", quick ? 0.6 : 2),
   concurrency: (process.env.BENCH_CONCURRENCY ?? "1,16,64")
     .split(",")
     .map((value) => Number.parseInt(value, 10))
     .filter((value) => value > 0),
-  startupRuns: Math.round(numberFrom("BENCH_STARTUP_RUNS", quick ? 1 : 3)),
-  kvTurns: Math.round(numberFrom("BENCH_KV_TURNS", quick ? 5 : 20)),
   pauseMs: numberFrom("BENCH_PAUSE_MS", 250),
-  // Scenario 3m: the orchestrator with an in-memory KV in place of Miniflare's local KV simulator.
-  diagnostics: process.env.BENCH_DIAGNOSTICS !== "0",
+  streamRequests: Math.round(numberFrom("BENCH_STREAM_REQUESTS", quick ? 40 : 150)),
+  costTurns: Math.round(numberFrom("BENCH_COST_TURNS", quick ? 5 : 20)),
+  storeDelayMs: numberFrom("BENCH_STORE_DELAY_MS", 20),
+  startupRuns: Math.round(numberFrom("BENCH_STARTUP_RUNS", quick ? 1 : 3)),
+  startupCopies: Math.round(numberFrom("BENCH_STARTUP_COPIES", quick ? 3 : 6)),
 };
+const cores = os.availableParallelism?.() ?? os.cpus().length;
+/** Closed-loop concurrency well past the cores: the load generator, the runtime and the mock queue for CPU. */
+const saturated = (concurrency) => concurrency >= 4 * cores;
 
 const startedAt = performance.now();
 const loadAverageAtStart = os.loadavg();
@@ -93,14 +90,12 @@ const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`
 // ---------------------------------------------------------------------------------------------
 // Processes we start, and stop on the way out (only these, by handle).
 
-let mock = null;
-let miniflare = null;
+const started = { mock: null, runtime: null, portkey: null };
 async function cleanup() {
-  const current = miniflare;
-  miniflare = null;
-  await current?.dispose().catch(() => undefined);
-  if (mock && mock.exitCode === null) mock.kill("SIGTERM");
-  mock = null;
+  const { mock, runtime, portkey } = started;
+  started.mock = started.runtime = started.portkey = null;
+  await runtime?.dispose().catch(() => undefined);
+  for (const child of [mock, portkey]) if (child && child.exitCode === null) child.kill("SIGTERM");
 }
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
@@ -108,21 +103,13 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-/** Workers' console output: counted, never printed while measuring; the first errors are kept. */
-const workerLogs = { log: 0, info: 0, warn: 0, error: 0, debug: 0, other: 0, firstProblems: [] };
-function onWorkerLog(entry) {
-  const level = entry.level in workerLogs && entry.level !== "firstProblems" ? entry.level : "other";
-  workerLogs[level]++;
-  if ((level === "warn" || level === "error") && workerLogs.firstProblems.length < 10) workerLogs.firstProblems.push(String(entry.message).slice(0, 500));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 const statsDelta = (after, before) => Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]));
 
-async function post(url, content, extraHeaders = {}) {
-  const response = await fetch(url, { method: "POST", headers: { ...headers, ...extraHeaders }, body: requestBody(content) });
+async function post(url, body, headers) {
+  const response = await fetch(url, { method: "POST", headers, body });
   const text = await response.text();
   let json = null;
   try {
@@ -132,6 +119,12 @@ async function post(url, content, extraHeaders = {}) {
 }
 
 const answerOf = (json) => json?.choices?.[0]?.message?.content;
+/** Median over rounds of a per-round value, with its range. */
+const spread = (values) => {
+  const finite = values.filter(Number.isFinite);
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), rounds: values };
+};
+const rotate = (list, by) => list.map((_, index) => list[(index + by) % list.length]);
 
 // ---------------------------------------------------------------------------------------------
 // Sections
@@ -139,7 +132,7 @@ const answerOf = (json) => json?.choices?.[0]?.message?.content;
 async function sanityCheck(scenarios, mockPort) {
   for (const scenario of scenarios) {
     const before = await mockStats(mockPort);
-    const response = await post(scenario.url, scenario.prompt);
+    const response = await post(scenario.url, scenario.body, scenario.headers);
     const delta = statsDelta(await mockStats(mockPort), before);
     const problems = [];
     if (response.status !== 200) problems.push(`status ${response.status}: ${response.text.slice(0, 300)}`);
@@ -153,59 +146,106 @@ async function sanityCheck(scenarios, mockPort) {
 }
 
 async function settleCounts(countsUrl) {
-  // Deletes of superseded snapshots run after the response (waitUntil): wait until the counts stop moving.
+  // Work after the response (waitUntil) may still be running: wait until the counts stop moving.
   let last = "";
-  for (let attempt = 0; attempt < 40; attempt++) {
+  for (let attempt = 0; attempt < 60; attempt++) {
     const text = await (await fetch(countsUrl)).text();
     if (text === last) return JSON.parse(text);
     last = text;
-    await sleep(50);
+    await sleep(60);
   }
   return JSON.parse(last);
 }
 
-async function countKv(baseUrl, turns) {
-  const chatUrl = new URL("/v1/chat/completions", baseUrl).href;
-  const countsUrl = new URL("/__kv_counts", baseUrl).href;
-  const reset = () => fetch(new URL("/__kv_counts/reset", baseUrl), { method: "POST" });
-  const cases = [];
+/**
+ * What a turn asks of the platform, per kind of turn, through the counting wrapper: KV, Durable Object,
+ * service-binding and fetch calls (and which of them the answer waited for), model calls and the tool
+ * definitions they carried (the mock's counters), and the Workers' log lines (the runtime's counters).
+ */
+async function measureCosts(countingUrl, mockPort, runtime) {
+  const chatUrl = new URL("/v1/chat/completions", countingUrl).href;
+  const countsUrl = new URL("/__counts", countingUrl).href;
+  const turns = settings.costTurns;
+  const turn = async (body, extraHeaders = {}) => {
+    const begin = performance.now();
+    const response = await post(chatUrl, body, { ...requestHeaders, ...extraHeaders });
+    if (response.status !== 200) throw new Error(`Cost-counting turn failed: ${response.status} ${response.text.slice(0, 300)}`);
+    return { ms: performance.now() - begin, conversationId: response.headers.get("X-Conversation-Id") };
+  };
+  // One turn of each kind first, uncounted: tool discovery happens once per isolate, not per turn.
+  await turn(requestBody(TEXT_PROMPT));
+  await turn(requestBody(TOOL_PROMPT));
 
-  async function measure(label, description, run) {
+  const cases = [];
+  async function measure(key, label, run) {
     await settleCounts(countsUrl);
-    await reset();
-    await run();
+    await fetch(new URL(`/__counts/reset?delay=${settings.storeDelayMs}`, countingUrl), { method: "POST" });
+    const mockBefore = await mockStats(mockPort);
+    const logsBefore = await runtime.logs();
+    const times = [];
+    for (let index = 0; index < turns; index++) times.push(await run(index));
     const counts = await settleCounts(countsUrl);
-    cases.push({ label, description, turns, totals: counts, perTurn: Object.fromEntries(Object.entries(counts).map(([op, n]) => [op, n / turns])) });
+    await fetch(new URL("/__counts/reset?delay=0", countingUrl), { method: "POST" });
+    const model = statsDelta(await mockStats(mockPort), mockBefore);
+    const logsAfter = await runtime.logs();
+    const lines = Object.values(logsAfter.lines).reduce((a, b) => a + b, 0) - Object.values(logsBefore.lines).reduce((a, b) => a + b, 0);
+    const perTurn = Object.fromEntries(
+      Object.entries(counts).map(([name, { total, onAnswerPath }]) => [name, { total: total / turns, onAnswerPath: onAnswerPath / turns }]),
+    );
+    cases.push({
+      key,
+      label,
+      turns,
+      perTurn,
+      modelCallsPerTurn: model.requests / turns,
+      toolsPerModelCall: model.requests ? model.toolDefinitions / model.requests : 0,
+      toolDefinitionBytesPerModelCall: model.requests ? model.toolDefinitionBytes / model.requests : 0,
+      requestBytesPerModelCall: model.requests ? model.bytesIn / model.requests : 0,
+      logLinesPerTurn: lines / turns,
+      logBytesPerTurn: (logsAfter.bytes - logsBefore.bytes) / turns,
+      medianTurnMs: median(times),
+    });
   }
 
-  const turn = async (content, conversationId) => {
-    const response = await post(chatUrl, content, conversationId ? { "X-Conversation-Id": conversationId } : {});
-    if (response.status !== 200) throw new Error(`KV counting turn failed: ${response.status} ${response.text.slice(0, 300)}`);
-    return response.headers.get("X-Conversation-Id");
+  const text = requestBody(TEXT_PROMPT);
+  const tool = requestBody(TOOL_PROMPT);
+  await measure("new", "new conversation, no tool", async () => (await turn(text)).ms);
+  const { conversationId } = await turn(text);
+  await measure("continued", "continued conversation, no tool", async () => (await turn(text, { "X-Conversation-Id": conversationId })).ms);
+  await measure("tool", "new conversation, one tool", async () => (await turn(tool)).ms);
+  await measure(
+    "tool-one-offered",
+    'one tool, server_tools: ["calculate"]',
+    async () => (await turn(requestBody(TOOL_PROMPT, { server_tools: ["calculate"] }))).ms,
+  );
+  await measure("store-false", "no tool, store: false", async () => (await turn(requestBody(TEXT_PROMPT, { store: false }))).ms);
+  const run = Date.now().toString(36);
+  await measure("idempotency", "no tool, new Idempotency-Key", async (index) => (await turn(text, { "Idempotency-Key": `bench-${run}-${index}` })).ms);
+  await measure("idempotency-replay", "Idempotency-Key replayed", async (index) => (await turn(text, { "Idempotency-Key": `bench-${run}-${index}` })).ms);
+  return {
+    method:
+      "bench/workers/counting-entry.mjs wraps the orchestrator's bundle and counts, inside its isolate, calls on env.CONVERSATIONS (KV), env.LEDGER " +
+      "(Durable Object stub calls), TOOL_*/MCP_* service bindings and fetch. Every KV and Durable Object call is delayed by storeDelayMs (a stand-in " +
+      "for its production round trip); a call that settled before the handler's response is on the answer path. Model calls and tool definitions " +
+      "come from the mock's counters, log lines from the runtime process. One uncounted turn of each kind first (tool discovery is once per isolate).",
+    storeDelayMs: settings.storeDelayMs,
+    cases,
   };
-
-  await measure("new conversation, no tool", "no conversation_id: a new conversation per turn", async () => {
-    for (let index = 0; index < turns; index++) await turn(TEXT_PROMPT);
-  });
-  const conversationId = await turn(TEXT_PROMPT);
-  await measure("continued conversation, no tool", `turns 2..${turns + 1} of one conversation, sequential`, async () => {
-    for (let index = 0; index < turns; index++) await turn(TEXT_PROMPT, conversationId);
-  });
-  await measure("new conversation, one tool call", "no conversation_id, one calculate round trip", async () => {
-    for (let index = 0; index < turns; index++) await turn(TOOL_PROMPT);
-  });
-  return { method: "counting Proxy around env.CONVERSATIONS (bench/workers/kv-counting-entry.mjs wrapping dist/switchboard/index.js)", cases };
 }
 
+/** Interleaved rounds; each round runs every scenario once per concurrency, in an order that rotates. */
 async function measureLatency(scenarios, mockPort, kvAdminUrl) {
   const runs = [];
   const oneRun = async (scenario, concurrency, seconds, round) => {
-    // Every run starts with an empty CONVERSATIONS namespace: Miniflare's local KV lists by scanning
-    // the whole namespace, so without this a run's cost would depend on how many runs wrote before it.
-    const { deleted: purgedKeys } = await (await fetch(new URL("/purge", kvAdminUrl), { method: "POST" })).json();
-    if (purgedKeys > 0) await sleep(settings.pauseMs);
+    // Runs against the orchestrator's local KV start from an empty namespace: Miniflare's local KV lists by
+    // scanning the whole namespace, so a run's cost would otherwise depend on how many runs wrote before it.
+    let purgedKeys = 0;
+    if (scenario.localKv) {
+      purgedKeys = (await (await fetch(new URL("/purge", kvAdminUrl), { method: "POST" })).json()).deleted;
+      if (purgedKeys > 0) await sleep(settings.pauseMs);
+    }
     const before = await mockStats(mockPort);
-    const result = await runLoad({ url: scenario.url, body: requestBody(scenario.prompt), headers, connections: concurrency, seconds });
+    const result = await runLoad({ url: scenario.url, body: scenario.body, headers: scenario.headers, connections: concurrency, seconds });
     const delta = statsDelta(await mockStats(mockPort), before);
     await sleep(settings.pauseMs);
     const sorted = Float64Array.from(result.latencies).sort();
@@ -222,8 +262,7 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
       medianMs: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       reqPerSec: result.ok / result.seconds,
-      upstreamCallsPerRequest: result.ok > 0 ? delta.requests / result.ok : null,
-      upstreamBytesPerCall: delta.requests > 0 ? delta.bytesIn / delta.requests : null,
+      model: delta,
       purgedKeys,
     };
   };
@@ -238,20 +277,24 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
 
   for (let round = 1; round <= settings.rounds; round++) {
     log(`Round ${round}/${settings.rounds} (${elapsed()})`);
-    for (const concurrency of settings.concurrency) {
+    for (const [index, concurrency] of settings.concurrency.entries()) {
+      const order = rotate(scenarios, (round - 1 + index) % scenarios.length);
       const line = [];
-      for (const scenario of scenarios) {
+      for (const scenario of order) {
         const run = await oneRun(scenario, concurrency, settings.seconds, round);
         runs.push(run);
-        line.push(`${scenario.short} ${run.medianMs.toFixed(2)} ms ${run.reqPerSec.toFixed(0)}/s${run.errors ? ` ERR ${run.errors}` : ""}`);
+        line.push(`${scenario.short} ${run.medianMs.toFixed(2)}${run.errors ? ` ERR ${run.errors}` : ""}`);
       }
       log(`  c=${String(concurrency).padEnd(3)} ${line.join(" | ")}`);
     }
   }
+  return runs;
+}
 
+function summarise(runs, scenarios) {
   return scenarios.flatMap((scenario) =>
     settings.concurrency.map((concurrency) => {
-      const mine = runs.filter((run) => run.scenario === scenario.key && run.concurrency === concurrency);
+      const mine = runs.filter((run) => run.round > 0 && run.scenario === scenario.key && run.concurrency === concurrency);
       const pooled = new Float64Array(mine.reduce((sum, run) => sum + run.sorted.length, 0));
       let offset = 0;
       for (const run of mine) {
@@ -263,24 +306,29 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
       const seconds = mine.reduce((sum, run) => sum + run.seconds, 0);
       const statusCodes = {};
       for (const run of mine) for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
+      const model = {};
+      for (const run of mine) for (const [key, value] of Object.entries(run.model)) model[key] = (model[key] ?? 0) + value;
       return {
         scenario: scenario.key,
         concurrency,
-        // Latency percentiles over every response of every round; throughput over the summed run time.
-        medianMs: percentile(pooled, 50),
+        saturated: saturated(concurrency),
+        // Per-round medians summarised by their median: what comparisons below are made of.
+        medianMs: median(mine.map((run) => run.medianMs)),
+        // Tail figures over every response of every round.
         p90Ms: percentile(pooled, 90),
         p99Ms: percentile(pooled, 99),
         maxMs: pooled.length ? pooled[pooled.length - 1] : Number.NaN,
-        meanMs: pooled.length ? pooled.reduce((sum, value) => sum + value, 0) / pooled.length : Number.NaN,
         reqPerSec: ok / seconds,
         samples: ok,
         errors: mine.reduce((sum, run) => sum + run.errors, 0),
         timeouts: mine.reduce((sum, run) => sum + run.timeouts, 0),
         statusCodes,
-        // Checks on the mock's side: model calls per answered request (in-flight ones at a run's end
-        // inflate it slightly), and the mean size of the request bodies the model received.
-        upstreamCallsPerRequest: median(mine.map((run) => run.upstreamCallsPerRequest).filter((value) => value !== null)),
-        upstreamBytesPerCall: median(mine.map((run) => run.upstreamBytesPerCall).filter((value) => value !== null)),
+        // What the model received, from the mock's counters: calls per answered request (in-flight ones at a
+        // run's end inflate it slightly), bytes per call, and the tool definitions in it.
+        modelCallsPerRequest: ok ? model.requests / ok : null,
+        requestBytesPerModelCall: model.requests ? model.bytesIn / model.requests : null,
+        toolsPerModelCall: model.requests ? model.toolDefinitions / model.requests : null,
+        toolDefinitionBytesPerModelCall: model.requests ? model.toolDefinitionBytes / model.requests : null,
         rounds: mine.map((run) => ({
           round: run.round,
           seconds: run.seconds,
@@ -296,43 +344,81 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
   );
 }
 
-async function measureStartup(projectWorkers) {
-  const strip = ({ serviceBindings: _services, unsafeDirectSockets: _sockets, ...options }) => options;
-  const compatibilityDate = projectWorkers[0].compatibilityDate;
-  const candidates = [
-    {
-      worker: BENCH_WORKERS.empty.name,
-      options: { name: BENCH_WORKERS.empty.name, modules: true, scriptPath: BENCH_WORKERS.empty.scriptPath, compatibilityDate },
-    },
-    // Alone, without its tool Workers: service bindings need their targets in the same instance, and
-    // nothing is called at startup anyway (tools are discovered on the first request).
-    ...projectWorkers.map((worker) => ({ worker: worker.name, options: strip(worker) })),
-    {
-      worker: BENCH_WORKERS.passthrough.name,
-      options: { name: BENCH_WORKERS.passthrough.name, modules: true, scriptPath: BENCH_WORKERS.passthrough.scriptPath, compatibilityDate },
-    },
-    {
-      worker: BENCH_WORKERS.peer.name,
-      options: { name: BENCH_WORKERS.peer.name, modules: true, scriptPath: BENCH_WORKERS.peer.scriptPath, compatibilityDate },
-    },
-  ];
-  const rows = candidates.map((candidate) => ({ ...candidate, runsMs: [] }));
-  // Interleaved like the latency rounds: one start of each Worker per pass.
-  for (let run = 0; run < settings.startupRuns; run++) {
-    for (const row of rows) {
-      const begin = performance.now();
-      const instance = new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: () => undefined, workers: [row.options] }));
-      await instance.ready;
-      row.runsMs.push(performance.now() - begin);
-      await instance.dispose();
+/** Streaming, concurrency 1: first content and [DONE], interleaved rounds in rotating order. */
+async function measureStreaming(streams, kvAdminUrl) {
+  const perRound = [];
+  for (const target of streams) await runStream({ ...target, count: 10, seconds: 2 }); // warm-up
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const target of rotate(streams, (round - 1) % streams.length)) {
+      if (target.localKv) await fetch(new URL("/purge", kvAdminUrl), { method: "POST" });
+      const result = await runStream({ ...target, count: settings.streamRequests, seconds: Math.max(1, settings.seconds) });
+      perRound.push({
+        target: target.key,
+        round,
+        samples: result.firstContent.length,
+        errors: result.errors,
+        firstContentMs: median(result.firstContent),
+        doneMs: median(result.done),
+      });
+      await sleep(settings.pauseMs);
     }
   }
-  const baseline = median(rows[0].runsMs);
+  return streams.map(({ key, label, short, diagnostic }) => {
+    const mine = perRound.filter((row) => row.target === key);
+    return {
+      key,
+      short,
+      label,
+      diagnostic,
+      firstContentMs: median(mine.map((row) => row.firstContentMs)),
+      doneMs: median(mine.map((row) => row.doneMs)),
+      samples: mine.reduce((sum, row) => sum + row.samples, 0),
+      errors: mine.reduce((sum, row) => sum + row.errors, 0),
+      rounds: mine,
+    };
+  });
+}
+
+/**
+ * Startup: wall time of `new Miniflare(...).ready` with `copies` copies of one Worker, minus the same with
+ * copies of a one-line Worker, divided by `copies`: what loading and evaluating that bundle costs, with
+ * starting workerd itself taken out. Interleaved like the latency rounds.
+ */
+async function measureStartup(projectWorkers) {
+  const strip = ({ serviceBindings: _services, unsafeDirectSockets: _sockets, queueConsumers: _consumers, ...options }) => options;
+  const compatibilityDate = projectWorkers[0].compatibilityDate;
+  const bench = (worker) => ({ name: worker.name, modules: true, scriptPath: worker.scriptPath, compatibilityDate });
+  const candidates = [
+    { worker: BENCH_WORKERS.empty.name, options: bench(BENCH_WORKERS.empty) },
+    // Alone, without the Workers their service bindings name: nothing is called at startup anyway.
+    ...projectWorkers.map((worker) => ({ worker: worker.name, options: strip(worker) })),
+    { worker: BENCH_WORKERS.passthrough.name, options: bench(BENCH_WORKERS.passthrough) },
+    { worker: BENCH_WORKERS.peer.name, options: bench(BENCH_WORKERS.peer) },
+  ];
+  const rows = candidates.map((candidate) => ({ ...candidate, runsMs: [] }));
+  const start = async (row) => {
+    const workers = Array.from({ length: settings.startupCopies }, (_, index) => ({ ...row.options, name: `${row.options.name}-${index}` }));
+    const begin = performance.now();
+    const instance = new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: () => undefined, workers }));
+    await instance.ready;
+    const ms = performance.now() - begin;
+    await instance.dispose();
+    return ms;
+  };
+  // One pass uncounted (the first workerd start of a run pays for cold file caches), then passes in which
+  // every Worker is compared with the empty Worker started in the same pass.
+  for (const row of rows) await start(row);
+  for (let run = 0; run < settings.startupRuns; run++) for (const row of rows) row.runsMs.push(await start(row));
+  const [empty] = rows;
+  const perWorker = (row) => median(row.runsMs.map((ms, pass) => (ms - empty.runsMs[pass]) / settings.startupCopies));
+  // What starting workerd itself varies by, per copy: a difference smaller than this is not a measurement.
+  const noiseMs = (Math.max(...empty.runsMs) - Math.min(...empty.runsMs)) / settings.startupCopies;
   return {
-    method:
-      "wall time of `new Miniflare({ one Worker }).ready` (spawns workerd, loads and evaluates the bundle), median of runs; `over empty` subtracts the same for a one-line Worker",
+    noiseMs: settings.startupRuns > 1 ? noiseMs : null,
+    method: `wall time of \`new Miniflare(...).ready\` with ${settings.startupCopies} copies of the Worker, minus the same with copies of a one-line Worker in the same pass, ÷ ${settings.startupCopies}; median of ${settings.startupRuns} pass(es) after an uncounted one`,
     baseline: BENCH_WORKERS.empty.name,
-    workers: rows.map((row) => ({ worker: row.worker, runsMs: row.runsMs, medianMs: median(row.runsMs), overBaselineMs: median(row.runsMs) - baseline })),
+    copies: settings.startupCopies,
+    workers: rows.map((row) => ({ worker: row.worker, runsMs: row.runsMs, medianMs: median(row.runsMs), perWorkerMs: perWorker(row) })),
   };
 }
 
@@ -348,7 +434,7 @@ function machine() {
   return {
     os: `${os.type()} ${os.release()} (${os.platform()} ${os.arch()})`,
     cpus: { model: cpus[0]?.model?.trim() ?? "unknown", count: cpus.length },
-    availableParallelism: os.availableParallelism?.() ?? cpus.length,
+    availableParallelism: cores,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     // 1/5/15-minute load averages when the bench started and ended: other work on a shared machine.
     loadAverage: { atStart: loadAverageAtStart, atEnd: os.loadavg() },
@@ -356,6 +442,7 @@ function machine() {
     versions: {
       miniflare: version("miniflare"),
       workerd: version("workerd"),
+      "@portkey-ai/gateway": PORTKEY_VERSION,
       ai: version("ai"),
       "@ai-sdk/openai-compatible": version("@ai-sdk/openai-compatible"),
       autocannon: version("autocannon"),
@@ -369,7 +456,9 @@ function machine() {
 
 async function main() {
   const date = new Date();
-  log(`Switchboard bench${quick ? " (--quick)" : ""}: ${settings.rounds} round(s) × ${settings.seconds} s per scenario × c=${settings.concurrency.join(",")}`);
+  log(
+    `Switchboard bench${quick ? " (--quick)" : ""}: ${settings.rounds} round(s) × ${settings.seconds} s per scenario × c=${settings.concurrency.join(",")}, on ${cores} cores`,
+  );
 
   const built = await buildAll();
   log(`Built ${built.workers.length} project Workers and the bench Workers in ${built.ms.toFixed(0)} ms`);
@@ -379,211 +468,306 @@ async function main() {
     { worker: BENCH_WORKERS.peer.name, ...bundleSize(BENCH_WORKERS.peer.scriptPath) },
   ];
 
-  const mockProcess = await startMock();
-  mock = mockProcess.child;
-  const mockPort = mockProcess.port;
-  const upstreamBaseUrl = `http://127.0.0.1:${mockPort}/v1`;
-  log(`Mock upstream on ${upstreamBaseUrl} (pid ${mock.pid})`);
-
-  const projectWorkers = miniflareWorkers(built.workers);
-  const readyStart = performance.now();
-  const workerOptions = benchWorkerOptions(projectWorkers, upstreamBaseUrl, { diagnostics: settings.diagnostics });
-  miniflare = new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, handleStructuredLogs: onWorkerLog, workers: workerOptions }));
-  await miniflare.ready;
-  const direct = async (name) => (await miniflare.unsafeGetDirectURL(name)).href;
-  const urls = {
-    orchestrator: new URL("/v1/chat/completions", await direct(ORCHESTRATOR)).href,
-    kvCounting: await direct(BENCH_WORKERS.kvCounting.name),
-    kvAdmin: await direct(BENCH_WORKERS.kvAdmin.name),
-    passthrough: await direct(BENCH_WORKERS.passthrough.name),
-    peer: await direct(BENCH_WORKERS.peer.name),
-    memoryKv: settings.diagnostics ? new URL("/v1/chat/completions", await direct(BENCH_WORKERS.memoryKv.name)).href : null,
-  };
-  log(`Miniflare ready in ${(performance.now() - readyStart).toFixed(0)} ms: ${workerOptions.length} Workers in one workerd`);
+  const mock = await startMock();
+  started.mock = mock.child;
+  const upstreamBaseUrl = mock.baseUrl;
+  log(`Mock model on ${upstreamBaseUrl} (pid ${mock.child.pid})`);
+  const portkeyStart = performance.now();
+  const portkey = await startPortkey();
+  started.portkey = portkey.child;
+  log(`Portkey gateway ${portkey.version} on ${portkey.url} (pid ${portkey.child.pid}, listening after ${(performance.now() - portkeyStart).toFixed(0)} ms)`);
+  const runtime = await startRuntime(upstreamBaseUrl);
+  started.runtime = runtime;
+  log(`Workers runtime ready in ${runtime.readyMs.toFixed(0)} ms: ${runtime.workers.length} Workers in one workerd (pid ${runtime.child.pid})`);
+  const chat = (name) => new URL("/v1/chat/completions", runtime.urls[name]).href;
 
   const text = { answer: "Hello.", upstream: { requests: 1, text: 1 } };
   const tool = { answer: "2*(3+4) = 14.", upstream: { requests: 2, toolCall: 1, afterTool: 1, toolResultHas14: 1 } };
+  const offers = (count) => ({ toolsOffered: text.upstream.requests, toolDefinitions: count });
+  const oneTool = { server_tools: ["calculate"] };
   const scenarios = [
-    { key: "floor", short: "1", label: "1. mock upstream direct (floor)", url: `${upstreamBaseUrl}/chat/completions`, prompt: TEXT_PROMPT, expect: text },
-    { key: "passthrough", short: "2", label: "2. pass-through Worker", url: urls.passthrough, prompt: TEXT_PROMPT, expect: text },
+    { key: "mock", short: "1", label: "1. mock model (floor)", url: `${upstreamBaseUrl}/chat/completions`, body: requestBody(TEXT_PROMPT), expect: text },
     {
-      key: "orchestrator",
-      short: "3",
-      label: "3. orchestrator, no tools",
-      url: urls.orchestrator,
-      prompt: TEXT_PROMPT,
-      expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } },
+      key: "passthrough",
+      short: "2",
+      label: "2. pass-through Worker",
+      url: runtime.urls[BENCH_WORKERS.passthrough.name],
+      body: requestBody(TEXT_PROMPT),
+      expect: text,
     },
-    ...(settings.diagnostics
-      ? [
-          {
-            key: "orchestrator-memory-kv",
-            short: "3m",
-            label: "3m. orchestrator, no tools, in-memory KV (diagnostic)",
-            url: urls.memoryKv,
-            prompt: TEXT_PROMPT,
-            expect: { ...text, upstream: { ...text.upstream, toolsOffered: 1 } },
-            diagnostic: true,
-          },
-        ]
-      : []),
-    { key: "orchestrator-tool", short: "4", label: "4. orchestrator, one tool round trip", url: urls.orchestrator, prompt: TOOL_PROMPT, expect: tool },
-    { key: "ai-sdk-peer", short: "5", label: "5. AI SDK peer, one tool round trip", url: urls.peer, prompt: TOOL_PROMPT, expect: tool },
-  ];
+    {
+      key: "portkey",
+      short: "3",
+      label: `3. Portkey gateway ${portkey.version} (Node)`,
+      url: portkey.url,
+      headers: portkeyHeaders(upstreamBaseUrl),
+      body: requestBody(TEXT_PROMPT),
+      expect: text,
+    },
+    {
+      key: "switchboard",
+      short: "4",
+      label: "4. Switchboard, no tool",
+      url: chat(ORCHESTRATOR),
+      body: requestBody(TEXT_PROMPT),
+      expect: { ...text, upstream: { ...text.upstream, ...offers(4) } },
+      localKv: true,
+    },
+    {
+      key: "switchboard-tool",
+      short: "5",
+      label: "5. Switchboard, one tool round trip",
+      url: chat(ORCHESTRATOR),
+      body: requestBody(TOOL_PROMPT),
+      expect: tool,
+      localKv: true,
+    },
+    {
+      key: "pair-no-tool",
+      short: "6",
+      label: "6. Switchboard, no tool · mem KV, 1 tool offered",
+      url: chat(BENCH_WORKERS.memoryKv.name),
+      body: requestBody(TEXT_PROMPT, oneTool),
+      expect: { ...text, upstream: { ...text.upstream, ...offers(1) } },
+    },
+    {
+      key: "pair-tool",
+      short: "7",
+      label: "7. Switchboard, one tool · mem KV, 1 tool offered",
+      url: chat(BENCH_WORKERS.memoryKv.name),
+      body: requestBody(TOOL_PROMPT, oneTool),
+      expect: { ...tool, upstream: { ...tool.upstream, toolDefinitions: 2 } },
+    },
+    {
+      key: "ai-sdk",
+      short: "8",
+      label: "8. AI SDK peer, one tool · mem KV, 1 tool offered",
+      url: runtime.urls[BENCH_WORKERS.peer.name],
+      body: requestBody(TOOL_PROMPT),
+      expect: { ...tool, upstream: { ...tool.upstream, toolDefinitions: 2 } },
+    },
+    {
+      key: "memory-kv",
+      short: "d",
+      label: "d. Switchboard, no tool · mem KV, 4 tools offered",
+      url: chat(BENCH_WORKERS.memoryKv.name),
+      body: requestBody(TEXT_PROMPT),
+      expect: { ...text, upstream: { ...text.upstream, ...offers(4) } },
+      diagnostic: true,
+    },
+  ].map((scenario) => ({ headers: requestHeaders, localKv: false, diagnostic: false, ...scenario }));
 
-  await sanityCheck(scenarios, mockPort);
+  await sanityCheck(scenarios, mock.port);
   log("Sanity check passed: every scenario answers as expected and makes the model calls it should");
 
-  const kv = await countKv(urls.kvCounting, settings.kvTurns);
-  log(`Counted KV operations over ${settings.kvTurns} turns per case (${elapsed()})`);
+  const streams = [
+    { key: "mock", short: "1", label: "1. mock model (floor)", url: `${upstreamBaseUrl}/chat/completions` },
+    { key: "passthrough", short: "2", label: "2. pass-through Worker", url: runtime.urls[BENCH_WORKERS.passthrough.name] },
+    { key: "switchboard", short: "4", label: "4. Switchboard, no tool", url: chat(ORCHESTRATOR), localKv: true },
+    { key: "memory-kv", short: "d", label: "d. Switchboard, no tool, mem KV", url: chat(BENCH_WORKERS.memoryKv.name), diagnostic: true },
+  ].map((target) => ({ localKv: false, diagnostic: false, ...target, body: requestBody(TEXT_PROMPT, { stream: true }), headers: requestHeaders }));
+  for (const target of streams) {
+    const check = await runStream({ ...target, count: 1, seconds: 5 });
+    if (check.errors > 0) throw new Error(`Streaming to "${target.label}" does not give content and [DONE]`);
+  }
 
-  const results = await measureLatency(scenarios, mockPort, urls.kvAdmin);
+  const costs = await measureCosts(runtime.urls[BENCH_WORKERS.counting.name], mock.port, runtime);
+  log(`Counted what a turn costs over ${settings.costTurns} turns per case (${elapsed()})`);
 
-  await miniflare.dispose();
-  miniflare = null;
-  mock.kill("SIGTERM");
-  mock = null;
+  const logsBefore = await runtime.logs();
+  const runs = await measureLatency(scenarios, mock.port, runtime.urls[BENCH_WORKERS.kvAdmin.name]);
+  log(`Streaming first content, c=1 (${elapsed()})`);
+  const streaming = await measureStreaming(streams, runtime.urls[BENCH_WORKERS.kvAdmin.name]);
+  const logsAfter = await runtime.logs();
+  const workerLogs = {
+    lines: Object.fromEntries(Object.entries(logsAfter.lines).map(([level, count]) => [level, count - logsBefore.lines[level]])),
+    bytes: logsAfter.bytes - logsBefore.bytes,
+    firstProblems: logsAfter.firstProblems,
+  };
 
-  log(`Measuring startup: ${settings.startupRuns} run(s) per Worker (${elapsed()})`);
-  const startup = await measureStartup(projectWorkers);
+  await runtime.dispose();
+  started.runtime = null;
+  mock.child.kill("SIGTERM");
+  started.mock = null;
+  portkey.child.kill("SIGTERM");
+  started.portkey = null;
+
+  log(`Measuring startup: ${settings.startupRuns} run(s) × ${settings.startupCopies} copies per Worker (${elapsed()})`);
+  const startup = await measureStartup(miniflareWorkers(built.workers));
 
   // -------------------------------------------------------------------------------------------
-  const byKey = (key, concurrency) => results.find((result) => result.scenario === key && result.concurrency === concurrency);
-  const per = (fn) => Object.fromEntries(settings.concurrency.map((c) => [c, fn(c)]));
+  const results = summarise(runs, scenarios);
+  /** A per-round value at each concurrency (from that round's medians), summarised over the rounds. */
+  const perRound = (fn) =>
+    Object.fromEntries(
+      settings.concurrency.map((concurrency) => {
+        const values = [];
+        for (let round = 1; round <= settings.rounds; round++) {
+          const get = (key) => runs.find((run) => run.round === round && run.concurrency === concurrency && run.scenario === key)?.medianMs ?? Number.NaN;
+          values.push(fn(get));
+        }
+        return [concurrency, spread(values)];
+      }),
+    );
+  const comparison = (key, label, unit, fn) => ({ key, label, unit, values: perRound(fn) });
   const comparisons = [
-    {
-      key: "orchestratorVsPassthrough",
-      label: "3/2 orchestrator no-tool ÷ pass-through (median)",
-      unit: "x",
-      values: per((c) => byKey("orchestrator", c).medianMs / byKey("passthrough", c).medianMs),
-    },
-    {
-      key: "orchestratorToolVsPeer",
-      label: "4/5 orchestrator one-tool ÷ AI SDK peer (median)",
-      unit: "x",
-      values: per((c) => byKey("orchestrator-tool", c).medianMs / byKey("ai-sdk-peer", c).medianMs),
-    },
-    {
-      key: "toolRoundTripMs",
-      label: "added per tool round trip: median(4) − median(3)",
-      unit: "ms",
-      values: per((c) => byKey("orchestrator-tool", c).medianMs - byKey("orchestrator", c).medianMs),
-    },
-    {
-      key: "passthroughHopMs",
-      label: "platform hop: median(2) − median(1)",
-      unit: "ms",
-      values: per((c) => byKey("passthrough", c).medianMs - byKey("floor", c).medianMs),
-    },
-    {
-      key: "orchestratorOverheadMs",
-      label: "orchestrator over the hop: median(3) − median(2)",
-      unit: "ms",
-      values: per((c) => byKey("orchestrator", c).medianMs - byKey("passthrough", c).medianMs),
-    },
-    ...(settings.diagnostics
-      ? [
-          {
-            key: "memoryKvVsPassthrough",
-            label: "3m/2 in-memory-KV orchestrator ÷ pass-through",
-            unit: "x",
-            values: per((c) => byKey("orchestrator-memory-kv", c).medianMs / byKey("passthrough", c).medianMs),
-          },
-          {
-            key: "localKvMs",
-            label: "local KV simulator's share: median(3) − median(3m)",
-            unit: "ms",
-            values: per((c) => byKey("orchestrator", c).medianMs - byKey("orchestrator-memory-kv", c).medianMs),
-          },
-        ]
-      : []),
+    comparison("passthroughAddedMs", "2 − 1  pass-through Worker over the mock (platform hop)", "ms", (m) => m("passthrough") - m("mock")),
+    comparison("portkeyAddedMs", "3 − 1  Portkey over the mock", "ms", (m) => m("portkey") - m("mock")),
+    comparison("switchboardAddedMs", "4 − 1  Switchboard no-tool over the mock", "ms", (m) => m("switchboard") - m("mock")),
+    comparison("switchboardOverPortkeyMs", "4 − 3  Switchboard no-tool minus Portkey", "ms", (m) => m("switchboard") - m("portkey")),
+    comparison("switchboardToolAddedMs", "5 − 1  Switchboard one-tool over the mock", "ms", (m) => m("switchboard-tool") - m("mock")),
+    comparison("toolRoundTripMs", "7 − 6  one tool round trip (matched pair)", "ms", (m) => m("pair-tool") - m("pair-no-tool")),
+    comparison("toolRoundTripLocalKvMs", "5 − 4  one tool round trip, local KV (reference)", "ms", (m) => m("switchboard-tool") - m("switchboard")),
+    comparison("pairVsAiSdk", "7 ÷ 8  Switchboard one-tool ÷ AI SDK peer (matched)", "x", (m) => m("pair-tool") / m("ai-sdk")),
+    comparison("localKvMs", "4 − d  Miniflare's local KV simulator's share", "ms", (m) => m("switchboard") - m("memory-kv")),
+    comparison("toolDefinitionsMs", "d − 6  3 more tool definitions offered (mem KV)", "ms", (m) => m("memory-kv") - m("pair-no-tool")),
   ];
-  const toolDefinition =
-    "A tool round trip is what scenario 4 does beyond scenario 3: one more model call (the model's tool call, then its answer after the tool result) " +
-    "plus one tool call (the calculate tool Worker over its service binding, arguments validated against its JSON Schema first). " +
-    "Added ms per tool round trip = median latency of 4 − median latency of 3, at the same concurrency.";
+  const streamOverMock = (() => {
+    const values = [];
+    for (let round = 1; round <= settings.rounds; round++) {
+      const get = (key) => streaming.find((row) => row.key === key)?.rounds.find((row) => row.round === round)?.firstContentMs ?? Number.NaN;
+      values.push(get("switchboard") - get("mock"));
+    }
+    return spread(values);
+  })();
+
+  const valueAt = (key, concurrency) => comparisons.find((entry) => entry.key === key).values[concurrency]?.median ?? Number.NaN;
+  const switchboardKeys = scenarios.filter((scenario) => /^(switchboard|pair|memory)/.test(scenario.key)).map((scenario) => scenario.key);
+  const errorsAt64 = results.filter((row) => row.concurrency === 64);
+  const stores = costs.cases.find((entry) => entry.key === "new");
+  const storedPuts = stores?.perTurn["kv:CONVERSATIONS.put"]?.total ?? 0;
+  const targets = [
+    {
+      key: "noToolVsPortkey",
+      label: "Switchboard no-tool added latency ≤ Portkey's (c=1, medians of per-round differences over the mock)",
+      pass: valueAt("switchboardAddedMs", 1) <= valueAt("portkeyAddedMs", 1),
+      detail: `${valueAt("switchboardAddedMs", 1).toFixed(2)} ms vs ${valueAt("portkeyAddedMs", 1).toFixed(2)} ms; stores the conversation: ${storedPuts} KV put(s) per turn`,
+      measured: settings.concurrency.includes(1),
+    },
+    {
+      key: "toolRoundTrip",
+      label: "one tool round trip ≤ 1 ms added (c=1, matched pair 7 − 6)",
+      pass: valueAt("toolRoundTripMs", 1) <= 1,
+      detail: `${valueAt("toolRoundTripMs", 1).toFixed(2)} ms (with Miniflare's local KV, 5 − 4: ${valueAt("toolRoundTripLocalKvMs", 1).toFixed(2)} ms)`,
+      measured: settings.concurrency.includes(1),
+    },
+    {
+      key: "streamFirstContent",
+      label: "streaming first content ≤ 1.5 ms over the mock (c=1)",
+      pass: streamOverMock.median <= 1.5,
+      detail: `${streamOverMock.median.toFixed(2)} ms (pass-through Worker: ${(streaming.find((row) => row.key === "passthrough").firstContentMs - streaming.find((row) => row.key === "mock").firstContentMs).toFixed(2)} ms)`,
+      measured: true,
+    },
+    {
+      key: "zeroErrorsAt64",
+      label: "zero errors at c=64 (Switchboard scenarios)",
+      pass: errorsAt64.filter((row) => switchboardKeys.includes(row.scenario)).every((row) => row.errors === 0),
+      detail: errorsAt64.map((row) => `${scenarios.find((scenario) => scenario.key === row.scenario).short}: ${row.errors}`).join(", "),
+      measured: errorsAt64.length > 0,
+    },
+  ];
 
   const totalSeconds = (performance.now() - startedAt) / 1000;
   const report = {
-    schema: 1,
+    schema: 2,
     date: date.toISOString(),
     quick,
     totalSeconds,
     machine: machine(),
     settings,
     setup: {
-      runtime:
-        "one Miniflare instance (one workerd process): the orchestrator, its 4 tool Workers, the KV-counting wrapper, the pass-through Worker and the AI SDK peer",
+      processes:
+        "load generator (this process: autocannon, node:http for streams); mock model (its own Node process); Workers runtime (one Miniflare, one workerd, " +
+        "in its own Node process that also receives the Workers' log lines); Portkey gateway (its own Node process)",
       routing:
-        "each Worker under test has its own loopback socket (Miniflare unsafeDirectSockets, ephemeral port): no Miniflare entry Worker in the path; tool Workers are reachable only over service bindings",
-      upstream:
-        "zero-latency mock (scripts/bench/mock-upstream.mjs) in its own Node process on 127.0.0.1; precomputed answers; decides by whether the last message is a tool result",
-      load: "autocannon in the driver process, closed loop: N keep-alive connections each sending the next POST when the last answer arrived; latency per response in fractional ms",
+        "each Worker under test has its own loopback socket (Miniflare unsafeDirectSockets): no Miniflare entry Worker in the path; tool Workers are reachable only over service bindings",
+      upstream: "zero-latency mock (scripts/bench/mock-upstream.mjs): precomputed JSON and SSE answers; decides by whether the last message is a tool result",
+      portkey: "@portkey-ai/gateway's own start script on Node, x-portkey-provider: openai with x-portkey-custom-host set to the mock",
+      load: "closed loop: N keep-alive connections each sending the next POST when the last answer arrived; latency per response in fractional ms",
+      order: "warm-up, then rounds; each round runs every scenario once per concurrency, the order rotated by one per round and per concurrency",
+      statistics:
+        "a scenario's median is the median of its per-round medians; comparisons are computed within each round and summarised by their median over the rounds (range shown); p99 is pooled over rounds",
+      saturation: `concurrency ≥ 4 × ${cores} cores is saturation: the closed loop keeps every core busy, latency there is mostly queueing`,
       orchestratorVars: { ...orchestratorVars(upstreamBaseUrl), DMXAPI_API_KEY: "(set)", SWITCHBOARD_API_KEYS: "(one key, tenant bench)" },
       conversations:
-        "no conversation_id in scenarios 3 and 4: every request starts (and writes) a new conversation in Miniflare's local KV. Its list is a full scan " +
-        "of the namespace (SQLite `substr(key, 1, length(prefix)) = prefix`), so the orchestrator's namespace is emptied (bench/workers/kv-admin.mjs) before every run",
+        "no conversation_id: every request starts (and writes) a new conversation. Scenarios 4 and 5 use Miniflare's local KV, emptied before every run (its list is a " +
+        "full scan of the namespace); 6, 7 and d the same bundle with an in-memory KV; 8 stores its turn in the same in-memory KV",
     },
-    scenarios: scenarios.map(({ key, short, label, prompt, diagnostic = false }) => ({ key, short, label, prompt, diagnostic })),
+    scenarios: scenarios.map(({ key, short, label, diagnostic, localKv, body }) => ({ key, short, label, diagnostic, localKv, body: JSON.parse(body) })),
     results,
     comparisons,
-    toolRoundTrip: { definition: toolDefinition, ms: comparisons.find((c) => c.key === "toolRoundTripMs").values },
-    kv,
+    streaming: {
+      method: "c=1, node:http, time to the first SSE event with delta content, and to data: [DONE]; medians per round, then over rounds",
+      rows: streaming,
+      overMockMs: streamOverMock,
+    },
+    targets,
+    costs,
     bundles,
     startup,
+    portkey: { version: portkey.version },
     workerLogs,
   };
 
   // -------------------------------------------------------------------------------------------
+  const rule = "=".repeat(110);
+  log(`\n${rule}\nSide by side (c=1 unless said; medians of per-round medians; "added" = per-round difference over the mock, median over rounds)\n`);
+  log(headlineTable(results, scenarios, settings.concurrency, saturated));
+  log(`\n${targetLines(targets)}`);
   log(
-    `\n${"=".repeat(100)}\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s; percentiles pooled over rounds; errors = non-2xx + socket errors + timeouts)\n`,
+    `\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s; p99 pooled over rounds; errors = non-2xx + socket errors + timeouts; * = saturation)\n`,
   );
   log(latencyTable(results, scenarios));
-  log(`\n${comparisonTable(comparisons, settings.concurrency)}`);
-  log(`\n${toolDefinition}`);
-  const bytes = scenarios.map(
-    (scenario) => `${scenario.short}: ${Math.round(median(results.filter((r) => r.scenario === scenario.key).map((r) => r.upstreamBytesPerCall)))} B`,
+  log(`\nComparisons, per round then median over rounds [min … max]:\n`);
+  log(comparisonTable(comparisons, settings.concurrency, saturated));
+  log(`\nStreaming, c=1 (${report.streaming.method}):\n`);
+  log(streamTable(streaming, streamOverMock));
+  log(`\nWhat the model was sent per call (the mock's counters, c=1 runs; tokens ≈ bytes / 4):\n`);
+  log(
+    modelRequestTable(
+      results.filter((row) => row.concurrency === settings.concurrency[0]),
+      scenarios,
+    ),
   );
   log(
-    `Mean model request body as the mock received it — ${bytes.join(", ")} (the orchestrator offers every discovered server tool on every call; the peer offers one).`,
+    `\nWhat a turn costs in production terms, per turn (total, and in parentheses the calls the answer waited for;\n${settings.storeDelayMs} ms injected per KV / Durable Object call):\n`,
   );
-  log(`\nKV operations per turn on CONVERSATIONS (${kv.method}):\n`);
-  log(kvTable(kv));
+  log(costTable(costs));
   log(`\nBundle sizes:\n\n${bundleTable(bundles)}`);
   log(`\nStartup (${startup.method}):\n\n${startupTable(startup)}`);
   const m = report.machine;
   log(
-    `\nMachine: ${m.os}; ${m.cpus.count} × ${m.cpus.model}; ${m.memoryGiB} GiB; node ${m.node}; workerd ${m.versions.workerd}; miniflare ${m.versions.miniflare}; ${report.date}`,
+    `\nMachine: ${m.os}; ${m.cpus.count} × ${m.cpus.model}; ${m.memoryGiB} GiB; node ${m.node}; workerd ${m.versions.workerd}; miniflare ${m.versions.miniflare}; Portkey ${portkey.version}; ${report.date}`,
   );
   log(`Load average (1 min) at start ${m.loadAverage.atStart[0].toFixed(2)}, at end ${m.loadAverage.atEnd[0].toFixed(2)}`);
-  log(`Worker log lines while benchmarking: ${workerLogs.log + workerLogs.info} info, ${workerLogs.warn} warn, ${workerLogs.error} error`);
+  log(
+    `Worker log lines while measuring latency (counted in the runtime process): ${workerLogs.lines.log + workerLogs.lines.info} info, ${workerLogs.lines.warn} warn, ${workerLogs.lines.error} error`,
+  );
   for (const line of workerLogs.firstProblems) log(`  ${line}`);
 
-  const resultsDir = path.join(benchDir, "results");
-  // Only --save touches the tracked, published results; every other run stays in the ignored tmp/.
-  const scratchDir = path.join(resultsDir, "tmp");
-  mkdirSync(scratchDir, { recursive: true });
+  const resultsDir = outOption ? path.resolve(outOption) : path.join(benchDir, "results", save ? "" : "tmp");
+  mkdirSync(resultsDir, { recursive: true });
   const svg = renderSvg({
     results,
     scenarios,
     concurrencies: settings.concurrency,
-    title: "Switchboard bench: latency per scenario (zero-latency mock model, local workerd)",
+    saturated,
+    title: "Switchboard bench: latency per scenario (zero-latency mock model, local workerd, Portkey on Node)",
     subtitle: `${report.date.slice(0, 19)}Z · ${m.cpus.count} × ${m.cpus.model} · node ${m.node} · ${settings.rounds} round(s) × ${settings.seconds} s${quick ? " · QUICK" : ""}`,
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  const written = [];
-  const name = quick ? "quick" : "latest";
-  writeFileSync(path.join(scratchDir, `${name}.json`), json);
-  writeFileSync(path.join(scratchDir, `${name}.svg`), svg);
-  written.push(`bench/results/tmp/${name}.json`, `bench/results/tmp/${name}.svg`);
-  if (cli.values.save) {
+  const base = quick ? "quick" : "latest";
+  const written = [`${base}.json`, `${base}.svg`];
+  writeFileSync(path.join(resultsDir, `${base}.json`), json);
+  writeFileSync(path.join(resultsDir, `${base}.svg`), svg);
+  if (save) {
     const stamp = report.date.replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-    writeFileSync(path.join(resultsDir, "latest.json"), json);
     writeFileSync(path.join(resultsDir, `${stamp}.json`), json);
-    writeFileSync(path.join(resultsDir, "latest.svg"), svg);
-    written.push("bench/results/latest.json", `bench/results/${stamp}.json`, "bench/results/latest.svg");
+    written.push(`${stamp}.json`);
   }
-  log(`\nWrote ${written.join(", ")} (total ${((performance.now() - startedAt) / 1000).toFixed(1)} s)`);
+  log(
+    `\nWrote ${written.map((file) => path.relative(root, path.join(resultsDir, file))).join(", ")} (total ${((performance.now() - startedAt) / 1000).toFixed(1)} s)`,
+  );
 }
 
 try {

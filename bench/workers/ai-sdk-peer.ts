@@ -1,7 +1,9 @@
 // The peer for the bench's one-tool scenario: the same model → tool → model loop, run in-process by the
 // Vercel AI SDK inside one Worker. `generateText` with an OpenAI-compatible provider pointed at the
 // bench's mock upstream, and a `calculate` tool that runs the calculator tool Worker's own evaluator
-// in-process (no service binding, no discovery, no storage). Bundled by scripts/bench.mjs.
+// in-process (no service binding, no discovery). Like the orchestrator it is paired with, it offers the
+// model one tool and stores the turn (input and reply messages, one put) in an in-memory KV before it
+// answers. Bundled by scripts/bench/build.mjs.
 //
 // POST / with an OpenAI chat request body ({ messages: [...] }); answers with an OpenAI-shaped
 // chat.completion holding the final text.
@@ -11,6 +13,7 @@ import type { ModelMessage } from "ai";
 import { generateText, stepCountIs, tool } from "ai";
 import * as z from "zod";
 import { evaluate, formatNumber } from "../../tools/calculator/calculator.js";
+import { MemoryKV } from "./lib/memory-kv.mjs";
 
 interface Env {
   UPSTREAM_BASE_URL: string;
@@ -26,6 +29,8 @@ const calculate = tool({
     return { expression, value, formatted: formatNumber(value) };
   },
 });
+
+const conversations = new MemoryKV();
 
 let provider: ReturnType<typeof createOpenAICompatible> | null = null;
 let providerKey = "";
@@ -52,6 +57,8 @@ export default {
         stopWhen: stepCountIs(2),
         maxRetries: 0,
       });
+      const conversationId = crypto.randomUUID();
+      await conversations.put(`conversations/${conversationId}`, JSON.stringify({ messages: [...(body.messages ?? []), ...result.response.messages] }));
       return Response.json({
         id: result.response.id,
         object: "chat.completion",
@@ -64,6 +71,7 @@ export default {
           total_tokens: result.totalUsage.totalTokens ?? 0,
         },
         steps: result.steps.length,
+        conversation_id: conversationId,
       });
     } catch (error) {
       return Response.json({ error: { message: error instanceof Error ? error.message : String(error), type: "server_error" } }, { status: 502 });

@@ -21,21 +21,21 @@ export const BENCH_WORKERS = {
     scriptPath: path.join(benchDistDir, "ai-sdk-peer.js"),
     bundled: true,
   },
-  kvCounting: {
-    name: "bench-kv-counting",
-    entry: path.join(benchWorkersDir, "kv-counting-entry.mjs"),
-    scriptPath: path.join(benchDistDir, "kv-counting.js"),
+  counting: {
+    name: "bench-counting",
+    entry: path.join(benchWorkersDir, "counting-entry.mjs"),
+    scriptPath: path.join(benchDistDir, "counting.js"),
     bundled: true,
   },
   memoryKv: {
     name: "bench-orchestrator-memory-kv",
-    entry: path.join(benchWorkersDir, "diagnostics/memory-kv-entry.mjs"),
+    entry: path.join(benchWorkersDir, "memory-kv-entry.mjs"),
     scriptPath: path.join(benchDistDir, "memory-kv.js"),
     bundled: true,
   },
 };
 
-/** Project Workers first (the KV-counting wrapper imports the orchestrator's bundle), then the bench's. */
+/** Project Workers first (the counting and memory-KV wrappers import the orchestrator's bundle), then the bench's. */
 export async function buildAll() {
   const started = performance.now();
   const workers = await bundleWorkers();

@@ -13,7 +13,8 @@
 // time. With the real local KV, work done by the KV simulator on the same thread can be charged to
 // whatever the profiled isolate last ran: profile the in-memory-KV variant for the orchestrator's code.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -23,12 +24,6 @@ import { runLoad } from "./load.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./prompts.mjs";
 import { benchWorkerOptions, ORCHESTRATOR, requestBody, requestHeaders, startMock } from "./setup.mjs";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(
-    "Usage: node scripts/bench/profile.mjs [--worker=NAME] [--load=NAME] [--tool] [--c=N] [--seconds=S]\n\nWrites bench/results/tmp/<worker>.cpuprofile (see the comment at the top of this file).",
-  );
-  process.exit(0);
-}
 const option = (name, fallback) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split("=")[1] ?? fallback;
 const worker = option("worker", BENCH_WORKERS.memoryKv.name);
 const loaded = option("load", worker === ORCHESTRATOR || worker.startsWith("bench-") ? worker : BENCH_WORKERS.memoryKv.name);
@@ -45,6 +40,19 @@ const freePort = () =>
   });
 
 const built = await buildAll();
+/** The profiled Worker's bundle, for its source map: a bench Worker's own, or dist/<name>/index.js. */
+const bundle =
+  Object.values(BENCH_WORKERS).find((entry) => entry.name === worker)?.scriptPath ?? built.workers.find((entry) => entry.name === worker)?.outFile ?? null;
+const sourceMap = bundle && existsSync(`${bundle}.map`) ? new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))) : null;
+/** Where a profiled frame is in the sources (src/log.ts, node_modules/hono/...), when the map knows. */
+const sourceOf = (callFrame) => {
+  if (!callFrame.url) return "(runtime)";
+  const entry = sourceMap?.findEntry(callFrame.lineNumber, callFrame.columnNumber);
+  if (!entry?.originalSource) return path.basename(callFrame.url);
+  const source = entry.originalSource.replace(/^(\.\.\/)+/, "");
+  const inPackage = source.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
+  return inPackage ? `node_modules/${inPackage[1]}` : source;
+};
 const mock = await startMock();
 const inspectorPort = await freePort();
 const miniflare = new Miniflare(
@@ -59,7 +67,7 @@ const miniflare = new Miniflare(
 try {
   await miniflare.ready;
   const direct = (await miniflare.unsafeGetDirectURL(loaded)).href;
-  const isOrchestrator = loaded === ORCHESTRATOR || loaded === BENCH_WORKERS.memoryKv.name || loaded === BENCH_WORKERS.kvCounting.name;
+  const isOrchestrator = loaded === ORCHESTRATOR || loaded === BENCH_WORKERS.memoryKv.name || loaded === BENCH_WORKERS.counting.name;
   const url = isOrchestrator ? new URL("/v1/chat/completions", direct).href : direct;
 
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json();
@@ -94,19 +102,30 @@ try {
   socket.close();
 
   const profile = stopped.profile;
+  // Under results/tmp/, which git ignores: a profile is for looking at, not for committing.
   mkdirSync(path.join(benchDir, "results", "tmp"), { recursive: true });
   const file = path.join(benchDir, "results", "tmp", `${worker}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
 
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfTime = new Map();
+  const bySource = new Map();
   let total = 0;
+  let idle = 0;
   profile.samples.forEach((sample, index) => {
     const { callFrame } = nodes.get(sample);
-    const where = callFrame.url ? `${path.basename(callFrame.url)}:${callFrame.lineNumber + 1}` : "native";
+    const source = sourceOf(callFrame);
+    const entry = callFrame.url ? sourceMap?.findEntry(callFrame.lineNumber, callFrame.columnNumber) : null;
+    const where = !callFrame.url
+      ? "native"
+      : entry?.originalSource
+        ? `${source}:${entry.originalLine + 1}`
+        : `${path.basename(callFrame.url)}:${callFrame.lineNumber + 1}`;
     const key = `${callFrame.functionName || "(anonymous)"}  ${where}`;
     const delta = profile.timeDeltas[index] ?? 0;
     selfTime.set(key, (selfTime.get(key) ?? 0) + delta);
+    if (callFrame.functionName === "(idle)") idle += delta;
+    else bySource.set(source, (bySource.get(source) ?? 0) + delta);
     total += delta;
   });
   console.log(
@@ -115,6 +134,12 @@ try {
   console.log(`Self time, top 25 of ${(total / 1000).toFixed(0)} ms sampled:`);
   for (const [key, micros] of [...selfTime].sort((left, right) => right[1] - left[1]).slice(0, 25)) {
     console.log(`${(micros / 1000).toFixed(1).padStart(9)} ms ${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`);
+  }
+  // The isolate's busy time per answer, by source file: what a turn costs in this Worker's own thread.
+  const busy = total - idle;
+  console.log(`\nBusy (not idle) time per answer: ${(busy / result.ok).toFixed(0)} µs; by source file (self time):`);
+  for (const [source, micros] of [...bySource].sort((left, right) => right[1] - left[1]).slice(0, 20)) {
+    console.log(`${(micros / result.ok).toFixed(0).padStart(7)} µs ${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${source}`);
   }
   console.log(`Wrote ${path.relative(process.cwd(), file)}`);
 } finally {

@@ -6,34 +6,133 @@ const padEnd = (text, width) => String(text).padEnd(width);
 
 export function latencyTable(results, scenarios) {
   const labelWidth = Math.max(...scenarios.map((scenario) => scenario.label.length), 8);
-  const header = `${padEnd("scenario", labelWidth)}  ${pad("conc", 4)}  ${pad("median ms", 9)}  ${pad("p99 ms", 8)}  ${pad("req/s", 8)}  ${pad("errors", 6)}  ${pad("samples", 7)}  round medians ms`;
-  const lines = [header, "-".repeat(header.length + 6)];
+  const header = `${padEnd("scenario", labelWidth)}  ${pad("conc", 5)}  ${pad("median ms", 9)}  ${pad("p99 ms", 8)}  ${pad("req/s", 7)}  ${pad("errors", 6)}  ${pad("samples", 7)}  round medians ms`;
+  const lines = [header, "-".repeat(header.length + 10)];
   for (const scenario of scenarios) {
     for (const row of results.filter((result) => result.scenario === scenario.key)) {
-      const spread = row.rounds.map((round) => fmt(round.medianMs)).join(" ");
+      const rounds = row.rounds.map((round) => fmt(round.medianMs)).join(" ");
       lines.push(
-        `${padEnd(scenario.label, labelWidth)}  ${pad(row.concurrency, 4)}  ${pad(fmt(row.medianMs), 9)}  ${pad(fmt(row.p99Ms), 8)}  ${pad(fmt(row.reqPerSec, 0), 8)}  ${pad(row.errors, 6)}  ${pad(row.samples, 7)}  ${spread}`,
+        `${padEnd(scenario.label, labelWidth)}  ${pad(`${row.concurrency}${row.saturated ? "*" : ""}`, 5)}  ${pad(fmt(row.medianMs), 9)}  ${pad(fmt(row.p99Ms), 8)}  ${pad(fmt(row.reqPerSec, 0), 7)}  ${pad(row.errors, 6)}  ${pad(row.samples, 7)}  ${rounds}`,
       );
     }
   }
   return lines.join("\n");
 }
 
-export function comparisonTable(comparisons, concurrencies) {
-  const lines = [`${padEnd("comparison", 58)}${concurrencies.map((c) => pad(`c=${c}`, 10)).join("")}`];
+/** The issue's side-by-side view: c=1 latency and what each adds over the mock, throughput at c=16, errors at c=64. */
+export function headlineTable(results, scenarios, concurrencies, saturated) {
+  const at = (key, concurrency) => results.find((row) => row.scenario === key && row.concurrency === concurrency);
+  const [first] = concurrencies;
+  const busy = concurrencies.find((c) => c !== first && c <= 16) ?? concurrencies[1];
+  const last = concurrencies.at(-1);
+  const labelWidth = Math.max(...scenarios.map((scenario) => scenario.label.length), 8);
+  const mark = (c) => (saturated(c) ? "*" : "");
+  const header = `${padEnd("scenario", labelWidth)}  ${pad(`median c=${first}`, 12)}  ${pad("added over mock", 16)}  ${pad(`req/s c=${busy}${mark(busy)}`, 12)}  ${pad(`errors c=${last}${mark(last)}`, 14)}`;
+  const lines = [header, "-".repeat(header.length)];
+  const mockRounds = at("mock", first)?.rounds ?? [];
+  for (const scenario of scenarios) {
+    const row = at(scenario.key, first);
+    // The per-round difference over the mock, median over rounds.
+    const added =
+      scenario.key === "mock" ? Number.NaN : medianOf(row.rounds.map((round, index) => round.medianMs - (mockRounds[index]?.medianMs ?? Number.NaN)));
+    lines.push(
+      `${padEnd(scenario.label, labelWidth)}  ${pad(fmt(row?.medianMs), 12)}  ${pad(scenario.key === "mock" ? "—" : `${fmt(added)} ms`, 16)}  ${pad(fmt(at(scenario.key, busy)?.reqPerSec, 0), 12)}  ${pad(at(scenario.key, last)?.errors ?? "—", 14)}`,
+    );
+  }
+  if (concurrencies.some(saturated))
+    lines.push(`* saturation: the closed loop keeps every core busy, so latency there is mostly queueing (see bench/README.md)`);
+  return lines.join("\n");
+}
+
+function medianOf(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function targetLines(targets) {
+  return targets.map((target) => `${target.measured ? (target.pass ? "PASS" : "FAIL") : "N/A "}  ${target.label}: ${target.detail}`).join("\n");
+}
+
+export function comparisonTable(comparisons, concurrencies, saturated) {
+  const width = 58;
+  const cell = 24;
+  const lines = [`${padEnd("comparison", width)}${concurrencies.map((c) => pad(`c=${c}${saturated(c) ? "*" : ""}`, cell)).join("")}`];
   for (const comparison of comparisons) {
-    const unit = comparison.unit === "x" ? "×" : " ms";
-    lines.push(`${padEnd(comparison.label, 58)}${concurrencies.map((c) => pad(`${fmt(comparison.values[c])}${unit}`, 10)).join("")}`);
+    const unit = comparison.unit === "x" ? "×" : "";
+    const show = (value) => {
+      if (!value || !Number.isFinite(value.median)) return "—";
+      return `${fmt(value.median)}${unit} [${fmt(value.min)}…${fmt(value.max)}]`;
+    };
+    lines.push(`${padEnd(comparison.label, width)}${concurrencies.map((c) => pad(show(comparison.values[c]), cell)).join("")}`);
   }
   return lines.join("\n");
 }
 
-export function kvTable(kv) {
-  const operations = ["list", "get", "getWithMetadata", "put", "delete"];
-  const lines = [`${padEnd("turn", 34)}${pad("turns", 6)}${operations.map((op) => pad(op, 17)).join("")}`];
-  for (const row of kv.cases) {
-    lines.push(`${padEnd(row.label, 34)}${pad(row.turns, 6)}${operations.map((op) => pad(fmt(row.perTurn[op], 2), 17)).join("")}`);
+export function streamTable(rows, overMock) {
+  const lines = [
+    `${padEnd("target", 28)}${pad("first content ms", 18)}${pad("[DONE] ms", 11)}${pad("samples", 9)}${pad("errors", 8)}  round medians (first content)`,
+  ];
+  for (const row of rows) {
+    lines.push(
+      `${padEnd(row.label, 28)}${pad(fmt(row.firstContentMs), 18)}${pad(fmt(row.doneMs), 11)}${pad(row.samples, 9)}${pad(row.errors, 8)}  ${row.rounds.map((round) => fmt(round.firstContentMs)).join(" ")}`,
+    );
   }
+  lines.push(`Switchboard's (4) first content over the mock's, per round then median: ${fmt(overMock.median)} ms [${fmt(overMock.min)}…${fmt(overMock.max)}]`);
+  return lines.join("\n");
+}
+
+export function modelRequestTable(results, scenarios) {
+  const labelWidth = Math.max(...scenarios.map((scenario) => scenario.label.length), 8);
+  const lines = [
+    `${padEnd("scenario", labelWidth)}${pad("calls/req", 11)}${pad("body B/call", 13)}${pad("tools/call", 12)}${pad("tool defs B/call", 18)}${pad("≈ tokens", 10)}`,
+  ];
+  for (const scenario of scenarios) {
+    const row = results.find((result) => result.scenario === scenario.key);
+    if (!row) continue;
+    lines.push(
+      `${padEnd(scenario.label, labelWidth)}${pad(fmt(row.modelCallsPerRequest), 11)}${pad(fmt(row.requestBytesPerModelCall, 0), 13)}${pad(fmt(row.toolsPerModelCall, 1), 12)}${pad(fmt(row.toolDefinitionBytesPerModelCall, 0), 18)}${pad(fmt(row.toolDefinitionBytesPerModelCall / 4, 0), 10)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Per kind of turn: storage, coordination and subrequests (and what the answer waited for), model calls, tool definitions, logs. */
+export function costTable(costs) {
+  const sum = (row, test) => {
+    let total = 0;
+    let onPath = 0;
+    for (const [name, value] of Object.entries(row.perTurn)) {
+      if (!test(name)) continue;
+      total += value.total;
+      onPath += value.onAnswerPath;
+    }
+    return total === 0 ? "0" : `${fmt(total, total % 1 ? 2 : 0)} (${fmt(onPath, onPath % 1 ? 2 : 0)})`;
+  };
+  const columns = [
+    ["KV reads", (name) => /^kv:.*\.(get|getWithMetadata)$/.test(name)],
+    ["KV lists", (name) => /^kv:.*\.list$/.test(name)],
+    ["KV writes", (name) => /^kv:.*\.put$/.test(name)],
+    ["KV deletes", (name) => /^kv:.*\.delete$/.test(name)],
+    ["DO calls", (name) => name.startsWith("do:")],
+    ["service calls", (name) => name.startsWith("service:")],
+    ["fetches", (name) => name.startsWith("fetch.")],
+  ];
+  const width = 40;
+  const cell = 14;
+  const lines = [
+    `${padEnd("turn", width)}${columns.map(([title]) => pad(title, cell)).join("")}${pad("subrequests", cell)}${pad("model calls", cell)}${pad("tools/call", cell)}${pad("defs B/call", cell)}${pad("log lines", cell)}${pad("turn ms", 9)}`,
+  ];
+  for (const row of costs.cases) {
+    const subrequests = sum(row, (name) => name.startsWith("service:") || name.startsWith("fetch."));
+    lines.push(
+      `${padEnd(row.label, width)}${columns.map(([, test]) => pad(sum(row, test), cell)).join("")}${pad(subrequests, cell)}${pad(fmt(row.modelCallsPerTurn), cell)}${pad(fmt(row.toolsPerModelCall, 1), cell)}${pad(fmt(row.toolDefinitionBytesPerModelCall, 0), cell)}${pad(fmt(row.logLinesPerTurn, 1), cell)}${pad(fmt(row.medianTurnMs, 1), 9)}`,
+    );
+  }
+  lines.push(
+    `subrequests = service-binding calls + fetches; turn ms: median, sequential, with ${costs.storeDelayMs} ms added per KV / Durable Object call; defs B/call: tool definitions per model call, ≈ tokens = B / 4`,
+  );
   return lines.join("\n");
 }
 
@@ -44,12 +143,16 @@ export function bundleTable(bundles) {
 }
 
 export function startupTable(startup) {
-  const lines = [`${padEnd("Worker", 30)}${pad("ready ms (median)", 18)}${pad("over empty", 12)}  runs`];
+  const lines = [`${padEnd("Worker", 30)}${pad("startup ms", 12)}${pad(`ready ms (${startup.copies} copies)`, 22)}  runs`];
+  const shown = (row) => {
+    if (row.worker === startup.baseline) return "—";
+    if (startup.noiseMs !== null && row.perWorkerMs < startup.noiseMs) return `< ${fmt(startup.noiseMs, 0)}`;
+    return fmt(row.perWorkerMs, 1);
+  };
   for (const row of startup.workers) {
-    lines.push(
-      `${padEnd(row.worker, 30)}${pad(fmt(row.medianMs, 0), 18)}${pad(row.worker === startup.baseline ? "—" : fmt(row.overBaselineMs, 0), 12)}  ${row.runsMs.map((ms) => fmt(ms, 0)).join(" ")}`,
-    );
+    lines.push(`${padEnd(row.worker, 30)}${pad(shown(row), 12)}${pad(fmt(row.medianMs, 0), 22)}  ${row.runsMs.map((ms) => fmt(ms, 0)).join(" ")}`);
   }
+  if (startup.noiseMs !== null) lines.push(`"< n": below the noise of starting workerd (the empty Worker's spread, per copy)`);
   return lines.join("\n");
 }
 
@@ -57,7 +160,7 @@ export function startupTable(startup) {
 // SVG: one panel per concurrency (each with its own linear scale, since c=1 and c=64 differ by orders
 // of magnitude), a bar per scenario at its median, a whisker from the median up to the p99.
 
-const COLORS = ["#9aa5b1", "#5b8def", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2"];
+const COLORS = ["#9aa5b1", "#5b8def", "#f28e2b", "#e15759", "#ff9d9a", "#59a14f", "#8cd17d", "#b07aa1", "#76b7b2"];
 const escapeXml = (text) => String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function niceMax(value) {
@@ -75,8 +178,8 @@ function ticks(max) {
 const tickLabel = (value) => String(Math.round(value * 1000) / 1000);
 const valueLabel = (value) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
 
-export function renderSvg({ results, scenarios, concurrencies, title, subtitle }) {
-  const panelWidth = 300;
+export function renderSvg({ results, scenarios, concurrencies, saturated = () => false, title, subtitle }) {
+  const panelWidth = 360;
   const panelHeight = 300;
   const margin = { top: 78, left: 70, right: 20, bottom: 70 };
   const gap = 40;
@@ -95,10 +198,13 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
     const x0 = margin.left + panelIndex * (panelWidth + gap);
     const y0 = margin.top;
     const rows = scenarios.map((scenario) => results.find((result) => result.scenario === scenario.key && result.concurrency === concurrency));
-    const max = niceMax(Math.max(...rows.map((row) => (row ? Math.max(row.p99Ms, row.medianMs) : 0)).filter(Number.isFinite), 0.001));
+    // Scaled to the medians: a p99 far above them (a shared machine's hiccups) is cut at the top and labelled.
+    const max = niceMax(Math.max(...rows.map((row) => (row ? row.medianMs * 1.6 : 0)).filter(Number.isFinite), 0.001));
     const y = (value) => y0 + panelHeight - (Math.min(value, max) / max) * panelHeight;
     parts.push(`<g>`);
-    parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 - 14}" text-anchor="middle" font-size="13" font-weight="bold">concurrency ${concurrency}</text>`);
+    parts.push(
+      `<text x="${x0 + panelWidth / 2}" y="${y0 - 14}" text-anchor="middle" font-size="13" font-weight="bold">concurrency ${concurrency}${saturated(concurrency) ? " (saturation)" : ""}</text>`,
+    );
     for (const tick of ticks(max)) {
       const ty = y(tick);
       parts.push(`<line x1="${x0}" y1="${ty}" x2="${x0 + panelWidth}" y2="${ty}" stroke="#e5e5e5"/>`);
@@ -109,7 +215,7 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
     if (panelIndex === 0) {
       const cy = y0 + panelHeight / 2;
       parts.push(
-        `<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99)</text>`,
+        `<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99, dashed: off the scale)</text>`,
       );
     }
     const slot = panelWidth / scenarios.length;
@@ -128,12 +234,20 @@ export function renderSvg({ results, scenarios, concurrencies, title, subtitle }
       parts.push(
         `<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"${look}><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`,
       );
+      const cut = row.p99Ms > max;
       if (Number.isFinite(row.p99Ms)) {
         const wy = y(row.p99Ms);
-        parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
-        parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
+        parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"${cut ? ' stroke-dasharray="2 2"' : ""}/>`);
+        if (cut)
+          parts.push(
+            `<text x="${cx + 3}" y="${wy + 2}" font-size="9" fill="#555" transform="rotate(90 ${cx + 3} ${wy + 2})">p99 ${valueLabel(row.p99Ms)}</text>`,
+          );
+        else parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
       }
-      parts.push(`<text x="${cx}" y="${Math.min(top, y(row.p99Ms)) - 4}" text-anchor="middle" font-size="10" fill="#111">${valueLabel(row.medianMs)}</text>`);
+      const labelY = cut ? top - 4 : Math.min(top, y(row.p99Ms)) - 4;
+      parts.push(
+        `<text x="${cx}" y="${labelY}" text-anchor="middle" font-size="10" fill="#111"${cut ? ' stroke="#fff" stroke-width="3" paint-order="stroke"' : ""}>${valueLabel(row.medianMs)}</text>`,
+      );
     });
     parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 + panelHeight + 36}" text-anchor="middle" font-size="12">scenario</text>`);
     parts.push(`</g>`);

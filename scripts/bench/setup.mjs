@@ -13,7 +13,8 @@ export const ORCHESTRATOR = "switchboard";
 /** An ephemeral port on loopback: Miniflare serves the Worker on it directly (no entry Worker). */
 export const DIRECT_SOCKET = [{ host: "127.0.0.1", port: 0 }];
 
-export const requestBody = (content) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content }] });
+/** A chat request body; `extra` adds fields (`server_tools`, `stream`, ...). */
+export const requestBody = (content, extra = {}) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content }], ...extra });
 export const requestHeaders = { "content-type": "application/json", authorization: `Bearer ${CLIENT_KEY}` };
 
 /** Starts scripts/bench/mock-upstream.mjs in its own Node process; resolves once it listens. */
@@ -45,7 +46,7 @@ export function orchestratorVars(upstreamBaseUrl) {
  * Every Worker for one Miniflare: the project's (from their wrangler.toml, via miniflareWorkers()), the
  * orchestrator with a direct socket, and the bench's own Workers, each with a direct socket.
  */
-export function benchWorkerOptions(projectWorkers, upstreamBaseUrl, { diagnostics = true } = {}) {
+export function benchWorkerOptions(projectWorkers, upstreamBaseUrl) {
   const orchestrator = projectWorkers.find((worker) => worker.name === ORCHESTRATOR);
   if (!orchestrator) throw new Error(`No ${ORCHESTRATOR} Worker in ${projectWorkers.map((worker) => worker.name).join(", ")}`);
   const vars = orchestratorVars(upstreamBaseUrl);
@@ -67,8 +68,8 @@ export function benchWorkerOptions(projectWorkers, upstreamBaseUrl, { diagnostic
   });
   return [
     ...project,
-    wrapped(BENCH_WORKERS.kvCounting, "bench-kv-counting"),
-    ...(diagnostics ? [wrapped(BENCH_WORKERS.memoryKv, "bench-memory-kv-unused")] : []),
+    wrapped(BENCH_WORKERS.counting, "bench-counting"),
+    wrapped(BENCH_WORKERS.memoryKv, "bench-memory-kv-unused"),
     // Bound to the orchestrator's own CONVERSATIONS namespace (same id, so the same storage).
     {
       name: BENCH_WORKERS.kvAdmin.name,

@@ -1,13 +1,9 @@
-// Diagnostic only (bench scenario 3m): the orchestrator's own bundle with CONVERSATIONS replaced by an
-// in-memory KV (Maps in the isolate), to separate the cost of Miniflare's local KV simulator (SQLite and
-// blob files, in the same workerd) from the orchestrator's own work. Same calls, same data; nothing
-// persists beyond the isolate, and there is no eventual consistency to speak of.
-import orchestrator from "../../../dist/switchboard/index.js";
-
-export * from "../../../dist/switchboard/index.js";
+// An in-memory stand-in for a Workers KV namespace (Maps in the isolate): the same calls, no SQLite, no
+// blob files, nothing shared with other Workers or kept past the isolate, no eventual consistency.
+// Used where the bench needs a store that costs (almost) nothing, on both sides of a matched pair.
 
 /** Keys grouped by "directory" (up to the last "/"), so a list by conversation prefix is one lookup. */
-class MemoryKV {
+export class MemoryKV {
   #directories = new Map();
   #split(key) {
     const cut = key.lastIndexOf("/") + 1;
@@ -49,12 +45,3 @@ class MemoryKV {
     return { keys, list_complete: true, cacheStatus: null };
   }
 }
-
-const kv = new MemoryKV();
-
-export default {
-  ...orchestrator,
-  fetch(request, env, ctx) {
-    return orchestrator.fetch(request, { ...env, CONVERSATIONS: kv }, ctx);
-  },
-};
