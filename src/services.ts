@@ -3,12 +3,11 @@
 // queue batch, and handed to every door; nothing else constructs these.
 
 import type { Config } from "./config.js";
-import { createDurableConversationStore } from "./conversations/durable-store.js";
 import { createConversationStore } from "./conversations/store.js";
 import type { Env } from "./env.js";
 import { createMixedSteps } from "./history/mixed-steps.js";
 import type { LedgerApi } from "./ledger/claims.js";
-import { createClaims, createJournal } from "./ledger/claims.js";
+import { createClaims } from "./ledger/claims.js";
 import type { Logger } from "./log.js";
 import type { TurnServices } from "./run-turn.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
@@ -33,11 +32,7 @@ export function createServices(env: Env, config: Config, options: { log: Logger;
     log,
     budget,
     model: createModelPort(createModelClient(config, log)),
-    store: createDurableConversationStore({
-      kv: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
-      journal: createJournal(env.LEDGER),
-      ttlSeconds: config.conversations.ttlSeconds,
-    }),
+    store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
     registry: createServerToolRegistry({ env, config, budget, log }),
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     claims: createClaims(env.LEDGER),

@@ -28,15 +28,7 @@ export interface LedgerApi {
   release(key: string, token: string): Promise<boolean>;
 }
 
-/** The ledger's record of what happened: entries under a key, each kept until it expires. */
-export interface JournalApi {
-  record(key: string, entry: string, value: string, retainMs: number): Promise<void>;
-  entries(key: string): Promise<string[]>;
-  retain(key: string, entry: string, retainMs: number): Promise<void>;
-  forget(key: string): Promise<number>;
-}
-
-export type ClaimKind = "idempotency" | "webhook-delivery" | "webhook-turn" | "webhook-callback" | "conversation";
+export type ClaimKind = "idempotency" | "webhook-delivery" | "webhook-turn" | "webhook-callback";
 
 export function claimKey(kind: ClaimKind, ...parts: string[]): string {
   return [kind, ...parts.map(encodeURIComponent)].join(":");
@@ -49,17 +41,6 @@ export function createClaims(namespace: DurableObjectNamespace<Ledger>): LedgerA
     claim: (key, fingerprint, options) => ledger(key).claim(key, fingerprint, options),
     settle: (key, token, result, retainMs) => ledger(key).settle(key, token, result, retainMs),
     release: (key, token) => ledger(key).release(key, token),
-  };
-}
-
-/** The journal through the ledger namespace: one object per key, like claims. */
-export function createJournal(namespace: DurableObjectNamespace<Ledger>): JournalApi {
-  const ledger = (key: string) => namespace.get(namespace.idFromName(key));
-  return {
-    record: (key, entry, value, retainMs) => ledger(key).record(key, entry, value, retainMs),
-    entries: (key) => ledger(key).entries(key),
-    retain: (key, entry, retainMs) => ledger(key).retain(key, entry, retainMs),
-    forget: (key) => ledger(key).forget(key),
   };
 }
 

@@ -1,6 +1,5 @@
 // The ledger: the one place where Switchboard claims what must happen once (an Idempotency-Key, a
-// webhook delivery, a webhook job's turn, its callback), and records what happened until it is safe
-// everywhere (a conversation's newest turns, until every location's KV holds them). KV cannot do this: it has no atomic
+// webhook delivery, a webhook job's turn, its callback). KV cannot do this: it has no atomic
 // read-modify-write and takes up to a minute to agree across locations. A Durable Object is a single
 // thread with transactional storage, reached from everywhere by name, so a claim made here is made
 // exactly once, globally. Each claim key names its own object (`idFromName(key)`), so claims never
@@ -8,7 +7,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
-import type { ClaimOptions, ClaimOutcome, JournalApi, LedgerApi } from "./claims.js";
+import type { ClaimOptions, ClaimOutcome, LedgerApi } from "./claims.js";
 
 interface ClaimRow {
   fingerprint: string;
@@ -23,7 +22,7 @@ interface ClaimRow {
 /** What a waiter learns when the claim it waits on changes. */
 type Wake = "settled" | "released";
 
-export class Ledger extends DurableObject<Env> implements LedgerApi, JournalApi {
+export class Ledger extends DurableObject<Env> implements LedgerApi {
   private readonly waiters = new Map<string, Set<(wake: Wake) => void>>();
 
   private tableReady = false;
@@ -44,17 +43,6 @@ export class Ledger extends DurableObject<Env> implements LedgerApi, JournalApi 
           result TEXT,
           lease_until INTEGER NOT NULL,
           expires_at INTEGER NOT NULL
-        )`,
-      );
-      // What happened, kept until it is safe elsewhere: a conversation's turns until KV holds them
-      // everywhere (see conversations/durable-store.ts).
-      this.ctx.storage.sql.exec(
-        `CREATE TABLE IF NOT EXISTS entries (
-          key TEXT NOT NULL,
-          entry TEXT NOT NULL,
-          value TEXT NOT NULL,
-          expires_at INTEGER NOT NULL,
-          PRIMARY KEY (key, entry)
         )`,
       );
       this.tableReady = true;
@@ -99,38 +87,11 @@ export class Ledger extends DurableObject<Env> implements LedgerApi, JournalApi 
     return deleted > 0;
   }
 
-  async record(key: string, entry: string, value: string, retainMs: number): Promise<void> {
-    const expiresAt = Date.now() + retainMs;
-    this.sql.exec("INSERT OR REPLACE INTO entries (key, entry, value, expires_at) VALUES (?, ?, ?, ?)", key, entry, value, expiresAt);
-    await this.scheduleCleanup(expiresAt);
-  }
-
-  async entries(key: string): Promise<string[]> {
-    return this.sql
-      .exec<{ value: string }>("SELECT value FROM entries WHERE key = ? AND expires_at > ? ORDER BY entry", key, Date.now())
-      .toArray()
-      .map((row) => row.value);
-  }
-
-  /** Keeps an entry only `retainMs` longer (it is safe elsewhere now). */
-  async retain(key: string, entry: string, retainMs: number): Promise<void> {
-    const expiresAt = Date.now() + retainMs;
-    this.sql.exec("UPDATE entries SET expires_at = MIN(expires_at, ?) WHERE key = ? AND entry = ?", expiresAt, key, entry);
-    await this.scheduleCleanup(expiresAt);
-  }
-
-  async forget(key: string): Promise<number> {
-    return this.sql.exec("DELETE FROM entries WHERE key = ?", key).rowsWritten;
-  }
-
   override async alarm(): Promise<void> {
     const now = Date.now();
     // A running claim expires with its lease (expires_at = lease_until until it is settled).
     this.sql.exec("DELETE FROM claims WHERE expires_at <= ?", now);
-    this.sql.exec("DELETE FROM entries WHERE expires_at <= ?", now);
-    const next = this.sql
-      .exec<{ next: number | null }>("SELECT MIN(at) AS next FROM (SELECT expires_at AS at FROM claims UNION ALL SELECT expires_at AS at FROM entries)")
-      .one().next;
+    const next = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
     if (next !== null) {
       await this.ctx.storage.setAlarm(next);
       return;
