@@ -25,6 +25,8 @@ export interface ResponseStreamOptions {
   hooks: LoopHooks;
   /** Keeps the finished response (or not, with `store: false`); awaited before `response.completed`. */
   save: (record: StoredResponse) => Promise<void>;
+  /** Ids for the output items, naming the response (protocol/responses/references). */
+  itemIds: (prefix: string) => string;
 }
 
 export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, shell: ResponseObject, options: ResponseStreamOptions): Promise<Response> {
@@ -36,7 +38,7 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
     written = out.send({ ...event, sequence_number: sequence++ }, event.type);
     return written;
   };
-  const builder = new OutputBuilder(send);
+  const builder = new OutputBuilder(send, options.itemIds);
   const { maxToolOutputChars } = c.get("config").limits;
   let opened: () => void = () => undefined;
   const firstOpen = new Promise<"open">((resolve) => {

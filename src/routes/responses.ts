@@ -11,6 +11,7 @@ import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import { inputToMessages } from "../protocol/responses/input.js";
 import { OutputBuilder, replayTurn } from "../protocol/responses/output.js";
+import { itemIds, resolveReferences } from "../protocol/responses/references.js";
 import type { ResponsesRequest } from "../protocol/responses/request.js";
 import { chatParameters, clientTools, instructionsOf, namedConversation, parseResponsesRequest } from "../protocol/responses/request.js";
 import { finishedResponse, responseShell } from "../protocol/responses/response.js";
@@ -40,11 +41,15 @@ responses.post("/responses", async (c) => {
   const conversationId = previous?.conversation_id ?? named ?? `conv_${randomToken(24)}`;
   const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
   const instructions = instructionsOf(request);
+  const input = Array.isArray(request.input)
+    ? await resolveReferences(request.input, async (id) => (await services.responses.get(tenant, id))?.response ?? null)
+    : request.input;
+  const token = randomToken(32);
   const turnRequest: TurnRequest = {
     tenant,
     conversationId,
     requestId: c.get("requestId"),
-    input: inputToMessages(request.input),
+    input: inputToMessages(input),
     parameters,
     clientTools: clientTools(request),
     deadlineMs: config.limits.turnDeadlineMs,
@@ -55,7 +60,7 @@ responses.post("/responses", async (c) => {
   };
   const kept = store || previous !== null || named !== null;
   const shell = responseShell(request, {
-    id: `resp_${randomToken(32)}`,
+    id: `resp_${token}`,
     model: parameters.model,
     conversationId: kept ? conversationId : null,
     createdAt: Math.floor(Date.now() / 1000),
@@ -77,10 +82,10 @@ responses.post("/responses", async (c) => {
   const save = (record: StoredResponse) => (store ? services.responses.put(tenant, record) : Promise.resolve());
   if (kept) c.header(CONVERSATION_HEADER, conversationId);
 
-  if (request.stream === true) return streamResponse(c, turnRequest, shell, { hooks, save });
+  if (request.stream === true) return streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token) });
 
   const completed = await runTurn(services, turnRequest, { hooks });
-  const builder = new OutputBuilder();
+  const builder = new OutputBuilder(undefined, itemIds(token));
   replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
   const choice = completed.completion.choices[0];
   const response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
