@@ -29,6 +29,14 @@ export const responses = new Hono<AppEnv>();
 
 responses.post("/responses", async (c) => {
   const { request, body } = await readResponsesRequest(c);
+  // Refused rather than ignored: a client sending one counts on exactly-once, which this door does not claim yet.
+  if (c.req.header("Idempotency-Key") !== undefined) {
+    throw invalidRequest(
+      "Idempotency-Key is not supported on /v1/responses yet; use /v1/chat/completions for exactly-once requests.",
+      "Idempotency-Key",
+      "unsupported_parameter",
+    );
+  }
   const config = c.get("config");
   if (!config.dmxapi.apiKey) {
     throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });

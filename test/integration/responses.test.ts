@@ -403,6 +403,17 @@ describe("errors, as Responses-style error objects", () => {
     expect(switchboard.upstream.chatCalls).toEqual([]);
   });
 
+  it("refuses an Idempotency-Key it would not honour", async () => {
+    const response = await switchboard.request("/v1/responses", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": "k-1" },
+      body: JSON.stringify({ input: "hi" }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: JsonObject }).error).toMatchObject({ param: "Idempotency-Key", code: "unsupported_parameter" });
+    expect(switchboard.upstream.chatCalls).toEqual([]);
+  });
+
   it("the openai client raises them as typed errors with status and param", async () => {
     const error = await switchboard.openai.responses.create({ model: "gpt-5-mini", input: "hi", background: true }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ status: 400, param: "background" });
