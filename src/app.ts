@@ -12,6 +12,7 @@ import { catalog } from "./routes/catalog.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { conversations } from "./routes/conversations.js";
 import { mcp } from "./routes/mcp.js";
+import { responses } from "./routes/responses.js";
 import type { AppEnv } from "./types.js";
 import { webhookAdmin } from "./webhooks/admin.js";
 import { webhookIngress } from "./webhooks/ingress.js";
@@ -29,6 +30,7 @@ export function createApp(): Hono<AppEnv> {
   app.use("*", requireApiKey);
   app.route("/v1", webhookAdmin);
   app.route("/v1", chatCompletions);
+  app.route("/v1", responses);
   app.route("/v1", conversations);
   app.route("/v1", catalog);
 

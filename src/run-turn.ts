@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import { toolsForTenant } from "./config.js";
 import type { Conversation, ConversationStore, TurnRecord } from "./conversations/store.js";
 import { ConversationTooLargeError } from "./conversations/store.js";
+import { checkContinues } from "./history/continuation.js";
 import type { MixedSteps } from "./history/mixed-steps.js";
 import { reconcileInput } from "./history/reconcile.js";
 import type { CheckedHistory } from "./history/tool-pairs.js";
@@ -40,6 +41,12 @@ export interface TurnRequest {
    * known part is recognised and only what is new is appended. Webhook turns are all new.
    */
   reconcile?: boolean;
+  /** False keeps nothing: no turn, no partial turn, no remembered mixed step (`store: false`). */
+  store?: boolean;
+  /** A system prompt for this turn only (Responses `instructions`): sent first instead of the stored one, never stored. */
+  instructions?: ChatMessage[];
+  /** The turn this one must directly follow (a `previous_response_id`): a conversation that has moved on since is a 409. */
+  continuesTurn?: string;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
@@ -155,12 +162,14 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     });
   } catch (error) {
     // Until a stream opened the client saw nothing, and a failure stores nothing.
-    const keptPartial = streamOpened && (await keepPartial(services, request, conversation, record(withShownText(committed, shownText), true)));
+    const keptPartial =
+      streamOpened && request.store !== false && (await keepPartial(services, request, conversation, record(withShownText(committed, shownText), true)));
     if (deadline.aborted) throw new TurnDeadlineError(request.deadlineMs, keptPartial);
     if (request.signal?.aborted) throw request.signal.reason;
     throw error;
   }
   const turn = record(result.messages, false);
+  if (request.store === false) return { ...result, conversationId: request.conversationId, turn };
   await Promise.all([
     storeTurn(services, request, conversation, turn),
     result.mixedStep ? services.mixedSteps.remember(request.tenant, result.mixedStep) : null,
@@ -182,10 +191,12 @@ async function loadConversation(services: TurnServices, tenant: string, conversa
 async function prepareHistory(services: TurnServices, request: TurnRequest, conversation: Conversation | null): Promise<CheckedHistory> {
   // A re-run of a turn (a retried Idempotency-Key) replaces what its earlier attempt left.
   const turns = (conversation?.turns ?? []).filter((turn) => turn.id !== request.turnId);
+  if (request.continuesTurn !== undefined) checkContinues(turns, request.continuesTurn);
   const { input, system } = request.reconcile && turns.length > 0 ? reconcileInput(turns, request.input) : { input: request.input, system: null };
   const restored = await services.mixedSteps.restore(request.tenant, input);
   const stored = turns.flatMap((turn) => turn.messages);
-  return checkToolCallPairs(system ? [...system, ...withoutLeadingSystem(stored)] : stored, restored);
+  const prompt = request.instructions ?? system;
+  return checkToolCallPairs(prompt ? [...prompt, ...withoutLeadingSystem(stored)] : stored, restored);
 }
 
 function withoutLeadingSystem(messages: readonly ChatMessage[]): ChatMessage[] {

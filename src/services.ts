@@ -9,6 +9,8 @@ import { createMixedSteps } from "./history/mixed-steps.js";
 import type { LedgerApi } from "./ledger/claims.js";
 import { createClaims } from "./ledger/claims.js";
 import type { Logger } from "./log.js";
+import type { ResponseStore } from "./responses/store.js";
+import { createResponseStore } from "./responses/store.js";
 import type { TurnServices } from "./run-turn.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
 import { createServerToolRegistry } from "./tools/server-tools.js";
@@ -22,6 +24,8 @@ export interface Services extends TurnServices {
   budget: InvocationBudget;
   claims: LedgerApi;
   log: Logger;
+  /** Stored Responses API responses (the /v1/responses door). */
+  responses: ResponseStore;
 }
 
 export function createServices(env: Env, config: Config, options: { log: Logger; waitUntil: (work: Promise<unknown>) => void }): Services {
@@ -36,6 +40,7 @@ export function createServices(env: Env, config: Config, options: { log: Logger;
     registry: createServerToolRegistry({ env, config, budget, log }),
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     claims: createClaims(env.LEDGER),
+    responses: createResponseStore(env.CONVERSATIONS, config.conversations.ttlSeconds),
     defer: (work) =>
       options.waitUntil(work.catch((error: unknown) => log.warn("deferred_work_failed", { message: error instanceof Error ? error.message : String(error) }))),
   };

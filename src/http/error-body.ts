@@ -6,6 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../config.js";
 import { ApiError } from "../errors.js";
+import { NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
 import { ConversationFullError, TurnDeadlineError } from "../run-turn.js";
@@ -27,6 +28,9 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof InvalidHistoryError) {
     return new ApiError(400, error.message, { type: "invalid_request_error", param: error.param, code: "invalid_tool_history" });
   }
+  if (error instanceof NotLatestTurnError) {
+    return new ApiError(409, error.message, { type: "invalid_request_error", param: "previous_response_id", code: "response_not_latest" });
+  }
   if (error instanceof ConversationFullError) return new ApiError(413, error.message, { code: "conversation_too_large" });
   if (error instanceof HTTPException) return new ApiError(error.status as ContentfulStatusCode, error.message || "Request failed");
   return new ApiError(500, "The orchestrator failed unexpectedly.", { type: "server_error" });
@@ -47,6 +51,7 @@ export function isUnexpected(error: unknown): boolean {
     error instanceof TurnDeadlineError ||
     error instanceof HistoryConflictError ||
     error instanceof InvalidHistoryError ||
+    error instanceof NotLatestTurnError ||
     error instanceof ConversationFullError ||
     error instanceof HTTPException
   );

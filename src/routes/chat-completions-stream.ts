@@ -8,9 +8,9 @@
 // `app.onError` would answer with), and what the client saw is stored, marked incomplete.
 
 import type { Context } from "hono";
-import type { SSEStreamingApi } from "hono/streaming";
 import { streamSSE } from "hono/streaming";
 import { errorBody } from "../http/error-body.js";
+import { SseOutbox } from "../http/sse-outbox.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
@@ -46,7 +46,7 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
     system_fingerprint: null,
     conversation_id: request.conversationId,
   };
-  const out = new ChunkOutbox();
+  const out = new SseOutbox();
   const delta = (fields: JsonObject, finishReason: string | null = null) => ({
     ...base,
     choices: [{ index: 0, delta: fields, logprobs: null, finish_reason: finishReason }],
@@ -112,7 +112,7 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
 }
 
 async function finish(
-  out: ChunkOutbox,
+  out: SseOutbox,
   completed: CompletedTurn,
   delta: (fields: JsonObject, finishReason?: string | null) => JsonObject,
   includeUsage: boolean,
@@ -122,44 +122,6 @@ async function finish(
   await out.send(delta({}, choice?.finish_reason ?? "stop"));
   if (includeUsage) await out.send({ ...delta({}), choices: [], usage: completed.usage ?? zeroUsage() });
   await out.sendRaw("[DONE]");
-}
-
-/** Holds what the turn sends before the SSE stream exists (the first chunk), then writes in order. */
-class ChunkOutbox {
-  private sse: SSEStreamingApi | null = null;
-  private readonly early: string[] = [];
-  private lastWrite = Date.now();
-
-  attach(sse: SSEStreamingApi): void {
-    this.sse = sse;
-    for (const data of this.early.splice(0)) void this.write(data);
-  }
-
-  send(event: JsonObject): Promise<void> {
-    return this.sendRaw(JSON.stringify(event));
-  }
-
-  sendRaw(data: string): Promise<void> {
-    if (!this.sse) {
-      this.early.push(data);
-      return Promise.resolve();
-    }
-    return this.write(data);
-  }
-
-  comment(text: string): Promise<void> {
-    this.lastWrite = Date.now();
-    return this.sse ? this.sse.write(`: ${text}\n\n`).then(() => undefined) : Promise.resolve();
-  }
-
-  idleFor(): number {
-    return Date.now() - this.lastWrite;
-  }
-
-  private write(data: string): Promise<void> {
-    this.lastWrite = Date.now();
-    return this.sse?.writeSSE({ data }) ?? Promise.resolve();
-  }
 }
 
 /** Replays a stored completion (an Idempotency-Key hit) as the stream the first request received. */

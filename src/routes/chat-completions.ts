@@ -63,6 +63,8 @@ chatCompletions.post("/chat/completions", async (c) => {
     // An id we just generated cannot have history: skip the KV list.
     newConversation: !requested && !idempotency,
     reconcile: true,
+    // `store: false` passes the parameter policy (it stores nothing upstream) and keeps nothing here either.
+    ...(request.store === false ? { store: false } : {}),
     ...(idempotency ? { turnId: idempotency.turnId } : {}),
   };
   const hooks: LoopHooks = {

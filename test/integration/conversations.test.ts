@@ -79,6 +79,17 @@ describe("continuity", () => {
     expect((await readConversation("conv_concurrent")).turns).toHaveLength(4);
   });
 
+  it("keeps nothing of a turn sent with store: false, and stores the next one as usual", async () => {
+    const conversationId = `conv_unstored_${Date.now()}`;
+    switchboard.upstream.enqueue(reply.text("Not kept."), reply.text("Kept."));
+    const unstored = await chat({ conversation_id: conversationId, store: false, messages: [{ role: "user", content: "secret" }] });
+    expect(unstored.status).toBe(200);
+    expect((await switchboard.request(`/v1/conversations/${conversationId}`)).status).toBe(404);
+
+    await chat({ conversation_id: conversationId, messages: [{ role: "user", content: "hello" }] });
+    expect((await readConversation(conversationId)).messages.map((message) => message.content)).toEqual(["hello", "Kept."]);
+  });
+
   it("deletes a conversation", async () => {
     await chat({ conversation_id: "conv_to_delete", messages: [{ role: "user", content: "bye" }] });
 

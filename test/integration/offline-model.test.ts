@@ -1,8 +1,10 @@
 // The offline model (dev/offline-model) as `npm start` runs it without a key: it is "DMXAPI" for the
 // orchestrator, which has no idea; the real tool Workers answer (Open-Meteo mocked).
 
+import { Agent, tool as agentTool, OpenAIProvider, Runner } from "@openai/agents";
 import { describe, expect, it } from "vitest";
-import { useSwitchboard } from "./support/harness.js";
+import * as z from "zod";
+import { KEYS, useSwitchboard } from "./support/harness.js";
 import type { JsonObject } from "./support/mock-upstream.js";
 
 const switchboard = useSwitchboard({ model: "offline" });
@@ -85,5 +87,46 @@ describe("the offline model as DMXAPI", () => {
   it("lists the tools it can use when none fits", async () => {
     const turn = await ask("hello");
     for (const name of ["get_current_weather", "get_current_time", "calculate", "notes"]) expect(turn.content).toContain(`- ${name}: `);
+  });
+});
+
+describe("the Responses door with the offline model, as `npm start` serves it", () => {
+  it("answers responses.create({ input: '上海今天几度?' }) from the weather tool Worker", async () => {
+    const response = await switchboard.openai.responses.create({ input: "上海今天几度?" });
+    expect(response.output_text).toMatch(/^\[offline model\] 根据 get_current_weather：temperature 23\.4，/);
+    expect(response.output[0]).toMatchObject({ type: "mcp_call", name: "get_current_weather", server_label: "switchboard", status: "completed" });
+    expect(switchboard.upstream.openMeteoCalls.map((url) => url.pathname)).toEqual(["/v1/search", "/v1/forecast"]);
+  });
+
+  it("runs an Agents SDK agent with default settings and a function tool to completion, streamed and not", async () => {
+    const lookups: string[] = [];
+    const agent = new Agent({
+      name: "Orders",
+      instructions: "You help with orders.",
+      tools: [
+        agentTool({
+          name: "get_order_status",
+          description: "Look up the shipping status of an order by its order id",
+          parameters: z.object({ order_id: z.string().describe("The order id, e.g. A-17") }),
+          execute: async ({ order_id }) => {
+            lookups.push(order_id);
+            return JSON.stringify({ order_id, status: "shipped" });
+          },
+        }),
+      ],
+    });
+    const runner = new Runner({
+      modelProvider: new OpenAIProvider({ baseURL: new URL("/v1", switchboard.url).href, apiKey: KEYS.tenantA }),
+      tracingDisabled: true,
+    });
+
+    const result = await runner.run(agent, "What is the shipping status of order A-17?");
+    expect(lookups).toHaveLength(1);
+    expect(result.finalOutput).toMatch(/^\[offline model\].*shipped/);
+
+    const streamed = await runner.run(agent, "What is the shipping status of order A-17?", { stream: true });
+    await streamed.completed;
+    expect(lookups).toHaveLength(2);
+    expect(streamed.finalOutput).toMatch(/^\[offline model\].*shipped/);
   });
 });

@@ -1,0 +1,148 @@
+// POST /v1/responses, GET and DELETE /v1/responses/:id: the OpenAI Responses API over the same turn
+// as the chat door. The request is translated to chat messages at the door, the one loop runs it,
+// and its result is translated back to output items; nothing here calls a model or a tool.
+
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { ApiError, invalidRequest } from "../errors.js";
+import { readBodyText } from "../http/request-body.js";
+import { randomToken } from "../lib/ids.js";
+import type { LoopHooks } from "../loop/tool-loop.js";
+import { parseJsonWithin } from "../protocol/json-limits.js";
+import { inputToMessages } from "../protocol/responses/input.js";
+import { OutputBuilder, replayTurn } from "../protocol/responses/output.js";
+import { itemIds, resolveReferences } from "../protocol/responses/references.js";
+import type { ResponsesRequest } from "../protocol/responses/request.js";
+import { chatParameters, clientTools, instructionsOf, namedConversation, parseResponsesRequest } from "../protocol/responses/request.js";
+import { finishedResponse, responseShell } from "../protocol/responses/response.js";
+import { isJsonObject, type JsonObject } from "../protocol/types.js";
+import type { StoredResponse } from "../responses/store.js";
+import type { TurnRequest } from "../run-turn.js";
+import { runTurn } from "../run-turn.js";
+import type { AppEnv } from "../types.js";
+import { CONVERSATION_HEADER } from "./chat-completions.js";
+import { streamResponse } from "./responses-stream.js";
+
+const RESPONSE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export const responses = new Hono<AppEnv>();
+
+responses.post("/responses", async (c) => {
+  const { request, body } = await readResponsesRequest(c);
+  // Refused rather than ignored: a client sending one counts on exactly-once, which this door does not claim yet.
+  if (c.req.header("Idempotency-Key") !== undefined) {
+    throw invalidRequest(
+      "Idempotency-Key is not supported on /v1/responses yet; use /v1/chat/completions for exactly-once requests.",
+      "Idempotency-Key",
+      "unsupported_parameter",
+    );
+  }
+  const config = c.get("config");
+  if (!config.dmxapi.apiKey) {
+    throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
+  }
+  const services = c.get("services");
+  const tenant = c.get("tenant");
+  const previous = await previousResponse(c, request);
+  const named = namedConversation(request);
+  const store = request.store !== false;
+  const conversationId = previous?.conversation_id ?? named ?? `conv_${randomToken(24)}`;
+  const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
+  const instructions = instructionsOf(request);
+  const input = Array.isArray(request.input)
+    ? await resolveReferences(request.input, async (id) => (await services.responses.get(tenant, id))?.response ?? null)
+    : request.input;
+  const token = randomToken(32);
+  const turnRequest: TurnRequest = {
+    tenant,
+    conversationId,
+    requestId: c.get("requestId"),
+    input: inputToMessages(input),
+    parameters,
+    clientTools: clientTools(request),
+    deadlineMs: config.limits.turnDeadlineMs,
+    newConversation: !previous && !named,
+    ...(instructions ? { instructions } : {}),
+    ...(store ? {} : { store: false }),
+    ...(previous ? { continuesTurn: previous.turn_id } : {}),
+  };
+  const kept = store || previous !== null || named !== null;
+  const shell = responseShell(request, {
+    id: `resp_${token}`,
+    model: parameters.model,
+    conversationId: kept ? conversationId : null,
+    createdAt: Math.floor(Date.now() / 1000),
+  });
+  const log = c.get("log").with({ tenant, conversation_id: conversationId, response_id: shell.id });
+  const failed = new Set<string>();
+  const hooks: LoopHooks = {
+    onToolResult: (event) => {
+      if (!event.outcome.ok) failed.add(event.call.call.id);
+      log.info("tool_call", {
+        step: event.step,
+        tool: event.call.call.function.name,
+        tool_call_id: event.call.call.id,
+        duration_ms: event.durationMs,
+        ok: event.outcome.ok,
+      });
+    },
+  };
+  const save = (record: StoredResponse) => (store ? services.responses.put(tenant, record) : Promise.resolve());
+  if (kept) c.header(CONVERSATION_HEADER, conversationId);
+
+  if (request.stream === true) return streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token) });
+
+  const completed = await runTurn(services, turnRequest, { hooks });
+  const builder = new OutputBuilder(undefined, itemIds(token));
+  replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
+  const choice = completed.completion.choices[0];
+  const response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
+  // Stored before the answer: the client may continue from it (previous_response_id) at once.
+  await save({ conversation_id: conversationId, turn_id: completed.turn.id, response });
+  log.info("turn", { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
+  return c.json(response);
+});
+
+responses.get("/responses/:id", async (c) => {
+  const id = responseId(c.req.param("id"));
+  const record = await c.get("services").responses.get(c.get("tenant"), id);
+  if (!record) throw notFound(id, "id");
+  c.header(CONVERSATION_HEADER, record.conversation_id);
+  return c.json(record.response);
+});
+
+// The response is forgotten; the turn stays in its conversation (DELETE /v1/conversations/:id removes that).
+responses.delete("/responses/:id", async (c) => {
+  const id = responseId(c.req.param("id"));
+  if (!(await c.get("services").responses.delete(c.get("tenant"), id))) throw notFound(id, "id");
+  return c.json({ id, object: "response", deleted: true });
+});
+
+async function readResponsesRequest(c: Context<AppEnv>): Promise<{ request: ResponsesRequest; body: JsonObject }> {
+  const text = await readBodyText(c);
+  const body = parseJsonWithin(text, c.get("config").limits);
+  if (!isJsonObject(body)) throw invalidRequest("The request body must be a JSON object.", null, "invalid_json");
+  const request = parseResponsesRequest(body, c.get("config").parameters);
+  const maxMessages = c.get("config").limits.maxMessages;
+  if (Array.isArray(request.input) && request.input.length > maxMessages) {
+    throw invalidRequest(`At most ${maxMessages} input items are accepted in one request.`, "input", "too_many_messages");
+  }
+  return { request, body };
+}
+
+async function previousResponse(c: Context<AppEnv>, request: ResponsesRequest): Promise<StoredResponse | null> {
+  const id = request.previous_response_id;
+  if (!id) return null;
+  const record = await c.get("services").responses.get(c.get("tenant"), id);
+  if (!record) throw notFound(id, "previous_response_id");
+  return record;
+}
+
+function responseId(id: string): string {
+  if (!RESPONSE_ID.test(id)) throw invalidRequest("Invalid response id.", "id");
+  return id;
+}
+
+function notFound(id: string, param: string): ApiError {
+  return new ApiError(404, `Response with id '${id}' not found.`, { type: "invalid_request_error", param, code: "response_not_found" });
+}
