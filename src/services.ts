@@ -36,6 +36,7 @@ export function createServices(env: Env, config: Config, options: { log: Logger;
     registry: createServerToolRegistry({ env, config, budget, log }),
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     claims: createClaims(env.LEDGER),
+    redact: log.redact,
     defer: (work) =>
       options.waitUntil(work.catch((error: unknown) => log.warn("deferred_work_failed", { message: error instanceof Error ? error.message : String(error) }))),
   };

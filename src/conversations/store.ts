@@ -7,6 +7,7 @@
 
 import type { ChatMessage } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
+import type { TurnTrace } from "../trace/turn-trace.js";
 
 export interface TurnRecord {
   id: string;
@@ -18,6 +19,8 @@ export interface TurnRecord {
   /** How many of `messages` came from the request; the rest the turn produced. Absent in older turns. */
   input_count?: number;
   messages: ChatMessage[];
+  /** What happened during the turn, as spans (src/trace/turn-trace.ts). Absent in older turns. */
+  trace?: TurnTrace;
 }
 
 export interface Conversation {
@@ -34,7 +37,30 @@ interface SnapshotMetadata {
   parents: string[];
   turns: number;
   bytes: number;
+  /** For listing without reading values: the first user text (cut short), first and last turn times. */
+  title?: string | null;
+  created_at?: number;
+  updated_at?: number;
 }
+
+/** One conversation as the list shows it, read from key metadata only. */
+export interface ConversationSummary {
+  id: string;
+  turns: number;
+  bytes: number;
+  title: string | null;
+  created_at: number | null;
+  updated_at: number | null;
+}
+
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** Pass back to read the next page; null on the last one. */
+  cursor: string | null;
+}
+
+/** Characters of the first user message kept as a conversation's title (KV metadata holds 1 KiB). */
+export const TITLE_CHARS = 64;
 
 interface Snapshot {
   conversation_id: string;
@@ -62,6 +88,8 @@ export interface ConversationStore {
   /** Stores `turn` on top of `base`; returns best-effort cleanup to run after the response. */
   append(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): Promise<{ cleanup: Promise<void> }>;
   delete(tenant: string, id: string): Promise<boolean>;
+  /** The tenant's conversations, a page of KV keys at a time (one list call, no reads). */
+  list(tenant: string, options: { limit: number; cursor?: string }): Promise<ConversationPage>;
 }
 
 import { MIN_KV_TTL_SECONDS } from "../lib/kv.js";
@@ -74,7 +102,8 @@ export function messagesOf(conversation: Conversation | null): ChatMessage[] {
 
 export function createConversationStore(options: ConversationStoreOptions): ConversationStore {
   const { kv } = options;
-  const prefixOf = (tenant: string, id: string) => `conversations/${encodeURIComponent(tenant)}/${id}/`;
+  const tenantPrefix = (tenant: string) => `conversations/${encodeURIComponent(tenant)}/`;
+  const prefixOf = (tenant: string, id: string) => `${tenantPrefix(tenant)}${id}/`;
 
   async function listAll(prefix: string): Promise<Array<KVNamespaceListKey<SnapshotMetadata>>> {
     const keys: Array<KVNamespaceListKey<SnapshotMetadata>> = [];
@@ -129,7 +158,14 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       const name = snapshotName(turn);
       // Re-storing a turn rewrites its own key, which must never become its own parent.
       const parents = (base?.heads ?? []).filter((head) => head !== name);
-      const metadata: SnapshotMetadata = { parents, turns: turns.length, bytes };
+      const metadata: SnapshotMetadata = {
+        parents,
+        turns: turns.length,
+        bytes,
+        title: titleOf(turns),
+        created_at: turns[0]?.started_at ?? turn.started_at,
+        updated_at: Math.max(...turns.map((each) => each.completed_at)),
+      };
       await kv.put(prefix + name, value, {
         expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds),
         metadata,
@@ -143,6 +179,31 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       return { cleanup };
     },
 
+    async list(tenant, { limit, cursor }) {
+      const prefix = tenantPrefix(tenant);
+      const page = await kv.list<SnapshotMetadata>({ prefix, limit, ...(cursor ? { cursor } : {}) });
+      // A conversation's keys are adjacent (its id, then a snapshot name): one entry per id, its newest
+      // snapshot's metadata. While a superseded snapshot awaits cleanup an id has two keys, and, at a
+      // page boundary, may show on two consecutive pages.
+      const byId = new Map<string, ConversationSummary>();
+      for (const key of page.keys) {
+        const rest = key.name.slice(prefix.length);
+        const id = rest.slice(0, rest.indexOf("/"));
+        const meta = key.metadata;
+        const summary: ConversationSummary = {
+          id,
+          turns: meta?.turns ?? 0,
+          bytes: meta?.bytes ?? 0,
+          title: meta?.title ?? null,
+          created_at: meta?.created_at ?? null,
+          updated_at: meta?.updated_at ?? null,
+        };
+        const seen = byId.get(id);
+        if (!seen || summary.turns >= seen.turns) byId.set(id, summary);
+      }
+      return { conversations: [...byId.values()], cursor: page.list_complete ? null : page.cursor };
+    },
+
     async delete(tenant, id) {
       const prefix = prefixOf(tenant, id);
       const keys = await listAll(prefix);
@@ -150,6 +211,19 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       return keys.length > 0;
     },
   };
+}
+
+/** The first user message's text, cut to TITLE_CHARS: what a person recognises a conversation by. */
+function titleOf(turns: readonly TurnRecord[]): string | null {
+  for (const turn of turns) {
+    for (const message of turn.messages) {
+      if (message.role !== "user") continue;
+      const text = typeof message.content === "string" ? message.content : message.content.map((part) => (part.type === "text" ? part.text : "")).join(" ");
+      const title = text.replace(/\s+/g, " ").trim();
+      if (title) return title.length > TITLE_CHARS ? `${title.slice(0, TITLE_CHARS - 1)}…` : title;
+    }
+  }
+  return null;
 }
 
 /** Sortable by start time, unique by turn id. */

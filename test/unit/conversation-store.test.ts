@@ -241,3 +241,44 @@ describe("conversation store", () => {
     expect(afterCleanup?.turns[0]?.incomplete).toBe(true);
   });
 });
+
+describe("listing a tenant's conversations", () => {
+  it("lists each conversation once, with its title, turn count and times, from key metadata", async () => {
+    const conversations = store();
+    const tenant = `list-${crypto.randomUUID().slice(0, 8)}`;
+    const first = await conversations.append(tenant, "conv_a", null, turn("turn_1", 1000, "one"));
+    await first.cleanup;
+    const loaded = await conversations.load(tenant, "conv_a");
+    await (await conversations.append(tenant, "conv_a", loaded, turn("turn_2", 2000, "two"))).cleanup;
+    await (await conversations.append(tenant, "conv_b", null, turn("turn_3", 3000, "  many\n  words "))).cleanup;
+    await (await conversations.append("someone-else", "conv_c", null, turn("turn_4", 4000))).cleanup;
+
+    const page = await conversations.list(tenant, { limit: 10 });
+    expect(page.cursor).toBeNull();
+    expect(page.conversations).toEqual([
+      { id: "conv_a", turns: 2, bytes: expect.any(Number), title: "question one", created_at: 1000, updated_at: 2010 },
+      { id: "conv_b", turns: 1, bytes: expect.any(Number), title: "question many words", created_at: 3000, updated_at: 3010 },
+    ]);
+  });
+
+  it("pages with a cursor until the last page", async () => {
+    const conversations = store();
+    const tenant = `pages-${crypto.randomUUID().slice(0, 8)}`;
+    for (const id of ["conv_1", "conv_2", "conv_3"]) await (await conversations.append(tenant, id, null, turn(`turn_${id}`, 1000))).cleanup;
+    const first = await conversations.list(tenant, { limit: 2 });
+    expect(first.conversations.map((conversation) => conversation.id)).toEqual(["conv_1", "conv_2"]);
+    expect(first.cursor).toEqual(expect.any(String));
+    const second = await conversations.list(tenant, { limit: 2, cursor: first.cursor! });
+    expect(second.conversations.map((conversation) => conversation.id)).toEqual(["conv_3"]);
+    expect(second.cursor).toBeNull();
+  });
+
+  it("cuts a long first message to a short title", async () => {
+    const conversations = store();
+    const tenant = `title-${crypto.randomUUID().slice(0, 8)}`;
+    await (await conversations.append(tenant, "conv_long", null, turn("turn_1", 1000, "y".repeat(500)))).cleanup;
+    const [summary] = (await conversations.list(tenant, { limit: 5 })).conversations;
+    expect(summary!.title!.length).toBe(64);
+    expect(summary!.title!.endsWith("…")).toBe(true);
+  });
+});
