@@ -150,7 +150,7 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
 
     async append(tenant, id, base, turn) {
       const prefix = prefixOf(tenant, id);
-      const turns = [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn];
+      const turns = withinLimit(id, [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn], options.maxBytes);
       const snapshot: Snapshot = { conversation_id: id, turns };
       const value = JSON.stringify(snapshot);
       const bytes = byteLength(value);
@@ -211,6 +211,21 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       return keys.length > 0;
     },
   };
+}
+
+/**
+ * Traces are observations: when a conversation would outgrow its size limit, the oldest turns'
+ * traces give way first, and a turn is refused only when its messages alone do not fit.
+ */
+function withinLimit(id: string, turns: TurnRecord[], maxBytes: number): TurnRecord[] {
+  let excess = byteLength(JSON.stringify({ conversation_id: id, turns })) - maxBytes;
+  if (excess <= 0) return turns;
+  return turns.map((turn) => {
+    if (excess <= 0 || !turn.trace) return turn;
+    const { trace: _dropped, ...rest } = turn;
+    excess -= byteLength(JSON.stringify(turn)) - byteLength(JSON.stringify(rest));
+    return rest;
+  });
 }
 
 /** The first user message's text, cut to TITLE_CHARS: what a person recognises a conversation by. */

@@ -282,3 +282,42 @@ describe("listing a tenant's conversations", () => {
     expect(summary!.title!.endsWith("…")).toBe(true);
   });
 });
+
+describe("traces within the size limit", () => {
+  const traced = (id: string, startedAt: number): TurnRecord => ({
+    ...turn(id, startedAt),
+    trace: {
+      trace_id: "a".repeat(32),
+      parent_span_id: null,
+      spans: [
+        {
+          span_id: "b".repeat(16),
+          parent_span_id: null,
+          name: "x".repeat(600),
+          kind: "internal",
+          start_ms: 0,
+          duration_ms: 1,
+          status: { code: "ok" },
+          attributes: {},
+        },
+      ],
+    },
+  });
+
+  it("drops the oldest turns' traces, not the turn, when the conversation would outgrow its limit", async () => {
+    const conversations = store({ maxBytes: 1_700 });
+    const id = uniqueId("traces");
+    await (await conversations.append("default", id, null, traced("turn_1", 1000))).cleanup;
+    const first = await conversations.load("default", id);
+    await (await conversations.append("default", id, first, traced("turn_2", 2000))).cleanup;
+    const loaded = await conversations.load("default", id);
+    expect(loaded!.turns.map((each) => each.id)).toEqual(["turn_1", "turn_2"]);
+    expect(loaded!.turns[0]!.trace).toBeUndefined();
+    expect(loaded!.turns[1]!.trace).toBeDefined();
+  });
+
+  it("still refuses a turn whose messages alone do not fit", async () => {
+    const conversations = store({ maxBytes: 120 });
+    await expect(conversations.append("default", uniqueId("full"), null, traced("turn_1", 1000))).rejects.toThrow(ConversationTooLargeError);
+  });
+});
