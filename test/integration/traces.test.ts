@@ -2,7 +2,7 @@
 // conversation, a client's traceparent is continued into the tool Workers (and their logs), nothing
 // secret is kept; and GET /v1/conversations lists a tenant's conversations, a page at a time.
 
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { KEYS, useSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
@@ -83,11 +83,13 @@ describe("a turn's trace", () => {
     const trace = await traceOf(((await response.json()) as { conversation_id: string }).conversation_id);
     const tool = trace.spans.find((span) => span.name === "execute_tool get_current_time")!;
 
-    await expect.poll(() => logged().find((line) => line.event === "tool_invoke" && line.parent_span_id === tool.span_id)).toMatchObject({
-      tool: "get_current_time",
-      trace_id: CLIENT_TRACE_ID,
-      outcome: "ok",
-    });
+    await expect
+      .poll(() => logged().find((line) => line.event === "tool_invoke" && line.parent_span_id === tool.span_id))
+      .toMatchObject({
+        tool: "get_current_time",
+        trace_id: CLIENT_TRACE_ID,
+        outcome: "ok",
+      });
     expect(logged().find((line) => line.event === "tool_call" && line.tool_call_id === "call_clock")).toMatchObject({ trace_id: CLIENT_TRACE_ID });
   });
 
@@ -105,19 +107,14 @@ describe("a turn's trace", () => {
   });
 
   it("keeps each retry of a model call, and no secret an upstream echoed", async () => {
-    switchboard.upstream.enqueue(
-      reply.error(503, `overloaded, key ${KEYS.dmxapi} rejected`, {}, { "retry-after-ms": "1" }),
-      reply.text("Recovered."),
-    );
+    switchboard.upstream.enqueue(reply.error(503, `overloaded, key ${KEYS.dmxapi} rejected`, {}, { "retry-after-ms": "1" }), reply.text("Recovered."));
     const response = await chat({ messages: [{ role: "user", content: "hello" }] });
     const body = (await response.json()) as { conversation_id: string };
     const stored = await (await switchboard.request(`/v1/conversations/${body.conversation_id}`)).text();
     expect(stored).not.toContain(KEYS.dmxapi);
     const chatSpan = (JSON.parse(stored) as { turns: Array<{ trace: Trace }> }).turns[0]!.trace.spans.find((span) => span.name === "chat gpt-5-mini")!;
     expect(chatSpan.attributes["switchboard.attempts"]).toBe(2);
-    expect(chatSpan.events).toEqual([
-      expect.objectContaining({ name: "retry", attributes: expect.objectContaining({ "http.response.status_code": 503 }) }),
-    ]);
+    expect(chatSpan.events).toEqual([expect.objectContaining({ name: "retry", attributes: expect.objectContaining({ "http.response.status_code": 503 }) })]);
     expect(JSON.stringify(chatSpan.events)).toContain("[REDACTED]");
   });
 
