@@ -73,7 +73,6 @@ describe("the playground page", () => {
 
   it("asks for a key first, and keeps it in the browser only", async () => {
     const page = await context!.newPage();
-    await page.evaluate(() => localStorage.clear()).catch(() => undefined);
     await page.goto(new URL("/", switchboard.url).href);
     await page.evaluate(() => localStorage.clear());
     await page.reload();
