@@ -112,6 +112,8 @@ const contextSchema = z.object({
   request_id: z.string().default(""),
   tenant: z.string().default("default"),
   idempotency_key: z.string().default(""),
+  turn_id: z.string().optional(),
+  traceparent: z.string().optional(),
 });
 
 const invokeSchema = z.object({
@@ -154,11 +156,24 @@ export function toolWorker<Env extends object>(tool: Tool<Env>): ExportedHandler
       return c.json(failure("invalid_request", z.prettifyError(request.error)), 400);
     }
     const { arguments: rawArguments, context } = request.data;
+    const started = Date.now();
+    // One line per call under the orchestrator's trace id, so a turn's trace can be followed into this Worker.
+    const logCall = (outcome: string) =>
+      logLine({
+        event: "tool_invoke",
+        tool: tool.name,
+        ...traceFields(context.traceparent),
+        request_id: context.request_id,
+        outcome,
+        duration_ms: Date.now() - started,
+      });
     try {
       const result = await tool.invoke(rawArguments, c.env, context);
       const success: ToolInvokeSuccess = { result: result ?? null };
+      logCall("ok");
       return c.json(success, 200);
     } catch (error) {
+      logCall(error instanceof ToolError ? error.type : "internal_error");
       if (error instanceof ToolError) {
         return c.json(failure(error.type, error.message, error.code), error.status);
       }
@@ -183,6 +198,18 @@ export function toolWorker<Env extends object>(tool: Tool<Env>): ExportedHandler
   app.onError((_error, c) => c.json(failure("internal_error", "The tool Worker failed unexpectedly."), 500));
 
   return { fetch: app.fetch, app };
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}/;
+
+/** The trace id and the orchestrator's span (this call's parent) from a W3C traceparent. */
+function traceFields(traceparent: string | undefined): { trace_id?: string; parent_span_id?: string } {
+  const match = TRACEPARENT.exec(traceparent ?? "");
+  return match?.[1] && match[2] ? { trace_id: match[1], parent_span_id: match[2] } : {};
+}
+
+function logLine(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ level: "info", time: new Date().toISOString(), ...fields }));
 }
 
 async function withVersion<Env>(tool: Tool<Env>): Promise<ToolSchemaResponse> {

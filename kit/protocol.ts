@@ -41,6 +41,11 @@ export interface ToolCallContext {
    * the whole turn, carry the same key: a tool with side effects uses it to apply them once.
    */
   idempotency_key: string;
+  /**
+   * W3C Trace Context of this call (`00-<trace id>-<span id>-<flags>`): the span is the orchestrator's
+   * `execute_tool` span, so work the tool traces or logs under it joins the turn's trace.
+   */
+  traceparent?: string;
 }
 
 /** Body of `POST /invoke`. */

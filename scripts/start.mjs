@@ -200,6 +200,7 @@ const dmxapi = config.dmxapi;
 const keyTenants = [...new Set(orchestratorVars.SWITCHBOARD_API_KEYS.split(",").map((entry) => (entry.includes(":") ? entry.split(":")[0].trim() : "(own)")))];
 const lines = [
   `Switchboard listening on ${url.origin}`,
+  `  playground     ${url.origin}/  (open it in a browser and paste the API key below)`,
   `  model          ${offline ? `${OFFLINE_MODEL_NAME}, the offline model (dev/offline-model: no real LLM; set DMXAPI_API_KEY for one)` : `${dmxapi.model} via ${dmxapi.baseUrl}${dmxapi.fallbackModels.length ? `, falling back to ${dmxapi.fallbackModels.join(", ")}` : ""}`}`,
   `  API key        ${localKey ? `${LOCAL_DEV_KEY} (tenant ${tenant}, local only: SWITCHBOARD_API_KEYS is not set)` : `${config.secrets.length - (offline || !dmxapi.apiKey ? 0 : 1)} from SWITCHBOARD_API_KEYS (tenants ${keyTenants.join(", ")})`}`,
   `  tool Workers   ${workers

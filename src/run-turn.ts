@@ -15,9 +15,12 @@ import { checkToolCallPairs } from "./history/tool-pairs.js";
 import { randomToken } from "./lib/ids.js";
 import type { ModelPort } from "./loop/model-port.js";
 import type { LoopHooks, StepStreamListener, TurnResult } from "./loop/tool-loop.js";
-import { runToolLoop } from "./loop/tool-loop.js";
+import { combineHooks, runToolLoop } from "./loop/tool-loop.js";
 import type { ChatMessage, FunctionToolDefinition, JsonObject } from "./protocol/types.js";
 import type { ServerTool, ToolRegistry } from "./tools/registry.js";
+import type { TraceContext } from "./trace/context.js";
+import { continueTrace } from "./trace/context.js";
+import { hostOf, startTurnTrace } from "./trace/turn-trace.js";
 
 export interface TurnRequest {
   tenant: string;
@@ -47,6 +50,8 @@ export interface TurnRequest {
   instructions?: ChatMessage[];
   /** The turn this one must directly follow (a `previous_response_id`): a conversation that has moved on since is a 409. */
   continuesTurn?: string;
+  /** The trace this turn continues (a client's `traceparent`); a new trace without one. */
+  trace?: TraceContext;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
@@ -58,6 +63,8 @@ export interface TurnServices {
   mixedSteps: MixedSteps;
   /** Runs work after the response (ctx.waitUntil); a failure is logged, never thrown. */
   defer: (work: Promise<unknown>) => void;
+  /** Masks configured secrets, as in logs: applied to the turn's trace before it is stored. */
+  redact?: (text: string) => string;
 }
 
 export interface TurnOptions {
@@ -103,20 +110,33 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
   const turnId = request.turnId ?? `turn_${randomToken(16)}`;
   const deadline = AbortSignal.timeout(request.deadlineMs);
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
+  const tracer = startTurnTrace({
+    context: request.trace ?? continueTrace(null),
+    startedAt,
+    conversationId: request.conversationId,
+    turnId,
+    model: request.parameters.model,
+    serverAddress: hostOf(services.config.dmxapi.baseUrl),
+  });
+  let steps = 0;
   const [conversation, discovered] = await Promise.all([
-    request.newConversation ? null : loadConversation(services, request.tenant, request.conversationId),
-    services.registry.list(),
+    request.newConversation ? null : tracer.time("load_conversation", loadConversation(services, request.tenant, request.conversationId)),
+    tracer.time("discover_tools", services.registry.list()),
   ]);
   const { history, input } = await prepareHistory(services, request, conversation);
   const serverTools = selectServerTools(selectServerTools(discovered, toolsForTenant(services.config, request.tenant)), request.allowedTools);
-  const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => ({
-    id: turnId,
-    started_at: startedAt,
-    completed_at: Date.now(),
-    incomplete,
-    input_count: input.length,
-    messages,
-  });
+  const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => {
+    const completedAt = Date.now();
+    return {
+      id: turnId,
+      started_at: startedAt,
+      completed_at: completedAt,
+      incomplete,
+      input_count: input.length,
+      messages,
+      trace: tracer.finish({ endMs: completedAt, steps, incomplete }, services.redact),
+    };
+  };
 
   // What a streamed turn showed the client: every committed message, then the text of the step under way.
   const committed: ChatMessage[] = [];
@@ -149,16 +169,21 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       parameters: request.parameters,
       limits: services.config.limits,
       turnId,
-      context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant },
+      context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant, traceparent: tracer.traceparent },
       signal,
-      hooks: {
-        ...options.hooks,
-        onTurnMessage: (message) => {
-          committed.push(message);
-          shownText = "";
-          options.hooks?.onTurnMessage?.(message);
+      hooks: combineHooks(
+        tracer.hooks,
+        {
+          onModelCall: (event) => {
+            steps = event.step;
+          },
+          onTurnMessage: (message) => {
+            committed.push(message);
+            shownText = "";
+          },
         },
-      },
+        options.hooks,
+      ),
     });
   } catch (error) {
     // Until a stream opened the client saw nothing, and a failure stores nothing.

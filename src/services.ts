@@ -41,6 +41,7 @@ export function createServices(env: Env, config: Config, options: { log: Logger;
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     claims: createClaims(env.LEDGER),
     responses: createResponseStore(env.CONVERSATIONS, config.conversations.ttlSeconds),
+    redact: log.redact,
     defer: (work) =>
       options.waitUntil(work.catch((error: unknown) => log.warn("deferred_work_failed", { message: error instanceof Error ? error.message : String(error) }))),
   };

@@ -7,6 +7,7 @@
 
 import type { ChatMessage } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
+import type { TurnTrace } from "../trace/turn-trace.js";
 
 export interface TurnRecord {
   id: string;
@@ -18,6 +19,8 @@ export interface TurnRecord {
   /** How many of `messages` came from the request; the rest the turn produced. Absent in older turns. */
   input_count?: number;
   messages: ChatMessage[];
+  /** What happened during the turn, as spans (src/trace/turn-trace.ts). Absent in older turns. */
+  trace?: TurnTrace;
 }
 
 export interface Conversation {
@@ -34,7 +37,30 @@ interface SnapshotMetadata {
   parents: string[];
   turns: number;
   bytes: number;
+  /** For listing without reading values: the first user text (cut short), first and last turn times. */
+  title?: string | null;
+  created_at?: number;
+  updated_at?: number;
 }
+
+/** One conversation as the list shows it, read from key metadata only. */
+export interface ConversationSummary {
+  id: string;
+  turns: number;
+  bytes: number;
+  title: string | null;
+  created_at: number | null;
+  updated_at: number | null;
+}
+
+export interface ConversationPage {
+  conversations: ConversationSummary[];
+  /** Pass back to read the next page; null on the last one. */
+  cursor: string | null;
+}
+
+/** Characters of the first user message kept as a conversation's title (KV metadata holds 1 KiB). */
+export const TITLE_CHARS = 64;
 
 interface Snapshot {
   conversation_id: string;
@@ -57,13 +83,6 @@ export class ConversationTooLargeError extends Error {
   }
 }
 
-/** A snapshot built and checked against the size limit, not yet written. */
-export interface PreparedAppend {
-  bytes: number;
-  /** Writes the snapshot; `cleanup` is the best-effort removal of the snapshots it supersedes. */
-  write(): Promise<{ cleanup: Promise<void> }>;
-}
-
 export interface ConversationStore {
   load(tenant: string, id: string): Promise<Conversation | null>;
   /**
@@ -71,9 +90,9 @@ export interface ConversationStore {
    * that may run after the response.
    */
   append(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): Promise<{ cleanup: Promise<void> }>;
-  /** Builds the snapshot `append` would write, throwing ConversationTooLargeError before anything is written. */
-  prepare(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): PreparedAppend;
   delete(tenant: string, id: string): Promise<boolean>;
+  /** The tenant's conversations, a page of KV keys at a time (one list call, no reads). */
+  list(tenant: string, options: { limit: number; cursor?: string }): Promise<ConversationPage>;
 }
 
 import { MIN_KV_TTL_SECONDS } from "../lib/kv.js";
@@ -86,7 +105,8 @@ export function messagesOf(conversation: Conversation | null): ChatMessage[] {
 
 export function createConversationStore(options: ConversationStoreOptions): ConversationStore {
   const { kv } = options;
-  const prefixOf = (tenant: string, id: string) => `conversations/${encodeURIComponent(tenant)}/${id}/`;
+  const tenantPrefix = (tenant: string) => `conversations/${encodeURIComponent(tenant)}/`;
+  const prefixOf = (tenant: string, id: string) => `${tenantPrefix(tenant)}${id}/`;
 
   async function listAll(prefix: string): Promise<Array<KVNamespaceListKey<SnapshotMetadata>>> {
     const keys: Array<KVNamespaceListKey<SnapshotMetadata>> = [];
@@ -124,32 +144,6 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
     return { conversation: { id, tenant, turns: ordered, heads, bytes }, missingHead };
   }
 
-  function prepare(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): PreparedAppend {
-    const prefix = prefixOf(tenant, id);
-    const turns = [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn];
-    const snapshot: Snapshot = { conversation_id: id, turns };
-    const value = JSON.stringify(snapshot);
-    const bytes = byteLength(value);
-    if (bytes > options.maxBytes) throw new ConversationTooLargeError(bytes, options.maxBytes);
-    const name = snapshotName(turn);
-    // Re-storing a turn rewrites its own key, which must never become its own parent.
-    const parents = (base?.heads ?? []).filter((head) => head !== name);
-    const metadata: SnapshotMetadata = { parents, turns: turns.length, bytes };
-    return {
-      bytes,
-      async write() {
-        await kv.put(prefix + name, value, { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds), metadata });
-        // The parents are now redundant. Deleting them keeps reads to one list and one get; if a delete
-        // is lost, the parent only lingers until its TTL, and readers still skip it as superseded.
-        const cleanup = Promise.all(parents.map((parent) => kv.delete(prefix + parent))).then(
-          () => undefined,
-          () => undefined,
-        );
-        return { cleanup };
-      },
-    };
-  }
-
   return {
     async load(tenant, id) {
       const first = await loadOnce(tenant, id);
@@ -159,8 +153,61 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       return (await loadOnce(tenant, id)).conversation;
     },
 
-    append: async (tenant, id, base, turn) => prepare(tenant, id, base, turn).write(),
-    prepare,
+    async append(tenant, id, base, turn) {
+      const prefix = prefixOf(tenant, id);
+      const turns = withinLimit(id, [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn], options.maxBytes);
+      const snapshot: Snapshot = { conversation_id: id, turns };
+      const value = JSON.stringify(snapshot);
+      const bytes = byteLength(value);
+      if (bytes > options.maxBytes) throw new ConversationTooLargeError(bytes, options.maxBytes);
+      const name = snapshotName(turn);
+      // Re-storing a turn rewrites its own key, which must never become its own parent.
+      const parents = (base?.heads ?? []).filter((head) => head !== name);
+      const metadata: SnapshotMetadata = {
+        parents,
+        turns: turns.length,
+        bytes,
+        title: titleOf(turns),
+        created_at: turns[0]?.started_at ?? turn.started_at,
+        updated_at: Math.max(...turns.map((each) => each.completed_at)),
+      };
+      await kv.put(prefix + name, value, {
+        expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds),
+        metadata,
+      });
+      // The parents are now redundant. Deleting them keeps reads to one list and one get; if a delete
+      // is lost, the parent only lingers until its TTL, and readers still skip it as superseded.
+      const cleanup = Promise.all(parents.map((parent) => kv.delete(prefix + parent))).then(
+        () => undefined,
+        () => undefined,
+      );
+      return { cleanup };
+    },
+
+    async list(tenant, { limit, cursor }) {
+      const prefix = tenantPrefix(tenant);
+      const page = await kv.list<SnapshotMetadata>({ prefix, limit, ...(cursor ? { cursor } : {}) });
+      // A conversation's keys are adjacent (its id, then a snapshot name): one entry per id, its newest
+      // snapshot's metadata. While a superseded snapshot awaits cleanup an id has two keys, and, at a
+      // page boundary, may show on two consecutive pages.
+      const byId = new Map<string, ConversationSummary>();
+      for (const key of page.keys) {
+        const rest = key.name.slice(prefix.length);
+        const id = rest.slice(0, rest.indexOf("/"));
+        const meta = key.metadata;
+        const summary: ConversationSummary = {
+          id,
+          turns: meta?.turns ?? 0,
+          bytes: meta?.bytes ?? 0,
+          title: meta?.title ?? null,
+          created_at: meta?.created_at ?? null,
+          updated_at: meta?.updated_at ?? null,
+        };
+        const seen = byId.get(id);
+        if (!seen || summary.turns >= seen.turns) byId.set(id, summary);
+      }
+      return { conversations: [...byId.values()], cursor: page.list_complete ? null : page.cursor };
+    },
 
     async delete(tenant, id) {
       const prefix = prefixOf(tenant, id);
@@ -169,6 +216,34 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       return keys.length > 0;
     },
   };
+}
+
+/**
+ * Traces are observations: when a conversation would outgrow its size limit, the oldest turns'
+ * traces give way first, and a turn is refused only when its messages alone do not fit.
+ */
+function withinLimit(id: string, turns: TurnRecord[], maxBytes: number): TurnRecord[] {
+  let excess = byteLength(JSON.stringify({ conversation_id: id, turns })) - maxBytes;
+  if (excess <= 0) return turns;
+  return turns.map((turn) => {
+    if (excess <= 0 || !turn.trace) return turn;
+    const { trace: _dropped, ...rest } = turn;
+    excess -= byteLength(JSON.stringify(turn)) - byteLength(JSON.stringify(rest));
+    return rest;
+  });
+}
+
+/** The first user message's text, cut to TITLE_CHARS: what a person recognises a conversation by. */
+function titleOf(turns: readonly TurnRecord[]): string | null {
+  for (const turn of turns) {
+    for (const message of turn.messages) {
+      if (message.role !== "user") continue;
+      const text = typeof message.content === "string" ? message.content : message.content.map((part) => (part.type === "text" ? part.text : "")).join(" ");
+      const title = text.replace(/\s+/g, " ").trim();
+      if (title) return title.length > TITLE_CHARS ? `${title.slice(0, TITLE_CHARS - 1)}…` : title;
+    }
+  }
+  return null;
 }
 
 /** Sortable by start time, unique by turn id. */

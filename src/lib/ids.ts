@@ -13,3 +13,11 @@ export function randomToken(length: number): string {
   }
   return token;
 }
+
+/** `bytes` random bytes as lowercase hex, never all zeros (W3C trace and span ids must not be). */
+export function randomHex(bytes: number): string {
+  for (;;) {
+    const hex = [...crypto.getRandomValues(new Uint8Array(bytes))].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    if (/[^0]/.test(hex)) return hex;
+  }
+}

@@ -19,9 +19,31 @@ export interface StreamListener {
   onDelta: (delta: StreamDelta) => void | Promise<void>;
 }
 
+/** The same model asked again after a failure it may recover from. */
+export interface ModelRetryEvent {
+  attempt: number;
+  delayMs: number;
+  status: number | null;
+  message: string;
+}
+
+/** The next configured model asked after the previous one kept failing. */
+export interface ModelFallbackEvent {
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface ModelCallOptions {
+  signal?: AbortSignal;
+  /** Told of each retry and fallback of this call, as they happen (a trace keeps them). */
+  onRetry?: (event: ModelRetryEvent) => void;
+  onFallback?: (event: ModelFallbackEvent) => void;
+}
+
 export interface ModelPort {
   /** The model used when a request names none. */
   readonly defaultModel: string;
-  complete(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatCompletion>;
-  stream(request: ChatCompletionRequest, listener: StreamListener, options?: { signal?: AbortSignal }): Promise<ChatCompletion>;
+  complete(request: ChatCompletionRequest, options?: ModelCallOptions): Promise<ChatCompletion>;
+  stream(request: ChatCompletionRequest, listener: StreamListener, options?: ModelCallOptions): Promise<ChatCompletion>;
 }

@@ -19,7 +19,8 @@ import type {
   Usage,
 } from "../protocol/types.js";
 import type { ServerTool, ToolOutcome, ToolRegistry } from "../tools/registry.js";
-import type { ModelPort, StreamDelta } from "./model-port.js";
+import { childOf } from "../trace/context.js";
+import type { ModelCallOptions, ModelFallbackEvent, ModelPort, ModelRetryEvent, StreamDelta } from "./model-port.js";
 import { awaitsClient, hasToolCalls, isFinalStep } from "./stop-conditions.js";
 
 export interface LoopLimits {
@@ -72,6 +73,8 @@ export interface LoopHooks {
   onTurnMessage?: (message: ChatMessage) => void;
   onToolCalls?: (step: number, calls: readonly NormalizedToolCall[]) => void;
   onToolResult?: (event: ToolResultEvent) => void;
+  /** Each model call, once it answered or failed, with the retries and fallbacks it took. */
+  onModelCall?: (event: ModelCallEvent) => void;
 }
 
 export interface ToolResultEvent {
@@ -79,6 +82,25 @@ export interface ToolResultEvent {
   call: NormalizedToolCall;
   outcome: ToolOutcome;
   durationMs: number;
+  /** The tool it ran on; absent when no server tool has the call's name. */
+  tool?: ServerTool;
+  /** The tool message's content: what the model reads of the result. */
+  content?: string;
+  /** The traceparent the tool was sent, naming this call's span (when the turn is traced). */
+  traceparent?: string;
+}
+
+export interface ModelCallEvent {
+  step: number;
+  /** The model asked for; the completion names the one that answered (a fallback may differ). */
+  model: string;
+  streamed: boolean;
+  startedAt: number;
+  durationMs: number;
+  retries: ReadonlyArray<ModelRetryEvent & { at: number }>;
+  fallbacks: ReadonlyArray<ModelFallbackEvent & { at: number }>;
+  completion?: ChatCompletion;
+  error?: unknown;
 }
 
 export interface TurnResult {
@@ -147,11 +169,50 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   }
 }
 
-function callModel(input: ToolLoopInput, request: ChatCompletionRequest, step: number): Promise<ChatCompletion> {
-  const options = input.signal ? { signal: input.signal } : {};
+async function callModel(input: ToolLoopInput, request: ChatCompletionRequest, step: number): Promise<ChatCompletion> {
+  const startedAt = Date.now();
+  const retries: Array<ModelRetryEvent & { at: number }> = [];
+  const fallbacks: Array<ModelFallbackEvent & { at: number }> = [];
+  const options: ModelCallOptions = {
+    ...(input.signal ? { signal: input.signal } : {}),
+    onRetry: (event) => retries.push({ ...event, at: Date.now() }),
+    onFallback: (event) => fallbacks.push({ ...event, at: Date.now() }),
+  };
   const listener = input.stream;
-  if (!listener) return input.model.complete(request, options);
-  return input.model.stream(request, { onOpen: () => notify(() => listener.onOpen?.(step)), onDelta: (delta) => listener.onDelta(delta, step) }, options);
+  const report = (result: Pick<ModelCallEvent, "completion" | "error">) =>
+    notify(() =>
+      input.hooks?.onModelCall?.({
+        step,
+        model: request.model,
+        streamed: !!listener,
+        startedAt,
+        durationMs: Date.now() - startedAt,
+        retries,
+        fallbacks,
+        ...result,
+      }),
+    );
+  try {
+    const completion = await (listener
+      ? input.model.stream(request, { onOpen: () => notify(() => listener.onOpen?.(step)), onDelta: (delta) => listener.onDelta(delta, step) }, options)
+      : input.model.complete(request, options));
+    report({ completion });
+    return completion;
+  } catch (error) {
+    report({ error });
+    throw error;
+  }
+}
+
+/** Several watchers as one: each is told in turn, and one that throws does not keep the others from hearing. */
+export function combineHooks(...all: ReadonlyArray<LoopHooks | undefined>): LoopHooks {
+  const hooks = all.filter((each): each is LoopHooks => each !== undefined);
+  const each =
+    <Key extends keyof LoopHooks>(key: Key) =>
+    (...args: Parameters<NonNullable<LoopHooks[Key]>>) => {
+      for (const hook of hooks) notify(() => (hook[key] as ((...values: typeof args) => unknown) | undefined)?.(...args));
+    };
+  return { onTurnMessage: each("onTurnMessage"), onToolCalls: each("onToolCalls"), onToolResult: each("onToolResult"), onModelCall: each("onModelCall") };
 }
 
 /** Tells a listener; a listener that throws (or rejects) is ignored, so it can never fail the turn. */
@@ -182,17 +243,29 @@ function buildRequest(
   return request;
 }
 
-async function runServerCalls(input: ToolLoopInput, serverTools: Map<string, ServerTool>, calls: NormalizedToolCall[], step: number): Promise<ToolMessage[]> {
-  const outcomes = await Promise.all(
-    calls.map(async (call, position): Promise<ToolOutcome> => {
+function runServerCalls(input: ToolLoopInput, serverTools: Map<string, ServerTool>, calls: NormalizedToolCall[], step: number): Promise<ToolMessage[]> {
+  const parent = input.context.traceparent;
+  return Promise.all(
+    calls.map(async (call, position): Promise<ToolMessage> => {
       const started = Date.now();
-      const outcome = await runOne(input, serverTools, call, step, position);
-      notify(() => input.hooks?.onToolResult?.({ step, call, outcome, durationMs: Date.now() - started }));
-      return outcome;
+      // Each call is its own span of the turn's trace; the tool Worker is told which, so its work joins it.
+      const callTrace = parent ? childOf(parent) : undefined;
+      const outcome = await runOne(input, serverTools, call, step, position, callTrace);
+      const message = toToolMessage(call, outcome, input.limits.maxToolOutputChars);
+      const tool = serverTools.get(call.call.function.name);
+      notify(() =>
+        input.hooks?.onToolResult?.({
+          step,
+          call,
+          outcome,
+          durationMs: Date.now() - started,
+          content: typeof message.content === "string" ? message.content : JSON.stringify(message.content),
+          ...(tool ? { tool } : {}),
+          ...(callTrace ? { traceparent: callTrace } : {}),
+        }),
+      );
+      return message;
     }),
-  );
-  return calls.map((call, position) =>
-    toToolMessage(call, outcomes[position] ?? { ok: false, type: "tool_error", message: "No result." }, input.limits.maxToolOutputChars),
   );
 }
 
@@ -202,6 +275,7 @@ async function runOne(
   call: NormalizedToolCall,
   step: number,
   position: number,
+  callTrace: string | undefined,
 ): Promise<ToolOutcome> {
   const name = call.call.function.name;
   if (position >= input.limits.maxToolCallsPerStep) {
@@ -226,6 +300,7 @@ async function runOne(
     // Not the model's call id: a re-run turn gets new call ids from the model, but the same turn id,
     // step, position and tool, so it asks the tool for the same effect under the same key.
     idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${input.turnId}:${step}:${position}:${name}`,
+    ...(callTrace ? { traceparent: callTrace } : {}),
   };
   const invokeOptions = input.signal ? { timeoutMs: input.limits.toolTimeoutMs, signal: input.signal } : { timeoutMs: input.limits.toolTimeoutMs };
   return input.registry.invoke(tool, call.arguments.value, context, invokeOptions);

@@ -82,7 +82,16 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
         onToolResult: (event) => {
           options.hooks?.onToolResult?.(event);
           const { call } = event.call;
-          extension({ type: "tool_result", step: event.step, id: call.id, name: call.function.name, ok: event.outcome.ok, duration_ms: event.durationMs });
+          extension({
+            type: "tool_result",
+            step: event.step,
+            id: call.id,
+            name: call.function.name,
+            ok: event.outcome.ok,
+            duration_ms: event.durationMs,
+            // What the model reads of the result; the conversation stores the same text.
+            content: event.content ?? null,
+          });
         },
       },
     },

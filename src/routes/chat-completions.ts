@@ -16,6 +16,7 @@ import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js"
 import type { ChatCompletion, ChatMessage, FunctionToolDefinition, JsonObject } from "../protocol/types.js";
 import type { TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
+import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
 import { replayAsStream, streamTurn } from "./chat-completions-stream.js";
 
@@ -50,7 +51,9 @@ chatCompletions.post("/chat/completions", async (c) => {
 
   // A retried key continues where its first attempt stopped (a stream may have stored part of it).
   const conversationId = requested ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
-  const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId });
+  // A client's W3C traceparent is continued: its trace id is the turn's, on every log line and tool call.
+  const trace = continueTrace(c.req.header("traceparent"));
+  const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId, trace_id: trace.traceId });
   const turnRequest: TurnRequest = {
     tenant: c.get("tenant"),
     conversationId,
@@ -65,6 +68,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     reconcile: true,
     // `store: false` passes the parameter policy (it stores nothing upstream) and keeps nothing here either.
     ...(request.store === false ? { store: false } : {}),
+    trace,
     ...(idempotency ? { turnId: idempotency.turnId } : {}),
   };
   const hooks: LoopHooks = {

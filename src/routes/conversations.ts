@@ -1,7 +1,9 @@
-// GET and DELETE /v1/conversations/:id: read back what a conversation holds, or forget it (with
-// what the tools keep for it).
+// GET /v1/conversations: the tenant's conversations, a page at a time. GET and DELETE
+// /v1/conversations/:id: read back what a conversation holds (each turn with its trace), or forget it
+// (with what the tools keep for it).
 
 import { Hono } from "hono";
+import type { ConversationStore } from "../conversations/store.js";
 import { messagesOf } from "../conversations/store.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import { CONVERSATION_ID } from "../protocol/request-schema.js";
@@ -14,6 +16,43 @@ function conversationId(id: string): string {
   if (!CONVERSATION_ID.test(id)) throw invalidRequest("Invalid conversation id.", "id");
   return id;
 }
+
+/** Conversations per page unless the client asks for another number (1 to MAX_PAGE). */
+const DEFAULT_PAGE = 20;
+const MAX_PAGE = 100;
+const MAX_CURSOR_CHARS = 1024;
+
+conversations.get("/conversations", async (c) => {
+  const limitText = c.req.query("limit");
+  const limit = limitText === undefined ? DEFAULT_PAGE : Number(limitText);
+  if (!/^\d+$/.test(limitText ?? "1") || !Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    throw invalidRequest(`limit must be a whole number from 1 to ${MAX_PAGE}.`, "limit");
+  }
+  const cursor = c.req.query("cursor");
+  if (cursor !== undefined && (cursor.length === 0 || cursor.length > MAX_CURSOR_CHARS)) throw invalidRequest("Invalid cursor.", "cursor");
+  let page: Awaited<ReturnType<ConversationStore["list"]>>;
+  try {
+    page = await c.get("services").store.list(c.get("tenant"), { limit, ...(cursor ? { cursor } : {}) });
+  } catch (error) {
+    // KV refuses a cursor it did not hand out; without one, a failure is ours.
+    if (cursor) throw invalidRequest("Invalid cursor: pass back a next_cursor exactly as it was received.", "cursor", "invalid_cursor");
+    throw error;
+  }
+  return c.json({
+    object: "list",
+    data: page.conversations.map((conversation) => ({
+      id: conversation.id,
+      object: "conversation",
+      title: conversation.title,
+      turn_count: conversation.turns,
+      bytes: conversation.bytes,
+      created_at: conversation.created_at === null ? null : Math.floor(conversation.created_at / 1000),
+      updated_at: conversation.updated_at === null ? null : Math.floor(conversation.updated_at / 1000),
+    })),
+    has_more: page.cursor !== null,
+    next_cursor: page.cursor,
+  });
+});
 
 conversations.get("/conversations/:id", async (c) => {
   const id = conversationId(c.req.param("id"));
@@ -33,6 +72,7 @@ conversations.get("/conversations/:id", async (c) => {
       completed_at: Math.floor(turn.completed_at / 1000),
       incomplete: turn.incomplete,
       message_count: turn.messages.length,
+      trace: turn.trace ?? null,
     })),
   });
 });

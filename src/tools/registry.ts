@@ -123,7 +123,11 @@ export function createToolRegistry(options: RegistryOptions): ToolRegistry {
       try {
         response = await fetcher.fetch("https://tool.internal/invoke", {
           method: "POST",
-          headers: { "Content-Type": "application/json", "Idempotency-Key": context.idempotency_key },
+          headers: {
+            "Content-Type": "application/json",
+            "Idempotency-Key": context.idempotency_key,
+            ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+          },
           body: JSON.stringify({ arguments: args, context }),
           signal,
         });

@@ -2,6 +2,7 @@
 // retries by the policy in retry-policy.ts, and upstream failures turned into UpstreamError with a
 // status that tells the client whose fault it was.
 
+import type { ModelCallOptions, ModelRetryEvent } from "../loop/model-port.js";
 import type { ChatCompletion, ChatCompletionRequest, OpenAIErrorBody } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
 import { mapErrorCode, mapErrorParam, mapErrorType } from "./error-vocabulary.js";
@@ -21,16 +22,8 @@ export interface ModelClient {
   openStream(request: ChatCompletionRequest, options?: CallOptions): Promise<ReadableStream<Uint8Array>>;
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-}
-
-export interface RetryEvent {
-  attempt: number;
-  delayMs: number;
-  status: number | null;
-  message: string;
-}
+export type CallOptions = ModelCallOptions;
+export type RetryEvent = ModelRetryEvent;
 
 export interface DmxapiClientOptions {
   baseUrl: string;
@@ -65,14 +58,17 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
   type Outcome<Value> = { value: Value; error?: undefined } | { value?: undefined; error: UpstreamError; retryable: boolean; headers: Headers | null };
 
   /** One retry budget for every way an attempt can fail: status, network, timeout, unusable body. */
-  async function withRetries<Value>(signal: AbortSignal | undefined, attempt: () => Promise<Outcome<Value>>): Promise<Value> {
+  async function withRetries<Value>(callOptions: CallOptions, attempt: () => Promise<Outcome<Value>>): Promise<Value> {
+    const { signal } = callOptions;
     for (let retry = 0; ; retry++) {
       const outcome = await attempt();
       if (outcome.error === undefined) return outcome.value as Value;
       const { error, retryable, headers } = outcome;
       if (!retryable || retry >= options.maxRetries || signal?.aborted) throw error;
       const delayMs = retryDelayMs(retry, headers);
-      options.onRetry?.({ attempt: retry + 1, delayMs, status: error.upstreamStatus, message: error.message });
+      const event = { attempt: retry + 1, delayMs, status: error.upstreamStatus, message: error.message };
+      options.onRetry?.(event);
+      callOptions.onRetry?.(event);
       await sleep(delayMs);
     }
   }
@@ -123,7 +119,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
     defaultModel: options.defaultModel,
 
     complete(request, callOptions = {}) {
-      return withRetries(callOptions.signal, async () => {
+      return withRetries(callOptions, async () => {
         const opened = await open({ ...request, stream: false }, callOptions.signal);
         if (opened.error) return opened;
         const { response, controller } = opened.value;
@@ -163,7 +159,7 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
     },
 
     async openStream(request, callOptions = {}) {
-      const { response, controller } = await withRetries(callOptions.signal, () => open({ ...request, stream: true }, callOptions.signal));
+      const { response, controller } = await withRetries(callOptions, () => open({ ...request, stream: true }, callOptions.signal));
       if (!response.body) throw new UpstreamError("DMXAPI answered without a body.", { status: 502 });
       // A stream may rightly run for minutes; what must not happen is silence longer than the timeout.
       return response.body.pipeThrough(idleTimeout(options.timeoutMs, controller, timeoutError)).pipeThrough(byteCap(maxResponseBytes, controller, tooLarge));

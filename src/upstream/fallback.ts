@@ -23,7 +23,11 @@ export function withFallbacks(
 ): ModelClient {
   if (fallbackModels.length === 0) return client;
 
-  async function attempt<Result>(request: ChatCompletionRequest, call: (request: ChatCompletionRequest) => Promise<Result>): Promise<Result> {
+  async function attempt<Result>(
+    request: ChatCompletionRequest,
+    options: CallOptions | undefined,
+    call: (request: ChatCompletionRequest) => Promise<Result>,
+  ): Promise<Result> {
     const models = [request.model, ...fallbackModels.filter((model) => model !== request.model)];
     const failures: string[] = [];
     let last: UpstreamError | undefined;
@@ -35,7 +39,11 @@ export function withFallbacks(
         last = error;
         failures.push(`${model}: ${error.message}`);
         const next = models[position + 1];
-        if (next) onFallback?.({ from: model, to: next, reason: error.message });
+        if (next) {
+          const event = { from: model, to: next, reason: error.message };
+          onFallback?.(event);
+          options?.onFallback?.(event);
+        }
       }
     }
     throw new UpstreamError(`Every model failed. ${failures.join(" | ")}`, {
@@ -48,7 +56,7 @@ export function withFallbacks(
 
   return {
     defaultModel: client.defaultModel,
-    complete: (request, options?: CallOptions) => attempt(request, (each) => client.complete(each, options)),
-    openStream: (request, options?: CallOptions) => attempt(request, (each) => client.openStream(each, options)),
+    complete: (request, options?: CallOptions) => attempt(request, options, (each) => client.complete(each, options)),
+    openStream: (request, options?: CallOptions) => attempt(request, options, (each) => client.openStream(each, options)),
   };
 }

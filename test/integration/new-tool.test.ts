@@ -41,7 +41,7 @@ beforeAll(async () => {
   // What a fresh clone has, minus anything built or local; node_modules is shared.
   project = mkdtempSync(path.join(tmpdir(), "switchboard-new-tool-"));
   const skip = new Set(["dist", ".wrangler", "node_modules"]);
-  for (const entry of ["src", "kit", "tools", "wrangler.toml", "tsconfig.json"]) {
+  for (const entry of ["src", "kit", "tools", "playground", "wrangler.toml", "tsconfig.json"]) {
     cpSync(path.join(root, entry), path.join(project, entry), { recursive: true, filter: (source) => !skip.has(path.basename(source)) });
   }
   symlinkSync(path.join(root, "node_modules"), path.join(project, "node_modules"), "junction");

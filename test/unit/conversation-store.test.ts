@@ -241,3 +241,83 @@ describe("conversation store", () => {
     expect(afterCleanup?.turns[0]?.incomplete).toBe(true);
   });
 });
+
+describe("listing a tenant's conversations", () => {
+  it("lists each conversation once, with its title, turn count and times, from key metadata", async () => {
+    const conversations = store();
+    const tenant = `list-${crypto.randomUUID().slice(0, 8)}`;
+    const first = await conversations.append(tenant, "conv_a", null, turn("turn_1", 1000, "one"));
+    await first.cleanup;
+    const loaded = await conversations.load(tenant, "conv_a");
+    await (await conversations.append(tenant, "conv_a", loaded, turn("turn_2", 2000, "two"))).cleanup;
+    await (await conversations.append(tenant, "conv_b", null, turn("turn_3", 3000, "  many\n  words "))).cleanup;
+    await (await conversations.append("someone-else", "conv_c", null, turn("turn_4", 4000))).cleanup;
+
+    const page = await conversations.list(tenant, { limit: 10 });
+    expect(page.cursor).toBeNull();
+    expect(page.conversations).toEqual([
+      { id: "conv_a", turns: 2, bytes: expect.any(Number), title: "question one", created_at: 1000, updated_at: 2010 },
+      { id: "conv_b", turns: 1, bytes: expect.any(Number), title: "question many words", created_at: 3000, updated_at: 3010 },
+    ]);
+  });
+
+  it("pages with a cursor until the last page", async () => {
+    const conversations = store();
+    const tenant = `pages-${crypto.randomUUID().slice(0, 8)}`;
+    for (const id of ["conv_1", "conv_2", "conv_3"]) await (await conversations.append(tenant, id, null, turn(`turn_${id}`, 1000))).cleanup;
+    const first = await conversations.list(tenant, { limit: 2 });
+    expect(first.conversations.map((conversation) => conversation.id)).toEqual(["conv_1", "conv_2"]);
+    expect(first.cursor).toEqual(expect.any(String));
+    const second = await conversations.list(tenant, { limit: 2, cursor: first.cursor! });
+    expect(second.conversations.map((conversation) => conversation.id)).toEqual(["conv_3"]);
+    expect(second.cursor).toBeNull();
+  });
+
+  it("cuts a long first message to a short title", async () => {
+    const conversations = store();
+    const tenant = `title-${crypto.randomUUID().slice(0, 8)}`;
+    await (await conversations.append(tenant, "conv_long", null, turn("turn_1", 1000, "y".repeat(500)))).cleanup;
+    const [summary] = (await conversations.list(tenant, { limit: 5 })).conversations;
+    expect(summary!.title!.length).toBe(64);
+    expect(summary!.title!.endsWith("…")).toBe(true);
+  });
+});
+
+describe("traces within the size limit", () => {
+  const traced = (id: string, startedAt: number): TurnRecord => ({
+    ...turn(id, startedAt),
+    trace: {
+      trace_id: "a".repeat(32),
+      parent_span_id: null,
+      spans: [
+        {
+          span_id: "b".repeat(16),
+          parent_span_id: null,
+          name: "x".repeat(600),
+          kind: "internal",
+          start_ms: 0,
+          duration_ms: 1,
+          status: { code: "ok" },
+          attributes: {},
+        },
+      ],
+    },
+  });
+
+  it("drops the oldest turns' traces, not the turn, when the conversation would outgrow its limit", async () => {
+    const conversations = store({ maxBytes: 1_700 });
+    const id = uniqueId("traces");
+    await (await conversations.append("default", id, null, traced("turn_1", 1000))).cleanup;
+    const first = await conversations.load("default", id);
+    await (await conversations.append("default", id, first, traced("turn_2", 2000))).cleanup;
+    const loaded = await conversations.load("default", id);
+    expect(loaded!.turns.map((each) => each.id)).toEqual(["turn_1", "turn_2"]);
+    expect(loaded!.turns[0]!.trace).toBeUndefined();
+    expect(loaded!.turns[1]!.trace).toBeDefined();
+  });
+
+  it("still refuses a turn whose messages alone do not fit", async () => {
+    const conversations = store({ maxBytes: 120 });
+    await expect(conversations.append("default", uniqueId("full"), null, traced("turn_1", 1000))).rejects.toThrow(ConversationTooLargeError);
+  });
+});

@@ -1,0 +1,140 @@
+// The playground (GET /) in a real browser: Debian's Chromium driven by playwright-core, against
+// every Worker running together with the offline model, as `npm start` runs them without a key.
+// Chromium must be installed (`apt-get install -y chromium`; .ci/run does it): without it this
+// file fails, it never skips.
+
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KEYS, useSwitchboard } from "./support/harness.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Set to a file path to save a screenshot of the finished turn (how the README's picture is made). */
+const SCREENSHOT = process.env.PLAYGROUND_SCREENSHOT;
+
+const switchboard = useSwitchboard({ model: "offline" });
+let browser: Browser | undefined;
+let context: BrowserContext | undefined;
+let profile: string | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `The browser test needs Chromium at ${CHROMIUM} and it is not there: install it with \`apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH.`,
+    );
+  }
+  profile = await mkdtemp(path.join(tmpdir(), "switchboard-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  browser = context.browser() ?? undefined;
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await browser?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+async function openPlayground(): Promise<Page> {
+  const page = await context!.newPage();
+  await page.goto(new URL("/", switchboard.url).href);
+  await page.getByLabel("API key").fill(KEYS.tenantA);
+  await page.getByRole("button", { name: "Use key" }).click();
+  await expect.poll(() => page.locator("#model option").count()).toBeGreaterThan(0);
+  return page;
+}
+
+describe("the playground page", () => {
+  it("is served at / without a key, while the API still needs one", async () => {
+    const page = await fetch(new URL("/", switchboard.url));
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(await page.text()).toContain("Switchboard");
+    expect((await fetch(new URL("/app.js", switchboard.url))).status).toBe(200);
+    expect((await fetch(new URL("/v1/models", switchboard.url))).status).toBe(401);
+  });
+
+  it("asks for a key first, and keeps it in the browser only", async () => {
+    const page = await context!.newPage();
+    await page.goto(new URL("/", switchboard.url).href);
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("Paste an API key");
+    await page.getByLabel("API key").fill(KEYS.tenantA);
+    await page.getByRole("button", { name: "Use key" }).click();
+    await expect.poll(() => page.evaluate(() => localStorage.getItem("switchboard.key"))).toBe(KEYS.tenantA);
+    // The discovered tools, with their schemas.
+    await expect.poll(() => page.locator("#tools details").count()).toBeGreaterThanOrEqual(4);
+    expect(await page.locator("#tools").textContent()).toContain("get_current_time");
+    await page.close();
+  });
+
+  it("shows the get_current_time step with its duration and the answer, then reopens the conversation with its waterfall", async () => {
+    const page = await openPlayground();
+    await page.getByLabel("Message").fill("What time is it in Tokyo?");
+    await page.getByLabel("Message").press("Enter");
+
+    const step = page.getByRole("article", { name: "Tool step get_current_time" });
+    await expect.poll(() => step.getAttribute("class"), { timeout: 15_000 }).toContain("ok");
+    expect(await step.locator(".meta").textContent()).toMatch(/^ok · \d+ ms$/);
+    expect(await step.locator("pre").first().textContent()).toContain("Asia/Tokyo");
+    expect(await step.locator(".result").textContent()).toContain("Asia/Tokyo");
+    const answer = page.getByRole("article", { name: "Assistant" }).last();
+    await expect.poll(() => answer.textContent()).toContain("[offline model]");
+
+    // The turn's trace, as a waterfall, once the turn ended.
+    const waterfall = page.getByRole("list", { name: "Waterfall" });
+    await expect.poll(() => waterfall.locator("li").count()).toBeGreaterThanOrEqual(4);
+    const labels = await waterfall.locator(".label").allTextContents();
+    expect(labels).toEqual(expect.arrayContaining(["invoke_agent switchboard", "execute_tool get_current_time"]));
+    expect(labels.filter((label) => label.startsWith("chat "))).toHaveLength(2);
+    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT });
+
+    // A new chat empties the page; the list reopens the conversation, steps and trace included.
+    await page.getByRole("button", { name: "New chat" }).click();
+    expect(await page.locator("#transcript article").count()).toBe(0);
+    await page.getByRole("button", { name: "Open What time is it in Tokyo?" }).first().click();
+    await expect.poll(() => page.getByRole("article", { name: "Tool step get_current_time" }).getAttribute("class")).toContain("ok");
+    expect(await page.getByRole("article", { name: "Tool step get_current_time" }).locator(".meta").textContent()).toMatch(/^ok · \d+ ms$/);
+    await expect.poll(() => page.getByRole("article", { name: "Assistant" }).last().textContent()).toContain("[offline model]");
+    await expect.poll(() => waterfall.locator(".label").allTextContents()).toContain("execute_tool get_current_time");
+    await page.close();
+  });
+
+  it("continues a conversation, and deletes one from the list", async () => {
+    const page = await openPlayground();
+    await page.getByLabel("Message").fill("remember my locker is 42");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.getByRole("article", { name: "Assistant" }).last().textContent(), { timeout: 15_000 }).toContain("[offline model]");
+    await page.getByLabel("Message").fill("what is my locker number?");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.getByRole("article", { name: "Assistant" }).count(), { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => page.getByRole("article", { name: "Assistant" }).last().textContent()).toContain("42");
+    await expect.poll(() => page.locator("#turn-select option").count()).toBe(2);
+
+    const open = page.getByRole("button", { name: "Open remember my locker is 42" });
+    await expect.poll(() => open.count()).toBe(1);
+    page.once("dialog", (dialog) => dialog.accept());
+    await page.getByRole("button", { name: "Delete remember my locker is 42" }).click();
+    await expect.poll(() => open.count()).toBe(0);
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("deleted");
+    await page.close();
+  });
+});
