@@ -19,6 +19,7 @@ import { isJsonObject, type JsonObject } from "../protocol/types.js";
 import type { StoredResponse } from "../responses/store.js";
 import type { TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
+import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
 import { CONVERSATION_HEADER } from "./chat-completions.js";
 import { streamResponse } from "./responses-stream.js";
@@ -65,6 +66,8 @@ responses.post("/responses", async (c) => {
     ...(instructions ? { instructions } : {}),
     ...(store ? {} : { store: false }),
     ...(previous ? { continuesTurn: previous.turn_id } : {}),
+    // A client's W3C traceparent is continued here too: one trace id from the client through the tools.
+    trace: continueTrace(c.req.header("traceparent")),
   };
   const kept = store || previous !== null || named !== null;
   const shell = responseShell(request, {

@@ -93,6 +93,18 @@ describe("a turn's trace", () => {
     expect(logged().find((line) => line.event === "tool_call" && line.tool_call_id === "call_clock")).toMatchObject({ trace_id: CLIENT_TRACE_ID });
   });
 
+  it("continues a client's traceparent through the Responses door too", async () => {
+    switchboard.upstream.enqueue(reply.text("Hello."));
+    const response = await switchboard.request("/v1/responses", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", traceparent: CLIENT_TRACEPARENT },
+      body: JSON.stringify({ model: "gpt-5-mini", input: "hello" }),
+    });
+    expect(response.status).toBe(200);
+    const { conversation } = (await response.json()) as { conversation: { id: string } };
+    expect((await traceOf(conversation.id)).trace_id).toBe(CLIENT_TRACE_ID);
+  });
+
   it("starts a trace of its own without a traceparent, and each turn gets its own", async () => {
     switchboard.upstream.enqueue(reply.text("one"), reply.text("two"));
     const first = (await (await chat({ messages: [{ role: "user", content: "a" }] })).json()) as { conversation_id: string };
