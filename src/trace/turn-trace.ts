@@ -119,7 +119,11 @@ export function startTurnTrace(options: TurnTraceOptions): TurnTracer {
       const ordered = [root, ...[...spans].sort((left, right) => left.start_ms - right.start_ms)];
       const trace: TurnTrace = { trace_id: options.context.traceId, parent_span_id: options.context.parentSpanId, spans: ordered };
       // The same redaction as a log line: an upstream or a tool that echoes a secret leaves it out of the trace.
-      return redact ? (JSON.parse(redact(JSON.stringify(trace))) as TurnTrace) : trace;
+      if (!redact) return trace;
+      const text = JSON.stringify(trace);
+      const redacted = redact(text);
+      // Nearly always nothing to mask: then the trace is kept as it is, without parsing it again.
+      return redacted === text ? trace : (JSON.parse(redacted) as TurnTrace);
     },
   };
 }

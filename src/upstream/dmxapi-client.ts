@@ -215,6 +215,10 @@ function byteCap(maxBytes: number, controller: AbortController, error: () => Ups
 /** The body as text, or null when it is longer than `maxBytes` (reading stops there). */
 async function readCapped(response: Response, maxBytes: number): Promise<string | null> {
   if (!response.body) return "";
+  // A declared length within the cap: the runtime's own read, without a chunk-by-chunk loop. (A body
+  // longer than it declared is cut by the runtime, so the cap still holds.)
+  const declared = Number(response.headers.get("Content-Length") ?? Number.NaN);
+  if (Number.isInteger(declared) && declared >= 0 && declared <= maxBytes && !response.headers.has("Content-Encoding")) return response.text();
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let seen = 0;
