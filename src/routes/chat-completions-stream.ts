@@ -8,24 +8,15 @@
 // `app.onError` would answer with), and what the client saw is stored, marked incomplete.
 
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import { errorBody } from "../http/error-body.js";
 import { SseOutbox } from "../http/sse-outbox.js";
+import { respondWithStreamedTurn } from "../http/streamed-turn.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
 import type { ChatCompletion, JsonObject } from "../protocol/types.js";
 import type { CompletedTurn, TurnRequest } from "../run-turn.js";
-import { runTurn } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
-
-/** The client closed the stream: the turn stops, and what it saw is kept. */
-export class ClientGoneError extends Error {
-  constructor() {
-    super("The client closed the stream.");
-    this.name = "ClientGoneError";
-  }
-}
 
 export interface StreamOptions {
   includeUsage: boolean;
@@ -37,7 +28,6 @@ export interface StreamOptions {
 }
 
 export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, options: StreamOptions): Promise<Response> {
-  const clientGone = new AbortController();
   const base = {
     id: `chatcmpl-${randomToken(24)}`,
     object: "chat.completion.chunk",
@@ -52,71 +42,44 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
     choices: [{ index: 0, delta: fields, logprobs: null, finish_reason: finishReason }],
   });
   const extension = (switchboard: JsonObject) => (options.toolEvents ? out.send({ ...base, choices: [], switchboard }) : undefined);
-  let opened: () => void = () => undefined;
-  const firstOpen = new Promise<"open">((resolve) => {
-    opened = () => resolve("open");
-  });
 
-  const turn = runTurn(
-    c.get("services"),
-    { ...request, signal: clientGone.signal },
-    {
-      stream: {
-        onOpen: (step) => {
-          if (step !== 1) return;
-          out.send(delta({ role: "assistant", content: "" }));
-          opened();
-        },
-        onDelta: (fields) => out.send(delta({ ...fields })),
+  return respondWithStreamedTurn(c, request, {
+    out,
+    onFirstOpen: () => void out.send(delta({ role: "assistant", content: "" })),
+    onDelta: (fields) => out.send(delta({ ...fields })),
+    hooks: {
+      ...options.hooks,
+      onToolCalls: (step, calls) => {
+        options.hooks?.onToolCalls?.(step, calls);
+        extension({
+          type: "tool_calls",
+          step,
+          calls: calls.map(({ call }) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })),
+        });
       },
-      hooks: {
-        ...options.hooks,
-        onToolCalls: (step, calls) => {
-          options.hooks?.onToolCalls?.(step, calls);
-          extension({
-            type: "tool_calls",
-            step,
-            calls: calls.map(({ call }) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })),
-          });
-        },
-        onToolResult: (event) => {
-          options.hooks?.onToolResult?.(event);
-          const { call } = event.call;
-          extension({
-            type: "tool_result",
-            step: event.step,
-            id: call.id,
-            name: call.function.name,
-            ok: event.outcome.ok,
-            duration_ms: event.durationMs,
-            // What the model reads of the result; the conversation stores the same text.
-            content: event.content ?? null,
-          });
-        },
+      onToolResult: (event) => {
+        options.hooks?.onToolResult?.(event);
+        const { call } = event.call;
+        extension({
+          type: "tool_result",
+          step: event.step,
+          id: call.id,
+          name: call.function.name,
+          ok: event.outcome.ok,
+          duration_ms: event.durationMs,
+          // What the model reads of the result; the conversation stores the same text.
+          content: event.content ?? null,
+        });
       },
     },
-  );
-  // Before the first stream opens, a failure is an ordinary HTTP error (thrown here) and nothing is stored.
-  await Promise.race([firstOpen, turn]);
-  // A client that goes away ends the turn, which then stores what it saw: that must outlive the request.
-  c.executionCtx.waitUntil(turn.catch(() => undefined));
-
-  return streamSSE(c, async (sse) => {
-    sse.onAbort(() => clientGone.abort(new ClientGoneError()));
-    // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
-    const { streamKeepAliveMs } = c.get("config");
-    const keepAlive = setInterval(() => out.idleFor() >= streamKeepAliveMs && void out.comment("keep-alive"), streamKeepAliveMs / 2);
-    out.attach(sse);
-    try {
-      const completed = await turn;
+    finish: async (completed) => {
       await finish(out, completed, delta, options.includeUsage);
       options.onComplete?.({ ...completed.completion, conversation_id: request.conversationId });
-    } catch (error) {
-      options.onFailure?.();
-      if (!(error instanceof ClientGoneError)) await out.send({ error: errorBody(error, c.get("log").redact).body.error });
-    } finally {
-      clearInterval(keepAlive);
-    }
+    },
+    fail: (error) => out.send({ error: errorBody(error, c.get("log").redact).body.error }),
+    settled: ({ ok }) => {
+      if (!ok) options.onFailure?.();
+    },
   });
 }
 

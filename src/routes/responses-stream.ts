@@ -7,9 +7,9 @@
 // (the body app.onError would have answered with) and `response.failed`.
 
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import { errorBody } from "../http/error-body.js";
 import { SseOutbox } from "../http/sse-outbox.js";
+import { respondWithStreamedTurn } from "../http/streamed-turn.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { toToolMessage } from "../loop/tool-loop.js";
 import { OutputBuilder, serverResult } from "../protocol/responses/output.js";
@@ -17,9 +17,7 @@ import { failedResponse, finishedResponse } from "../protocol/responses/response
 import type { ResponseEvent, ResponseObject } from "../protocol/responses/types.js";
 import type { StoredResponse } from "../responses/store.js";
 import type { TurnRequest } from "../run-turn.js";
-import { runTurn } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
-import { ClientGoneError } from "./chat-completions-stream.js";
 
 export interface ResponseStreamOptions {
   hooks: LoopHooks;
@@ -30,7 +28,6 @@ export interface ResponseStreamOptions {
 }
 
 export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, shell: ResponseObject, options: ResponseStreamOptions): Promise<Response> {
-  const clientGone = new AbortController();
   const out = new SseOutbox();
   let sequence = 0;
   let written: Promise<void> = Promise.resolve();
@@ -40,54 +37,31 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
   };
   const builder = new OutputBuilder(send, options.itemIds);
   const { maxToolOutputChars } = c.get("config").limits;
-  let opened: () => void = () => undefined;
-  const firstOpen = new Promise<"open">((resolve) => {
-    opened = () => resolve("open");
-  });
-
-  const turn = runTurn(
-    c.get("services"),
-    { ...request, signal: clientGone.signal },
-    {
-      stream: {
-        onOpen: (step) => {
-          if (step !== 1) return;
-          send({ type: "response.created", response: shell });
-          send({ type: "response.in_progress", response: shell });
-          opened();
-        },
-        onDelta: (delta) => {
-          if (delta.reasoning_content) builder.reasoning(delta.reasoning_content);
-          if (delta.content) builder.text(delta.content);
-          if (delta.refusal) builder.text(delta.refusal);
-          return written;
-        },
+  return respondWithStreamedTurn(c, request, {
+    out,
+    onFirstOpen: () => {
+      send({ type: "response.created", response: shell });
+      send({ type: "response.in_progress", response: shell });
+    },
+    onDelta: (delta) => {
+      if (delta.reasoning_content) builder.reasoning(delta.reasoning_content);
+      if (delta.content) builder.text(delta.content);
+      if (delta.refusal) builder.text(delta.refusal);
+      return written;
+    },
+    hooks: {
+      ...options.hooks,
+      onToolCalls: (step, calls) => {
+        options.hooks.onToolCalls?.(step, calls);
+        builder.serverCalls(calls.map(({ call }) => call));
       },
-      hooks: {
-        ...options.hooks,
-        onToolCalls: (step, calls) => {
-          options.hooks.onToolCalls?.(step, calls);
-          builder.serverCalls(calls.map(({ call }) => call));
-        },
-        onToolResult: (event) => {
-          options.hooks.onToolResult?.(event);
-          const { content } = toToolMessage(event.call, event.outcome, maxToolOutputChars);
-          builder.serverResult(event.call.call.id, serverResult(typeof content === "string" ? content : JSON.stringify(content), !event.outcome.ok));
-        },
+      onToolResult: (event) => {
+        options.hooks.onToolResult?.(event);
+        const { content } = toToolMessage(event.call, event.outcome, maxToolOutputChars);
+        builder.serverResult(event.call.call.id, serverResult(typeof content === "string" ? content : JSON.stringify(content), !event.outcome.ok));
       },
     },
-  );
-  // Before the first stream opens, a failure is an ordinary HTTP error (thrown here) and nothing is stored.
-  await Promise.race([firstOpen, turn]);
-  c.executionCtx.waitUntil(turn.catch(() => undefined));
-
-  return streamSSE(c, async (sse) => {
-    sse.onAbort(() => clientGone.abort(new ClientGoneError()));
-    const { streamKeepAliveMs } = c.get("config");
-    const keepAlive = setInterval(() => out.idleFor() >= streamKeepAliveMs && void out.comment("keep-alive"), streamKeepAliveMs / 2);
-    out.attach(sse);
-    try {
-      const completed = await turn;
+    finish: async (completed) => {
       const choice = completed.completion.choices[0];
       builder.clientCalls(choice?.finish_reason === "tool_calls" ? (choice.message.tool_calls ?? []) : []);
       builder.endStep();
@@ -98,14 +72,12 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
       });
       await options.save({ conversation_id: request.conversationId, turn_id: completed.turn.id, response });
       await send({ type: response.status === "completed" ? "response.completed" : "response.incomplete", response });
-    } catch (error) {
-      if (error instanceof ClientGoneError) return;
+    },
+    fail: async (error) => {
       const { code, message, param } = errorBody(error, c.get("log").redact).body.error;
       builder.endStep();
       await send({ type: "error", code: code === null ? null : String(code), message, param });
       await send({ type: "response.failed", response: failedResponse(shell, builder.items, { code, message }) });
-    } finally {
-      clearInterval(keepAlive);
-    }
+    },
   });
 }
