@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { ApiError, invalidRequest } from "../errors.js";
 import { readBodyText } from "../http/request-body.js";
+import { logToolCall } from "../http/tool-call-log.js";
 import type { IdempotencyCheck, IdempotentResponse, IdempotentRun } from "../idempotency.js";
 import { claimIdempotencyKey, isValidIdempotencyKey } from "../idempotency.js";
 import type { LedgerApi } from "../ledger/claims.js";
@@ -71,17 +72,7 @@ chatCompletions.post("/chat/completions", async (c) => {
     trace,
     ...(idempotency ? { turnId: idempotency.turnId } : {}),
   };
-  const hooks: LoopHooks = {
-    onToolResult: (event) =>
-      log.info("tool_call", {
-        step: event.step,
-        tool: event.call.call.function.name,
-        tool_call_id: event.call.call.id,
-        duration_ms: event.durationMs,
-        ok: event.outcome.ok,
-        ...(event.outcome.ok ? {} : { error_type: event.outcome.type }),
-      }),
-  };
+  const hooks: LoopHooks = { onToolResult: (event) => logToolCall(log, event) };
   c.header(CONVERSATION_HEADER, conversationId);
   const includeUsage = request.stream_options?.include_usage === true;
 

@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { ApiError, invalidRequest } from "../errors.js";
 import { readBodyText } from "../http/request-body.js";
+import { logToolCall } from "../http/tool-call-log.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
@@ -81,15 +82,10 @@ responses.post("/responses", async (c) => {
   const hooks: LoopHooks = {
     onToolResult: (event) => {
       if (!event.outcome.ok) failed.add(event.call.call.id);
-      log.info("tool_call", {
-        step: event.step,
-        tool: event.call.call.function.name,
-        tool_call_id: event.call.call.id,
-        duration_ms: event.durationMs,
-        ok: event.outcome.ok,
-      });
+      logToolCall(log, event);
     },
   };
+
   const save = (record: StoredResponse) => (store ? services.responses.put(tenant, record) : Promise.resolve());
   if (kept) c.header(CONVERSATION_HEADER, conversationId);
 
@@ -102,7 +98,7 @@ responses.post("/responses", async (c) => {
   const response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
   // Stored before the answer: the client may continue from it (previous_response_id) at once.
   await save({ conversation_id: conversationId, turn_id: completed.turn.id, response });
-  log.info("turn", { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
+  Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
   return c.json(response);
 });
 
