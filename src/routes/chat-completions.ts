@@ -3,11 +3,9 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { ApiError, invalidRequest } from "../errors.js";
+import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
-import type { IdempotencyCheck, IdempotentResponse, IdempotentRun } from "../idempotency.js";
-import { claimIdempotencyKey, isValidIdempotencyKey } from "../idempotency.js";
-import type { LedgerApi } from "../ledger/claims.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
@@ -26,9 +24,6 @@ export const CONVERSATION_HEADER = "X-Conversation-Id";
 /** Fields that steer the orchestrator; the rest, once the parameter policy passed it, goes to the model. */
 const OWN_FIELDS = new Set(["conversation_id", "messages", "tools", "stream", "stream_options", "model", "server_tools"]);
 
-/** How long an Idempotency-Key claim outlives its turn's deadline before a retry may take it over. */
-const LEASE_MARGIN_MS = 30_000;
-
 export const chatCompletions = new Hono<AppEnv>();
 
 chatCompletions.post("/chat/completions", async (c) => {
@@ -41,7 +36,7 @@ chatCompletions.post("/chat/completions", async (c) => {
   const services = c.get("services");
   // Everything that can refuse the request is checked before the key is claimed; from the claim on,
   // every path either settles the key or releases it.
-  const idempotency = await checkIdempotencyKey(c, services.claims, `${requested ?? ""}\n${text}`);
+  const idempotency = await checkIdempotencyKey(c, services.claims, `chat\n${requested ?? ""}\n${text}`);
   if (idempotency?.kind === "replay") {
     const { record } = idempotency;
     c.header(CONVERSATION_HEADER, record.conversation_id);
@@ -82,7 +77,13 @@ chatCompletions.post("/chat/completions", async (c) => {
         includeUsage,
         toolEvents: request.stream_options?.include_tool_events === true,
         hooks,
-        onComplete: (completion) => rememberIdempotent(c, services.claims, idempotency, { stream: true, includeUsage, completion, conversationId }),
+        onComplete: (completion) =>
+          rememberIdempotent(c, services.claims, idempotency, {
+            stream: true,
+            include_usage: includeUsage,
+            response: completion,
+            conversation_id: conversationId,
+          }),
         onFailure: () => forgetIdempotent(c, services.claims, idempotency),
       });
     }
@@ -92,68 +93,13 @@ chatCompletions.post("/chat/completions", async (c) => {
     const completed = await running;
     Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
     const body = { ...completed.completion, conversation_id: conversationId };
-    rememberIdempotent(c, services.claims, idempotency, { stream: false, includeUsage, completion: body, conversationId });
+    rememberIdempotent(c, services.claims, idempotency, { stream: false, include_usage: includeUsage, response: body, conversation_id: conversationId });
     return c.json(body);
   } catch (error) {
     forgetIdempotent(c, services.claims, idempotency);
     throw error;
   }
 });
-
-async function checkIdempotencyKey(
-  c: Context<AppEnv>,
-  claims: LedgerApi,
-  body: string,
-): Promise<IdempotentRun | Extract<IdempotencyCheck, { kind: "replay" }> | null> {
-  const key = c.req.header("Idempotency-Key");
-  if (key === undefined) return null;
-  if (!isValidIdempotencyKey(key)) throw invalidRequest("Idempotency-Key must be 1-255 visible ASCII characters.", "Idempotency-Key");
-  const { turnDeadlineMs } = c.get("config").limits;
-  // The lease outlives the turn's own deadline, so a live turn never loses its claim.
-  const check = await claimIdempotencyKey(claims, c.get("tenant"), key, body, { leaseMs: turnDeadlineMs + LEASE_MARGIN_MS, waitMs: turnDeadlineMs });
-  if (check.kind === "mismatch") {
-    throw new ApiError(422, "This Idempotency-Key was used with a different request body.", { type: "invalid_request_error", code: "idempotency_key_reused" });
-  }
-  if (check.kind === "busy") {
-    const message = check.failed
-      ? "The request with this Idempotency-Key failed while this one waited for it; nothing was stored. Retry it."
-      : "A request with this Idempotency-Key is still running; retry when it has finished.";
-    throw new ApiError(409, message, { code: "idempotency_key_in_use", headers: { "Retry-After": String(check.retryAfterSeconds) } });
-  }
-  return check;
-}
-
-function rememberIdempotent(
-  c: Context<AppEnv>,
-  claims: LedgerApi,
-  check: IdempotentRun | null,
-  result: { stream: boolean; includeUsage: boolean; completion: unknown; conversationId: string },
-): void {
-  if (!check) return;
-  const record: IdempotentResponse = {
-    stream: result.stream,
-    include_usage: result.includeUsage,
-    response: result.completion,
-    conversation_id: result.conversationId,
-  };
-  const retainMs = c.get("config").idempotencyTtlSeconds * 1000;
-  // A key that cannot be settled (the ledger unreachable, a response over its 2 MB row) is released:
-  // a retry then runs again, rather than waiting out the lease.
-  const settled = claims.settle(check.claim, check.token, JSON.stringify(record), retainMs).catch((error: unknown) => {
-    c.get("log").warn("idempotency_not_settled", { message: error instanceof Error ? error.message : String(error) });
-    return claims.release(check.claim, check.token);
-  });
-  c.executionCtx.waitUntil(settled.catch(() => undefined));
-}
-
-/** Claims already released in this isolate: several failure paths may report the same failure. */
-const released = new WeakSet<IdempotentRun>();
-
-function forgetIdempotent(c: Context<AppEnv>, claims: LedgerApi, check: IdempotentRun | null): void {
-  if (!check || released.has(check)) return;
-  released.add(check);
-  c.executionCtx.waitUntil(claims.release(check.claim, check.token).catch(() => undefined));
-}
 
 async function readChatRequest(c: Context<AppEnv>): Promise<{ request: ChatRequest; text: string }> {
   const text = await readBodyText(c);

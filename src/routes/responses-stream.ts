@@ -25,6 +25,8 @@ export interface ResponseStreamOptions {
   save: (record: StoredResponse) => Promise<void>;
   /** Ids for the output items, naming the response (protocol/responses/references). */
   itemIds: (prefix: string) => string;
+  /** The turn failed or the client went away: nothing to replay. */
+  onFailure?: () => void;
 }
 
 export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, shell: ResponseObject, options: ResponseStreamOptions): Promise<Response> {
@@ -73,6 +75,9 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
       await options.save({ conversation_id: request.conversationId, turn_id: completed.turn.id, response });
       await send({ type: response.status === "completed" ? "response.completed" : "response.incomplete", response });
     },
+    settled: ({ ok }) => {
+      if (!ok) options.onFailure?.();
+    },
     fail: async (error) => {
       const { code, message, param } = errorBody(error, c.get("log").redact).body.error;
       builder.endStep();
@@ -80,4 +85,26 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
       await send({ type: "response.failed", response: failedResponse(shell, builder.items, { code, message }) });
     },
   });
+}
+
+/**
+ * Replays a finished response (an Idempotency-Key hit) as the event stream a client reads it from:
+ * created, in progress, each output item added and done, completed.
+ */
+export function replayResponseStream(response: ResponseObject, headers: Headers): Response {
+  let sequence = 0;
+  const events: ResponseEvent[] = [
+    { type: "response.created", response: { ...response, status: "in_progress", output: [] } },
+    { type: "response.in_progress", response: { ...response, status: "in_progress", output: [] } },
+    ...response.output.flatMap((item, index): ResponseEvent[] => [
+      { type: "response.output_item.added", output_index: index, item },
+      { type: "response.output_item.done", output_index: index, item },
+    ]),
+    { type: response.status === "completed" ? "response.completed" : "response.incomplete", response },
+  ];
+  const text = events.map((event) => `event: ${event.type}\ndata: ${JSON.stringify({ ...event, sequence_number: sequence++ })}\n\n`).join("");
+  const replayHeaders = new Headers(headers);
+  replayHeaders.set("Content-Type", "text/event-stream; charset=utf-8");
+  replayHeaders.set("Cache-Control", "no-cache");
+  return new Response(text, { headers: replayHeaders });
 }

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { ApiError, invalidRequest } from "../errors.js";
+import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
 import { randomToken } from "../lib/ids.js";
@@ -16,6 +17,7 @@ import { itemIds, resolveReferences } from "../protocol/responses/references.js"
 import type { ResponsesRequest } from "../protocol/responses/request.js";
 import { chatParameters, clientTools, instructionsOf, namedConversation, parseResponsesRequest } from "../protocol/responses/request.js";
 import { finishedResponse, responseShell } from "../protocol/responses/response.js";
+import type { ResponseObject } from "../protocol/responses/types.js";
 import { isJsonObject, type JsonObject } from "../protocol/types.js";
 import type { StoredResponse } from "../responses/store.js";
 import type { TurnRequest } from "../run-turn.js";
@@ -23,7 +25,7 @@ import { runTurn } from "../run-turn.js";
 import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
 import { CONVERSATION_HEADER } from "./chat-completions.js";
-import { streamResponse } from "./responses-stream.js";
+import { replayResponseStream, streamResponse } from "./responses-stream.js";
 
 const RESPONSE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -31,14 +33,6 @@ export const responses = new Hono<AppEnv>();
 
 responses.post("/responses", async (c) => {
   const { request, body } = await readResponsesRequest(c);
-  // Refused rather than ignored: a client sending one counts on exactly-once, which this door does not claim yet.
-  if (c.req.header("Idempotency-Key") !== undefined) {
-    throw invalidRequest(
-      "Idempotency-Key is not supported on /v1/responses yet; use /v1/chat/completions for exactly-once requests.",
-      "Idempotency-Key",
-      "unsupported_parameter",
-    );
-  }
   const config = c.get("config");
   if (!config.dmxapi.apiKey) {
     throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
@@ -48,12 +42,23 @@ responses.post("/responses", async (c) => {
   const previous = await previousResponse(c, request);
   const named = namedConversation(request);
   const store = request.store !== false;
-  const conversationId = previous?.conversation_id ?? named ?? `conv_${randomToken(24)}`;
   const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
   const instructions = instructionsOf(request);
   const input = Array.isArray(request.input)
     ? await resolveReferences(request.input, async (id) => (await services.responses.get(tenant, id))?.response ?? null)
     : request.input;
+  // Claimed once everything that can refuse the request has been checked; from here every path
+  // settles the key or releases it.
+  const idempotency = await checkIdempotencyKey(c, services.claims, `responses\n${JSON.stringify(body)}`);
+  if (idempotency?.kind === "replay") {
+    const { record } = idempotency;
+    c.header("Idempotent-Replayed", "true");
+    if (record.conversation_id) c.header(CONVERSATION_HEADER, record.conversation_id);
+    const replayed = record.response as ResponseObject;
+    return record.stream ? replayResponseStream(replayed, c.res.headers) : c.json(replayed);
+  }
+  // A retried key continues where its first attempt stopped (a stream may have stored part of it).
+  const conversationId = previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   const token = randomToken(32);
   const turnRequest: TurnRequest = {
     tenant,
@@ -63,7 +68,8 @@ responses.post("/responses", async (c) => {
     parameters,
     clientTools: clientTools(request),
     deadlineMs: config.limits.turnDeadlineMs,
-    newConversation: !previous && !named,
+    newConversation: !previous && !named && !idempotency,
+    ...(idempotency ? { turnId: idempotency.turnId } : {}),
     ...(instructions ? { instructions } : {}),
     ...(store ? {} : { store: false }),
     ...(previous ? { continuesTurn: previous.turn_id } : {}),
@@ -86,20 +92,39 @@ responses.post("/responses", async (c) => {
     },
   };
 
-  const save = (record: StoredResponse) => (store ? services.responses.put(tenant, record) : Promise.resolve());
+  const stream = request.stream === true;
+  const save = async (record: StoredResponse) => {
+    if (store) await services.responses.put(tenant, record);
+    rememberIdempotent(c, services.claims, idempotency, {
+      stream,
+      include_usage: false,
+      response: record.response,
+      conversation_id: kept ? conversationId : "",
+    });
+  };
   if (kept) c.header(CONVERSATION_HEADER, conversationId);
 
-  if (request.stream === true) return streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token) });
-
-  const completed = await runTurn(services, turnRequest, { hooks });
-  const builder = new OutputBuilder(undefined, itemIds(token));
-  replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
-  const choice = completed.completion.choices[0];
-  const response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
-  // Stored before the answer: the client may continue from it (previous_response_id) at once.
-  await save({ conversation_id: conversationId, turn_id: completed.turn.id, response });
-  Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
-  return c.json(response);
+  try {
+    if (stream) {
+      const onFailure = () => forgetIdempotent(c, services.claims, idempotency);
+      return await streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token), onFailure });
+    }
+    // The turn outlives a client that goes away, so its key is settled (or released) either way.
+    const running = runTurn(services, turnRequest, { hooks });
+    c.executionCtx.waitUntil(running.catch(() => forgetIdempotent(c, services.claims, idempotency)));
+    const completed = await running;
+    const builder = new OutputBuilder(undefined, itemIds(token));
+    replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
+    const choice = completed.completion.choices[0];
+    const response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
+    // Stored before the answer: the client may continue from it (previous_response_id) at once.
+    await save({ conversation_id: conversationId, turn_id: completed.turn.id, response });
+    Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
+    return c.json(response);
+  } catch (error) {
+    forgetIdempotent(c, services.claims, idempotency);
+    throw error;
+  }
 });
 
 responses.get("/responses/:id", async (c) => {

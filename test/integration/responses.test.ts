@@ -382,6 +382,57 @@ describe("the AI SDK's default OpenAI provider (Responses)", () => {
   });
 });
 
+describe("Idempotency-Key", () => {
+  const postWithKey = (key: string, body: JsonObject) =>
+    switchboard.request("/v1/responses", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+      body: JSON.stringify(body),
+    });
+
+  it("runs the model once for concurrent and later duplicates, and replays the same response", async () => {
+    switchboard.upstream.enqueue(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return Response.json(completion({ content: "only once" }));
+    });
+    const key = `resp-key-${Date.now()}`;
+    const body = { model: "gpt-5-mini", input: "hello" };
+    const concurrent = await Promise.all([1, 2, 3, 4].map(() => postWithKey(key, body)));
+    const later = await postWithKey(key, body);
+    const bodies = (await Promise.all([...concurrent, later].map((response) => response.json()))) as Array<{ id: string; output_text?: string }>;
+
+    expect([...concurrent, later].map((response) => response.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(new Set(bodies.map((response) => response.id)).size).toBe(1);
+    expect(later.headers.get("idempotent-replayed")).toBe("true");
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
+    expect((await postWithKey(key, { ...body, input: "another" })).status).toBe(422);
+  });
+
+  it("replays a streamed response as a Responses event stream that ends in the same final response", async () => {
+    switchboard.upstream.enqueue(reply.text("streamed once"));
+    const key = `resp-stream-key-${Date.now()}`;
+    const body = { model: "gpt-5-mini", input: "hello", stream: true };
+    const first = await readEvents(await postWithKey(key, body));
+    const replay = await readEvents(await postWithKey(key, body));
+
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
+    const finalOf = (events: Array<JsonObject & { type: string }>) => events.find((event) => event.type === "response.completed")?.response as JsonObject;
+    expect(finalOf(replay)).toEqual(finalOf(first));
+    expect(replay.map((event) => event.sequence_number)).toEqual(replay.map((_, index) => index));
+  });
+
+  it("frees the key when the turn fails, so a retry runs", async () => {
+    switchboard.upstream.enqueue(reply.error(400, "refused"));
+    const key = `resp-fail-key-${Date.now()}`;
+    const body = { model: "gpt-5-mini", input: "hello" };
+    expect((await postWithKey(key, body)).status).toBe(400);
+    switchboard.upstream.enqueue(reply.text("second time"));
+    const retry = await postWithKey(key, body);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+  });
+});
+
 describe("errors, as Responses-style error objects", () => {
   it("refuses unknown and unsupported fields with a 400 naming them, before any model call", async () => {
     const cases: Array<[JsonObject, string, string]> = [
@@ -400,17 +451,6 @@ describe("errors, as Responses-style error objects", () => {
       expect(response.status, param).toBe(400);
       expect(await response.json()).toEqual({ error: { message: expect.any(String), type: "invalid_request_error", param, code } });
     }
-    expect(switchboard.upstream.chatCalls).toEqual([]);
-  });
-
-  it("refuses an Idempotency-Key it would not honour", async () => {
-    const response = await switchboard.request("/v1/responses", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": "k-1" },
-      body: JSON.stringify({ input: "hi" }),
-    });
-    expect(response.status).toBe(400);
-    expect(((await response.json()) as { error: JsonObject }).error).toMatchObject({ param: "Idempotency-Key", code: "unsupported_parameter" });
     expect(switchboard.upstream.chatCalls).toEqual([]);
   });
 
