@@ -6,7 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../config.js";
 import { ApiError } from "../errors.js";
-import { NotLatestTurnError } from "../history/continuation.js";
+import { ContinuedTurnGoneError, NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
 import { ConversationFullError, TurnDeadlineError } from "../run-turn.js";
@@ -27,6 +27,9 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof InvalidHistoryError) {
     return new ApiError(400, error.message, { type: "invalid_request_error", param: error.param, code: "invalid_tool_history" });
+  }
+  if (error instanceof ContinuedTurnGoneError) {
+    return new ApiError(404, error.message, { type: "invalid_request_error", param: "previous_response_id", code: "response_not_found" });
   }
   if (error instanceof NotLatestTurnError) {
     return new ApiError(409, error.message, { type: "invalid_request_error", param: "previous_response_id", code: "response_not_latest" });
@@ -52,6 +55,7 @@ export function isUnexpected(error: unknown): boolean {
     error instanceof HistoryConflictError ||
     error instanceof InvalidHistoryError ||
     error instanceof NotLatestTurnError ||
+    error instanceof ContinuedTurnGoneError ||
     error instanceof ConversationFullError ||
     error instanceof HTTPException
   );

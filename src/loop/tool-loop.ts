@@ -155,6 +155,9 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     if (mixed) for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(MIXED_STEP_ID_PREFIX));
     if (serverCalls.length > 0) notify(() => input.hooks?.onToolCalls?.(step, serverCalls));
     const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
+    // Cut short while tools ran (the client left, the deadline passed): their results are the abort,
+    // not the tools' answers, and must not be kept as if a tool had failed; the step is not committed.
+    input.signal?.throwIfAborted();
     // The assistant message and its results are committed together, so a turn cut short is never
     // kept with a tool call that has no answer.
     conversation.push(message, ...toolMessages);

@@ -60,6 +60,8 @@ responses.post("/responses", async (c) => {
   // A retried key continues where its first attempt stopped (a stream may have stored part of it).
   const conversationId = previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   const token = randomToken(32);
+  // A client's W3C traceparent is continued here too: one trace id from the client through the tools.
+  const trace = continueTrace(c.req.header("traceparent"));
   const turnRequest: TurnRequest = {
     tenant,
     conversationId,
@@ -73,8 +75,7 @@ responses.post("/responses", async (c) => {
     ...(instructions ? { instructions } : {}),
     ...(store ? {} : { store: false }),
     ...(previous ? { continuesTurn: previous.turn_id } : {}),
-    // A client's W3C traceparent is continued here too: one trace id from the client through the tools.
-    trace: continueTrace(c.req.header("traceparent")),
+    trace,
   };
   const kept = store || previous !== null || named !== null;
   const shell = responseShell(request, {
@@ -83,7 +84,7 @@ responses.post("/responses", async (c) => {
     conversationId: kept ? conversationId : null,
     createdAt: Math.floor(Date.now() / 1000),
   });
-  const log = c.get("log").with({ tenant, conversation_id: conversationId, response_id: shell.id });
+  const log = c.get("log").with({ tenant, conversation_id: conversationId, response_id: shell.id, trace_id: trace.traceId });
   const failed = new Set<string>();
   const hooks: LoopHooks = {
     onToolResult: (event) => {

@@ -1,0 +1,91 @@
+// Where the doors meet the engine: a Responses stream that failed, a client that left while tools
+// ran, a response whose conversation was deleted, and one trace id on the Responses door's logs.
+
+import { describe, expect, it } from "vitest";
+import { useSwitchboard } from "./support/harness.js";
+import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
+
+const switchboard = useSwitchboard({ vars: { STREAM_KEEPALIVE_MS: "100", DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "20000" } });
+
+const data = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
+const delta = (value: JsonObject) =>
+  data({ id: "chatcmpl-q", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: value, finish_reason: null }] });
+
+const post = (path: string, body: unknown, signal?: AbortSignal) =>
+  switchboard.request(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+
+async function eventually<T>(probe: () => Promise<T | null>, timeoutMs = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() - started > timeoutMs) throw new Error("Timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("continuing a Responses conversation", () => {
+  it("from the last complete response, after a streamed response that failed part-way", async () => {
+    switchboard.upstream.enqueue(reply.text("First answer."));
+    const first = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "hello" })).json()) as { id: string };
+    switchboard.upstream.enqueue(
+      reply.sse([delta({ role: "assistant", content: "Partial" }), data({ error: { message: "upstream overloaded", type: "server_error" } })]),
+    );
+    const failed = await post("/v1/responses", { model: "gpt-5-mini", input: "tell me more", previous_response_id: first.id, stream: true });
+    expect(await failed.text()).toContain("response.failed");
+
+    switchboard.upstream.enqueue(reply.text("More."));
+    const retry = await post("/v1/responses", { model: "gpt-5-mini", input: "tell me more", previous_response_id: first.id });
+    expect(retry.status).toBe(200);
+  });
+
+  it("from a response whose conversation was deleted is a 404, not 'not the latest'", async () => {
+    switchboard.upstream.enqueue(reply.text("one"));
+    const first = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "hello" })).json()) as { id: string; conversation: { id: string } };
+    expect((await switchboard.request(`/v1/conversations/${first.conversation.id}`, { method: "DELETE" })).status).toBe(200);
+
+    const next = await post("/v1/responses", { model: "gpt-5-mini", input: "again", previous_response_id: first.id });
+    expect(next.status).toBe(404);
+    expect(((await next.json()) as { error: JsonObject }).error).toMatchObject({ code: "response_not_found", param: "previous_response_id" });
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
+  });
+});
+
+describe("a client that leaves while a server tool runs", () => {
+  it("leaves no made-up tool failure in the stored turn (the tool may have done its work)", async () => {
+    switchboard.upstream.enqueue(reply.toolCalls(toolCall("flaky", { mode: "hang" }, "call_hang")));
+    const controller = new AbortController();
+    const response = await post(
+      "/v1/chat/completions",
+      { model: "gpt-5-mini", messages: [{ role: "user", content: "run it" }], stream: true, stream_options: { include_tool_events: true } },
+      controller.signal,
+    );
+    const id = response.headers.get("x-conversation-id")!;
+    const reader = response.body!.getReader();
+    let seen = "";
+    while (!seen.includes('"tool_calls"')) seen += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+
+    const stored = await eventually(async () => {
+      const found = await switchboard.request(`/v1/conversations/${id}`);
+      return found.status === 200 ? ((await found.json()) as { messages: JsonObject[] }) : null;
+    });
+    expect(stored.messages.map((message) => message.role)).toEqual(["user"]);
+    expect(JSON.stringify(stored.messages)).not.toContain("closed the stream");
+  });
+});
+
+describe("the Responses door's logs", () => {
+  it("carry the client's trace id on a turn's tool call lines", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_time", { timezone: "Asia/Tokyo" }, "call_resp_clock")), reply.text("Late."));
+    const response = await switchboard.request("/v1/responses", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ model: "gpt-5-mini", input: "Time in Tokyo?" }),
+    });
+    expect(response.status).toBe(200);
+    const lines = switchboard.logs.flatMap((line) => line.split("\n")).flatMap((line) => (line.startsWith("{") ? [JSON.parse(line) as JsonObject] : []));
+    expect(lines.find((line) => line.event === "tool_call" && line.tool_call_id === "call_resp_clock")).toMatchObject({ trace_id: traceId });
+  });
+});
