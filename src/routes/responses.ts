@@ -8,6 +8,7 @@ import { ApiError, invalidRequest } from "../errors.js";
 import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
+import { claimKey } from "../ledger/claims.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
@@ -94,8 +95,28 @@ responses.post("/responses", async (c) => {
   };
 
   const stream = request.stream === true;
+  // One request at a time may continue a response: two at once would fork the conversation.
+  const continuation = previous
+    ? await claimContinuation(c, tenant, previous.turn_id).catch((error: unknown) => {
+        forgetIdempotent(c, services.claims, idempotency);
+        throw error;
+      })
+    : null;
+  const endContinuation = (moved: boolean) => {
+    if (!continuation) return;
+    const { claims } = services;
+    const done = moved
+      ? claims.settle(continuation.key, continuation.token, null, CONTINUATION_RETAIN_MS)
+      : claims.release(continuation.key, continuation.token);
+    c.executionCtx.waitUntil(done.catch(() => undefined));
+  };
+  const failedAttempt = () => {
+    forgetIdempotent(c, services.claims, idempotency);
+    endContinuation(false);
+  };
   const save = async (record: StoredResponse) => {
     if (store) await services.responses.put(tenant, record);
+    endContinuation(store);
     rememberIdempotent(c, services.claims, idempotency, {
       stream,
       include_usage: false,
@@ -107,12 +128,11 @@ responses.post("/responses", async (c) => {
 
   try {
     if (stream) {
-      const onFailure = () => forgetIdempotent(c, services.claims, idempotency);
-      return await streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token), onFailure });
+      return await streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token), onFailure: failedAttempt });
     }
     // The turn outlives a client that goes away, so its key is settled (or released) either way.
     const running = runTurn(services, turnRequest, { hooks });
-    c.executionCtx.waitUntil(running.catch(() => forgetIdempotent(c, services.claims, idempotency)));
+    c.executionCtx.waitUntil(running.catch(failedAttempt));
     const completed = await running;
     const builder = new OutputBuilder(undefined, itemIds(token));
     replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
@@ -123,10 +143,27 @@ responses.post("/responses", async (c) => {
     Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
     return c.json(response);
   } catch (error) {
-    forgetIdempotent(c, services.claims, idempotency);
+    failedAttempt();
     throw error;
   }
 });
+
+/** A continuation holds until its turn is stored; after that the response is simply no longer the latest. */
+const CONTINUATION_RETAIN_MS = 3_600_000;
+const CONTINUATION_LEASE_MARGIN_MS = 30_000;
+
+async function claimContinuation(c: Context<AppEnv>, tenant: string, turnId: string): Promise<{ key: string; token: string }> {
+  const key = claimKey("continuation", tenant, turnId);
+  const outcome = await c.get("services").claims.claim(key, "", { leaseMs: c.get("config").limits.turnDeadlineMs + CONTINUATION_LEASE_MARGIN_MS });
+  if (outcome.status !== "claimed") {
+    throw new ApiError(409, "Another request is already continuing this response; continue from the response it returns.", {
+      type: "invalid_request_error",
+      param: "previous_response_id",
+      code: "response_not_latest",
+    });
+  }
+  return { key, token: outcome.token };
+}
 
 responses.get("/responses/:id", async (c) => {
   const id = responseId(c.req.param("id"));

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { useSwitchboard } from "./support/harness.js";
-import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
+import { completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
 const switchboard = useSwitchboard({ vars: { STREAM_KEEPALIVE_MS: "100", DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "20000" } });
 
@@ -37,6 +37,34 @@ describe("continuing a Responses conversation", () => {
     switchboard.upstream.enqueue(reply.text("More."));
     const retry = await post("/v1/responses", { model: "gpt-5-mini", input: "tell me more", previous_response_id: first.id });
     expect(retry.status).toBe(200);
+  });
+
+  it("from one response by two requests at once: one goes on, the other is a 409 (a conversation does not fork)", async () => {
+    switchboard.upstream.enqueue(reply.text("one"));
+    const first = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "hello" })).json()) as { id: string; conversation: { id: string } };
+    const slowly = (content: string) => async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return Response.json(completion({ content }));
+    };
+    switchboard.upstream.enqueue(slowly("branch a"), slowly("branch b"));
+
+    const [a, b] = await Promise.all([
+      post("/v1/responses", { model: "gpt-5-mini", input: "A?", previous_response_id: first.id }),
+      post("/v1/responses", { model: "gpt-5-mini", input: "B?", previous_response_id: first.id }),
+    ]);
+
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const stored = (await (await switchboard.request(`/v1/conversations/${first.conversation.id}`)).json()) as { messages: JsonObject[] };
+    expect(stored.messages.filter((message) => message.role === "user")).toHaveLength(2);
+  });
+
+  it("again from the same response after a continuation failed", async () => {
+    switchboard.upstream.enqueue(reply.text("one"));
+    const first = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "hello" })).json()) as { id: string };
+    switchboard.upstream.enqueue(reply.error(400, "refused"));
+    expect((await post("/v1/responses", { model: "gpt-5-mini", input: "next", previous_response_id: first.id })).status).toBe(400);
+    switchboard.upstream.enqueue(reply.text("two"));
+    expect((await post("/v1/responses", { model: "gpt-5-mini", input: "next", previous_response_id: first.id })).status).toBe(200);
   });
 
   it("from a response whose conversation was deleted is a 404, not 'not the latest'", async () => {
