@@ -79,6 +79,21 @@ describe("continuing a Responses conversation", () => {
   });
 });
 
+describe("item references", () => {
+  it("refuses a reference shaped like an item id that names nothing, instead of dropping it", async () => {
+    const response = await post("/v1/responses", {
+      model: "gpt-5-mini",
+      input: [
+        { type: "item_reference", id: "msg_typo" },
+        { role: "user", content: "hi" },
+      ],
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: JsonObject }).error).toMatchObject({ code: "item_not_found", param: "input[0].id" });
+    expect(switchboard.upstream.chatCalls).toHaveLength(0);
+  });
+});
+
 describe("a client that leaves while a server tool runs", () => {
   it("leaves no made-up tool failure in the stored turn (the tool may have done its work)", async () => {
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("flaky", { mode: "hang" }, "call_hang")));

@@ -27,7 +27,12 @@ export async function resolveReferences(input: readonly unknown[], load: (respon
       const id = item.id;
       if (typeof id !== "string") throw invalidRequest(`Invalid value for 'input[${index}].id': must be a string.`, `input[${index}].id`, "invalid_value");
       const token = ITEM_ID.exec(id)?.[1];
-      if (!token) return null;
+      // Only a server call's id (the model's own call id) is left out; an id shaped like one of our
+      // item ids that names nothing we gave out is the client's mistake, not something to drop.
+      if (!token) {
+        if (/^(?:msg|rs|fc|resp)_/.test(id)) throw invalidRequest(`Item with id '${id}' not found.`, `input[${index}].id`, "item_not_found");
+        return null;
+      }
       const responseId = `resp_${token}`;
       if (!responses.has(responseId)) responses.set(responseId, load(responseId));
       const found = (await responses.get(responseId))?.output.find((candidate) => candidate.id === id);
