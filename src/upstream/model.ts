@@ -17,11 +17,40 @@ export function createModelPort(client: ModelClient): ModelPort {
       for await (const chunk of readChunks(body)) {
         const { content, reasoning_content, refusal } = accumulator.add(chunk);
         if (content || reasoning_content || refusal) {
-          await listener.onDelta({ ...(content ? { content } : {}), ...(reasoning_content ? { reasoning_content } : {}), ...(refusal ? { refusal } : {}) });
+          const handed = listener.onDelta({
+            ...(content ? { content } : {}),
+            ...(reasoning_content ? { reasoning_content } : {}),
+            ...(refusal ? { refusal } : {}),
+          });
+          await untilAborted(handed, options.signal);
         }
         options.signal?.throwIfAborted();
       }
       return accumulator.toCompletion();
     },
   };
+}
+
+/**
+ * Waits for a listener that may be slow on purpose (a stream's reader applies backpressure), but
+ * never past the turn's signal: a client that stops reading without closing must not hold the turn
+ * beyond its deadline.
+ */
+function untilAborted(work: void | Promise<void>, signal: AbortSignal | undefined): Promise<void> | void {
+  if (!(work instanceof Promise) || !signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(
+      () => {
+        signal.removeEventListener("abort", abort);
+        resolve();
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
 }
