@@ -146,6 +146,9 @@ async function runClaimedTurn(
     clientTools: [],
     allowedTools: hook.tools,
     turnId,
+    // A keyed hook sends its system prompt with every event: the conversation keeps it once (the
+    // same prompt again is recognised; a changed one applies to this turn), as for chat clients.
+    reconcile: true,
     deadlineMs: services.config.limits.turnDeadlineMs,
   });
   services.log.info("webhook_turn", { steps: completed.steps, total_tokens: completed.usage?.total_tokens ?? null });

@@ -98,9 +98,12 @@ describe("GitHub-style events", () => {
     expect(second.conversation_id).toBe(first.conversation_id);
     const conversation = await eventually(async () => {
       const found = await storedConversation(String(first.conversation_id));
-      return found && found.messages.length >= 6 ? found : null;
+      return found && found.messages.filter((message) => message.role === "user").length >= 2 ? found : null;
     });
     expect(conversation.messages.filter((message) => message.role === "user")).toHaveLength(2);
+    // The hook's system prompt comes with every event; the conversation holds it once, first.
+    expect(conversation.messages.filter((message) => message.role === "system")).toHaveLength(1);
+    expect(conversation.messages[0]!.role).toBe("system");
   });
 
   it("runs a replayed delivery only once", async () => {
