@@ -6,8 +6,12 @@
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { eventually as poll } from "./support/eventually.js";
 import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
+
+/** The dead-letter paths here take the queue's retries: a longer budget than the default. */
+const eventually = <T>(probe: () => Promise<T | null>) => poll(probe, 15_000);
 
 const switchboard = useSwitchboard({ vars: { MAX_OUTPUT_TOKENS: "4096", MAX_UPSTREAM_RESPONSE_BYTES: "65536", MAX_STRING_CHARS: "8192" } });
 
@@ -38,16 +42,6 @@ function leaks(text: string): string[] {
 const hostileError = (extra: JsonObject = {}) => ({
   error: { message: `failed for ${ECHO}`, type: KEYS.dmxapi, param: KEYS.dmxapi, code: KEYS.dmxapi, ...extra },
 });
-
-async function eventually<T>(probe: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() - started > timeoutMs) throw new Error("Timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function sendOrder(body: string, id = `msg_${Date.now()}_${Math.random().toString(36).slice(2)}`): Promise<Response> {
   const at = new Date();

@@ -6,6 +6,7 @@
 import { sign as signGitHub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { eventually } from "./support/eventually.js";
 import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
 
@@ -38,16 +39,6 @@ function streamedContent(sse: string): string {
     .filter((line) => line.startsWith("data: {"))
     .map((line) => (JSON.parse(line.slice(6)) as { choices: Array<{ delta?: { content?: string | null } }> }).choices[0]?.delta?.content ?? "")
     .join("");
-}
-
-async function eventually<T>(probe: () => Promise<T | null>, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() - started > timeoutMs) throw new Error("Timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Every note with this text that the notes tool Worker keeps for a tenant, in any conversation, read from its own KV. */

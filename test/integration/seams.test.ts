@@ -2,6 +2,7 @@
 // ran, a response whose conversation was deleted, and one trace id on the Responses door's logs.
 
 import { describe, expect, it } from "vitest";
+import { eventually } from "./support/eventually.js";
 import { useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
@@ -13,16 +14,6 @@ const delta = (value: JsonObject) =>
 
 const post = (path: string, body: unknown, signal?: AbortSignal) =>
   switchboard.request(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
-
-async function eventually<T>(probe: () => Promise<T | null>, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() - started > timeoutMs) throw new Error("Timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("continuing a Responses conversation", () => {
   it("from the last complete response, after a streamed response that failed part-way", async () => {

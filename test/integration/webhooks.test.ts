@@ -5,6 +5,7 @@
 import { sign as signGitHub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { eventually } from "./support/eventually.js";
 import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
 
@@ -54,16 +55,6 @@ async function sendStandard(body: string, options: { id?: string; at?: Date; sec
     },
     body,
   });
-}
-
-async function eventually<T>(probe: () => Promise<T | null>, timeoutMs = 10_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() - started > timeoutMs) throw new Error("Timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function storedConversation(id: string): Promise<{ messages: JsonObject[] } | null> {
