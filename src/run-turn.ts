@@ -9,7 +9,7 @@ import type { Conversation, ConversationStore, TurnRecord } from "./conversation
 import { ConversationTooLargeError } from "./conversations/store.js";
 import { checkContinues } from "./history/continuation.js";
 import type { MixedSteps } from "./history/mixed-steps.js";
-import { reconcileInput } from "./history/reconcile.js";
+import { leadingSystem, reconcileInput } from "./history/reconcile.js";
 import type { CheckedHistory } from "./history/tool-pairs.js";
 import { checkToolCallPairs } from "./history/tool-pairs.js";
 import { randomToken } from "./lib/ids.js";
@@ -105,6 +105,11 @@ export function selectServerTools(discovered: readonly ServerTool[], allowed: re
   return discovered.filter((tool) => names.has(tool.name));
 }
 
+/** The server tools a request may use: within its tenant's allowlist, then its own (`server_tools`), if any. */
+export function toolsForRequest(discovered: readonly ServerTool[], config: Config, tenant: string, requested?: readonly string[]): ServerTool[] {
+  return selectServerTools(selectServerTools(discovered, toolsForTenant(config, tenant)), requested);
+}
+
 export async function runTurn(services: TurnServices, request: TurnRequest, options: TurnOptions = {}): Promise<CompletedTurn> {
   const startedAt = Date.now();
   const turnId = request.turnId ?? `turn_${randomToken(16)}`;
@@ -124,7 +129,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     tracer.time("discover_tools", services.registry.list()),
   ]);
   const { history, input } = await prepareHistory(services, request, conversation);
-  const serverTools = selectServerTools(selectServerTools(discovered, toolsForTenant(services.config, request.tenant)), request.allowedTools);
+  const serverTools = toolsForRequest(discovered, services.config, request.tenant, request.allowedTools);
   const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => {
     const completedAt = Date.now();
     return {
@@ -221,12 +226,7 @@ async function prepareHistory(services: TurnServices, request: TurnRequest, conv
   const restored = await services.mixedSteps.restore(request.tenant, input);
   const stored = turns.flatMap((turn) => turn.messages);
   const prompt = request.instructions ?? system;
-  return checkToolCallPairs(prompt ? [...prompt, ...withoutLeadingSystem(stored)] : stored, restored);
-}
-
-function withoutLeadingSystem(messages: readonly ChatMessage[]): ChatMessage[] {
-  const start = messages.findIndex((message) => message.role !== "system" && message.role !== "developer");
-  return start < 0 ? [] : messages.slice(start);
+  return checkToolCallPairs(prompt ? [...prompt, ...stored.slice(leadingSystem(stored).length)] : stored, restored);
 }
 
 function withShownText(committed: ChatMessage[], shownText: string): ChatMessage[] {

@@ -198,7 +198,8 @@ function sameList(left: readonly ChatMessage[], right: readonly ChatMessage[]): 
   return left.length === right.length && left.every((message, index) => sameMessage(message, right[index]!));
 }
 
-function leadingSystem(messages: readonly ChatMessage[]): ChatMessage[] {
+/** The system (or developer) messages a list starts with: its system prompt. */
+export function leadingSystem(messages: readonly ChatMessage[]): ChatMessage[] {
   const end = messages.findIndex((message) => message.role !== "system" && message.role !== "developer");
   return messages.slice(0, end < 0 ? messages.length : end);
 }

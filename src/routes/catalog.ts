@@ -1,8 +1,7 @@
 // GET /v1/models and GET /v1/tools: what a client can ask for, as OpenAI clients list it.
 
 import { Hono } from "hono";
-import { toolsForTenant } from "../config.js";
-import { selectServerTools } from "../run-turn.js";
+import { toolsForRequest } from "../run-turn.js";
 import type { ServerTool } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
 
@@ -14,7 +13,7 @@ catalog.get("/models", (c) => {
 });
 
 catalog.get("/tools", async (c) => {
-  const tools = selectServerTools(await c.get("services").registry.list(), toolsForTenant(c.get("config"), c.get("tenant")));
+  const tools = toolsForRequest(await c.get("services").registry.list(), c.get("config"), c.get("tenant"));
   return c.json({
     object: "list",
     data: tools.map((tool) => ({ ...tool.definition, metadata: { version: tool.version, side_effects: tool.sideEffects, ...origin(tool), ...cost(tool) } })),

@@ -2,10 +2,11 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { ApiError, invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors.js";
 import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
+import { requireUpstreamKey } from "../http/upstream-configured.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
@@ -29,9 +30,7 @@ export const chatCompletions = new Hono<AppEnv>();
 chatCompletions.post("/chat/completions", async (c) => {
   const { request, text } = await readChatRequest(c);
   const config = c.get("config");
-  if (!config.dmxapi.apiKey) {
-    throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
-  }
+  requireUpstreamKey(config);
   const requested = requestedConversation(c, request);
   const services = c.get("services");
   // Everything that can refuse the request is checked before the key is claimed; from the claim on,

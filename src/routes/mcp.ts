@@ -8,7 +8,6 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { streamSSE } from "hono/streaming";
-import { toolsForTenant } from "../config.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { JsonRpcRequest, JsonRpcResponse } from "../mcp/protocol.js";
 import {
@@ -25,7 +24,7 @@ import { answerMcpRequest } from "../mcp/server.js";
 import { requireApiKey } from "../middleware/auth/index.js";
 import { limitBody } from "../middleware/body-limit/index.js";
 import { chatRequestSchema } from "../protocol/request-schema.js";
-import { selectServerTools } from "../run-turn.js";
+import { toolsForRequest } from "../run-turn.js";
 import type { ServerTool } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
 import { CONVERSATION_HEADER } from "./chat-completions.js";
@@ -107,7 +106,7 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Json
   return (request) =>
     answerMcpRequest(request, {
       tools: () => {
-        tools ??= registry.list().then((found) => selectServerTools(selectServerTools(found, toolsForTenant(config, tenant)), allowed));
+        tools ??= registry.list().then((found) => toolsForRequest(found, config, tenant, allowed));
         return tools;
       },
       registry,

@@ -8,6 +8,7 @@ import { ApiError, invalidRequest } from "../errors.js";
 import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
+import { requireUpstreamKey } from "../http/upstream-configured.js";
 import { claimKey } from "../ledger/claims.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
@@ -35,9 +36,7 @@ export const responses = new Hono<AppEnv>();
 responses.post("/responses", async (c) => {
   const { request, body } = await readResponsesRequest(c);
   const config = c.get("config");
-  if (!config.dmxapi.apiKey) {
-    throw new ApiError(503, "The orchestrator has no DMXAPI_API_KEY configured.", { type: "server_error", code: "upstream_not_configured" });
-  }
+  requireUpstreamKey(config);
   const services = c.get("services");
   const tenant = c.get("tenant");
   const previous = await previousResponse(c, request);

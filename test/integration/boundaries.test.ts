@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { eventually as poll } from "./support/eventually.js";
 import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
+import { sendStandardWebhook } from "./support/webhook-senders.js";
 
 /** The dead-letter paths here take the queue's retries: a longer budget than the default. */
 const eventually = <T>(probe: () => Promise<T | null>) => poll(probe, 15_000);
@@ -43,18 +44,8 @@ const hostileError = (extra: JsonObject = {}) => ({
   error: { message: `failed for ${ECHO}`, type: KEYS.dmxapi, param: KEYS.dmxapi, code: KEYS.dmxapi, ...extra },
 });
 
-function sendOrder(body: string, id = `msg_${Date.now()}_${Math.random().toString(36).slice(2)}`): Promise<Response> {
-  const at = new Date();
-  return fetch(new URL("/v1/webhooks/orders", switchboard.url), {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": new Webhook(HOOK_SECRETS.orders).sign(id, at, body),
-    },
-    body,
-  });
+function sendOrder(body: string, id?: string): Promise<Response> {
+  return sendStandardWebhook(switchboard.url, body, id === undefined ? {} : { id });
 }
 
 const asWebhooksTenant = { Authorization: `Bearer ${KEYS.webhooks}` };

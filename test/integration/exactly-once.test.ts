@@ -1,14 +1,8 @@
-// Exactly once under concurrency and replays: Idempotency-Key claims, webhook deliveries (concurrent
-// copies, a GitHub capture resent under a new delivery id), queue redeliveries, and tool side effects
-// that a re-run turn must not repeat. Claims live in the ledger Durable Object, which Miniflare runs
-// with the orchestrator.
-
-import { sign as signGitHub } from "@octokit/webhooks-methods";
-import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { eventually } from "./support/eventually.js";
-import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
+import { KEYS, useSwitchboard } from "./support/harness.js";
 import { completion, type JsonObject, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
+import { sendGitHubWebhook, sendStandardWebhook } from "./support/webhook-senders.js";
 
 const switchboard = useSwitchboard();
 
@@ -48,32 +42,8 @@ async function notesWithText(tenant: string, text: string): Promise<string[]> {
   return listed.keys.filter((key) => (key.metadata as { preview?: string } | undefined)?.preview === text).map((key) => key.name);
 }
 
-function sendStandard(body: string, id: string): Promise<Response> {
-  const at = new Date();
-  return fetch(new URL("/v1/webhooks/orders", switchboard.url), {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": new Webhook(HOOK_SECRETS.orders).sign(id, at, body),
-    },
-    body,
-  });
-}
-
-async function sendGitHub(body: string, delivery: string): Promise<Response> {
-  return fetch(new URL("/v1/webhooks/github-issues", switchboard.url), {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-GitHub-Event": "issues",
-      "X-GitHub-Delivery": delivery,
-      "X-Hub-Signature-256": await signGitHub(HOOK_SECRETS.github, body),
-    },
-    body,
-  });
-}
+const sendStandard = (body: string, id: string) => sendStandardWebhook(switchboard.url, body, { id });
+const sendGitHub = (body: string, delivery: string) => sendGitHubWebhook(switchboard.url, body, { delivery });
 
 function issuePayload(number: number): string {
   return JSON.stringify({

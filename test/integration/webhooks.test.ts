@@ -8,11 +8,11 @@ import { describe, expect, it } from "vitest";
 import { eventually } from "./support/eventually.js";
 import { HOOK_SECRETS, KEYS, useSwitchboard } from "./support/harness.js";
 import { type JsonObject, reply, toolCall } from "./support/mock-upstream.js";
+import { type StandardOptions, sendGitHubWebhook, sendStandardWebhook } from "./support/webhook-senders.js";
 
 const switchboard = useSwitchboard();
 
 const asWebhooksTenant = { Authorization: `Bearer ${KEYS.webhooks}` };
-let sequence = 0;
 
 function issuePayload(number: number, title = "Crash on start") {
   return JSON.stringify({
@@ -23,38 +23,16 @@ function issuePayload(number: number, title = "Crash on start") {
   });
 }
 
-async function sendGitHub(body: string, options: { delivery?: string; signature?: string } = {}): Promise<Response> {
-  return fetch(new URL("/v1/webhooks/github-issues", switchboard.url), {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-GitHub-Event": "issues",
-      "X-GitHub-Delivery": options.delivery ?? `delivery-${++sequence}-${Date.now()}`,
-      "X-Hub-Signature-256": options.signature ?? (await signGitHub(HOOK_SECRETS.github, body)),
-    },
-    body,
-  });
+function sendGitHub(body: string, options: { delivery?: string; signature?: string } = {}): Promise<Response> {
+  return sendGitHubWebhook(switchboard.url, body, options);
 }
 
 function orderPayload(id = "ord_1") {
   return JSON.stringify({ type: "order.created", data: { id, total: 42.5, currency: "EUR", city: "Paris, France" } });
 }
 
-async function sendStandard(body: string, options: { id?: string; at?: Date; secret?: string; headers?: Record<string, string> } = {}): Promise<Response> {
-  const id = options.id ?? `msg_${++sequence}_${Date.now()}`;
-  const at = options.at ?? new Date();
-  const signature = new Webhook(options.secret ?? HOOK_SECRETS.orders).sign(id, at, body);
-  return fetch(new URL("/v1/webhooks/orders", switchboard.url), {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": signature,
-      ...options.headers,
-    },
-    body,
-  });
+function sendStandard(body: string, options: StandardOptions = {}): Promise<Response> {
+  return sendStandardWebhook(switchboard.url, body, options);
 }
 
 async function storedConversation(id: string): Promise<{ messages: JsonObject[] } | null> {

@@ -32,24 +32,26 @@ const weatherTurn = turn(
   2,
 );
 
+/** A mixed step: the server's calculate ran, the client's open_door was handed back. */
+const mixed = turn(
+  "t",
+  [
+    user("go"),
+    assistant(null, [
+      ["call_s", "calculate"],
+      ["call_sbx_c", "open_door"],
+    ]),
+    tool("call_s", "4"),
+  ],
+  1,
+);
+
 describe("what the client saw of a turn", () => {
   it("is its input and the answer, never the server tool calls", () => {
     expect(clientViewOf(weatherTurn)).toEqual([system, user("Weather in Paris?"), assistant("18 °C in Paris.")]);
   });
 
   it("is its input and only the client's calls of a mixed step", () => {
-    const mixed = turn(
-      "t",
-      [
-        user("go"),
-        assistant(null, [
-          ["call_s", "calculate"],
-          ["call_sbx_c", "open_door"],
-        ]),
-        tool("call_s", "4"),
-      ],
-      1,
-    );
     expect(clientViewOf(mixed)).toEqual([user("go"), assistant(null, [["call_sbx_c", "open_door"]])]);
   });
 });
@@ -146,18 +148,6 @@ describe("reconciling a request with its conversation", () => {
   });
 
   it("accepts the client's answer to a mixed step after the resent history (Agents SDK shape)", () => {
-    const mixed = turn(
-      "t",
-      [
-        user("go"),
-        assistant(null, [
-          ["call_s", "calculate"],
-          ["call_sbx_c", "open_door"],
-        ]),
-        tool("call_s", "4"),
-      ],
-      1,
-    );
     const resent = [user("go"), assistant(null, [["call_sbx_c", "open_door"]]), tool("call_sbx_c", "opened")];
     expect(reconcileInput([mixed], resent).input).toEqual([tool("call_sbx_c", "opened")]);
   });
