@@ -245,8 +245,7 @@ async function keepPartial(services: TurnServices, request: TurnRequest, convers
 
 async function storeTurn(services: TurnServices, request: TurnRequest, conversation: Conversation | null, turn: TurnRecord): Promise<void> {
   try {
-    const { cleanup } = await services.store.append(request.tenant, request.conversationId, conversation, turn);
-    services.defer(cleanup);
+    await services.store.append(request.tenant, request.conversationId, conversation, turn);
   } catch (error) {
     if (error instanceof ConversationTooLargeError) throw new ConversationFullError(error.bytes, error.maxBytes);
     throw error;

@@ -8,6 +8,7 @@ import type { Env } from "./env.js";
 import { createMixedSteps } from "./history/mixed-steps.js";
 import type { LedgerApi } from "./ledger/claims.js";
 import { createClaims } from "./ledger/claims.js";
+import { createJournal } from "./ledger/journal.js";
 import type { Logger } from "./log.js";
 import type { ResponseStore } from "./responses/store.js";
 import { createResponseStore } from "./responses/store.js";
@@ -28,7 +29,14 @@ export interface Services extends TurnServices {
   responses: ResponseStore;
 }
 
-export function createServices(env: Env, config: Config, options: { log: Logger; waitUntil: (work: Promise<unknown>) => void }): Services {
+export interface ServiceOptions {
+  log: Logger;
+  waitUntil: (work: Promise<unknown>) => void;
+  /** Where this runs (src/ledger/journal.ts placeOf): turns are committed to this location's journal. */
+  place: string;
+}
+
+export function createServices(env: Env, config: Config, options: ServiceOptions): Services {
   const { log } = options;
   const budget = new InvocationBudget(config.limits.maxToolInvocations);
   return {
@@ -36,7 +44,7 @@ export function createServices(env: Env, config: Config, options: { log: Logger;
     log,
     budget,
     model: createModelPort(createModelClient(config, log)),
-    store: createConversationStore({ kv: env.CONVERSATIONS, ...config.conversations }),
+    store: createConversationStore({ kv: env.CONVERSATIONS, writer: createJournal(env.LEDGER, options.place), ...config.conversations }),
     registry: createServerToolRegistry({ env, config, budget, log }),
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     claims: createClaims(env.LEDGER),

@@ -7,7 +7,7 @@
 //   POST /__counts/reset?delay=ms -> 204 (and every KV / Durable Object call waits `ms` from now on)
 //   anything else                -> the orchestrator, its bindings counted
 
-import orchestrator from "../../dist/switchboard/index.js";
+import orchestrator, { Ledger as BundledLedger } from "../../dist/switchboard/index.js";
 import { countedDurableObjects, countedKv, countedService, counts, resetCounts, setAnswering, setDelay } from "./lib/counters.mjs";
 
 export * from "../../dist/switchboard/index.js";
@@ -21,6 +21,13 @@ function countedEnv(env) {
     else if (/^(TOOL|MCP)_/.test(name) && value && typeof value.fetch === "function") wrapped[name] = countedService(value, name);
   }
   return wrapped;
+}
+
+/** The journal's KV writes happen in the ledger, behind the answer: counted there, on the same counters. */
+export class Ledger extends BundledLedger {
+  constructor(ctx, env) {
+    super(ctx, { ...env, CONVERSATIONS: countedKv(env.CONVERSATIONS, "CONVERSATIONS") });
+  }
 }
 
 export default {

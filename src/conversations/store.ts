@@ -4,10 +4,15 @@
 // (its parents) in the key's metadata. Reading lists the conversation's keys and merges the heads
 // (keys nobody names as a parent). Two turns that ran at once each leave a head; the next reader
 // unions them, so concurrent turns lose nothing and no key is ever written twice.
+//
+// Writes go through a KvWriter (kv-writes.ts): in production the ledger's journal, which holds a
+// committed turn until KV has it. Readers merge the writer's pending keys with KV's, so a turn is
+// visible from the moment it is committed, wherever its key is at the time.
 
 import type { ChatMessage } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
 import type { TurnTrace } from "../trace/turn-trace.js";
+import type { KvWriteMetadata, KvWriter, PendingWrite } from "./kv-writes.js";
 
 export interface TurnRecord {
   id: string;
@@ -69,6 +74,7 @@ interface Snapshot {
 
 export interface ConversationStoreOptions {
   kv: KVNamespace;
+  writer: KvWriter;
   ttlSeconds: number;
   maxBytes: number;
 }
@@ -85,11 +91,8 @@ export class ConversationTooLargeError extends Error {
 
 export interface ConversationStore {
   load(tenant: string, id: string): Promise<Conversation | null>;
-  /**
-   * Stores `turn` on top of `base`. Once this resolves the turn is durable; `cleanup` is the work
-   * that may run after the response.
-   */
-  append(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): Promise<{ cleanup: Promise<void> }>;
+  /** Stores `turn` on top of `base`. Once this resolves the turn is durable and every reader sees it. */
+  append(tenant: string, id: string, base: Conversation | null, turn: TurnRecord): Promise<void>;
   delete(tenant: string, id: string): Promise<boolean>;
   /** The tenant's conversations, a page of KV keys at a time (one list call, no reads). */
   list(tenant: string, options: { limit: number; cursor?: string }): Promise<ConversationPage>;
@@ -104,7 +107,7 @@ export function messagesOf(conversation: Conversation | null): ChatMessage[] {
 }
 
 export function createConversationStore(options: ConversationStoreOptions): ConversationStore {
-  const { kv } = options;
+  const { kv, writer } = options;
   const tenantPrefix = (tenant: string) => `conversations/${encodeURIComponent(tenant)}/`;
   const prefixOf = (tenant: string, id: string) => `${tenantPrefix(tenant)}${id}/`;
 
@@ -121,11 +124,18 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
 
   async function loadOnce(tenant: string, id: string): Promise<{ conversation: Conversation | null; missingHead: boolean }> {
     const prefix = prefixOf(tenant, id);
-    const keys = await listAll(prefix);
+    const [listed, pending] = await Promise.all([listAll(prefix), writer.pending(prefix)]);
+    const keys = withPending(listed, pending);
     if (keys.length === 0) return { conversation: null, missingHead: false };
     const superseded = new Set(keys.flatMap((key) => key.metadata?.parents ?? []));
     const heads = keys.map((key) => key.name.slice(prefix.length)).filter((name) => !superseded.has(name));
-    const snapshots = await Promise.all(heads.map((head) => kv.get<Snapshot>(prefix + head, "json")));
+    const pendingValues = new Map(pending.map((write) => [write.key, write.value]));
+    const snapshots = await Promise.all(
+      heads.map((head) => {
+        const value = pendingValues.get(prefix + head);
+        return value === undefined ? kv.get<Snapshot>(prefix + head, "json") : (JSON.parse(value) as Snapshot);
+      }),
+    );
     const turns = new Map<string, TurnRecord>();
     let missingHead = false;
     let bytes = 0;
@@ -171,27 +181,29 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
         created_at: turns[0]?.started_at ?? turn.started_at,
         updated_at: Math.max(...turns.map((each) => each.completed_at)),
       };
-      await kv.put(prefix + name, value, {
+      // The parents become redundant once this key is in KV; deleting them then keeps reads to one
+      // list and one get. A lost delete only lingers until its TTL: readers skip superseded keys.
+      await writer.commit(prefix, {
+        key: prefix + name,
+        value,
+        metadata: metadata as unknown as KvWriteMetadata,
         expirationTtl: Math.max(MIN_KV_TTL_SECONDS, options.ttlSeconds),
-        metadata,
+        supersedes: parents.map((parent) => prefix + parent),
       });
-      // The parents are now redundant. Deleting them keeps reads to one list and one get; if a delete
-      // is lost, the parent only lingers until its TTL, and readers still skip it as superseded.
-      const cleanup = Promise.all(parents.map((parent) => kv.delete(prefix + parent))).then(
-        () => undefined,
-        () => undefined,
-      );
-      return { cleanup };
     },
 
     async list(tenant, { limit, cursor }) {
       const prefix = tenantPrefix(tenant);
-      const page = await kv.list<SnapshotMetadata>({ prefix, limit, ...(cursor ? { cursor } : {}) });
+      // Turns committed but not yet in KV show on the first page, as KV would show them a moment later.
+      const [page, pending] = await Promise.all([
+        kv.list<SnapshotMetadata>({ prefix, limit, ...(cursor ? { cursor } : {}) }),
+        cursor ? [] : writer.pendingUnder(prefix),
+      ]);
       // A conversation's keys are adjacent (its id, then a snapshot name): one entry per id, its newest
       // snapshot's metadata. While a superseded snapshot awaits cleanup an id has two keys, and, at a
       // page boundary, may show on two consecutive pages.
       const byId = new Map<string, ConversationSummary>();
-      for (const key of page.keys) {
+      for (const key of withPending(page.keys, pending)) {
         const rest = key.name.slice(prefix.length);
         const id = rest.slice(0, rest.indexOf("/"));
         const meta = key.metadata;
@@ -211,11 +223,24 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
 
     async delete(tenant, id) {
       const prefix = prefixOf(tenant, id);
+      // What the writer still holds must never land after the keys are gone.
+      const dropped = await writer.forget(prefix);
       const keys = await listAll(prefix);
       await Promise.all(keys.map((key) => kv.delete(key.name)));
-      return keys.length > 0;
+      return keys.length > 0 || dropped > 0;
     },
   };
+}
+
+/** KV's listing plus the writer's pending keys, as if KV already had them. */
+function withPending(
+  listed: ReadonlyArray<KVNamespaceListKey<SnapshotMetadata>>,
+  pending: readonly PendingWrite[],
+): Array<KVNamespaceListKey<SnapshotMetadata>> {
+  if (pending.length === 0) return [...listed];
+  const names = new Set(listed.map((key) => key.name));
+  const extra = pending.filter((write) => !names.has(write.key)).map((write) => ({ name: write.key, metadata: write.metadata as unknown as SnapshotMetadata }));
+  return [...listed, ...extra].sort((left, right) => (left.name < right.name ? -1 : left.name > right.name ? 1 : 0));
 }
 
 /**

@@ -4,10 +4,16 @@
 // thread with transactional storage, reached from everywhere by name, so a claim made here is made
 // exactly once, globally. Each claim key names its own object (`idFromName(key)`), so claims never
 // queue behind one another.
+//
+// The same class keeps the journal (journal-table.ts): a few objects per location, named by
+// src/ledger/journal.ts, where a finished turn is committed before the client gets its answer, then
+// written to KV behind it by the object's alarm.
 
 import { DurableObject } from "cloudflare:workers";
+import type { KvWrite, PendingWrite } from "../conversations/kv-writes.js";
 import type { Env } from "../env.js";
 import type { ClaimOptions, ClaimOutcome, LedgerApi } from "./claims.js";
+import { JournalTable } from "./journal-table.js";
 
 interface ClaimRow {
   fingerprint: string;
@@ -27,8 +33,11 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
 
   private tableReady = false;
 
+  private readonly journal: JournalTable;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.journal = new JournalTable(ctx.storage);
   }
 
   /** The claims table, created on first use (again after the alarm emptied the object). */
@@ -87,11 +96,29 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     return deleted > 0;
   }
 
+  /** Resolves once the write is in this object's storage; KV gets it from the alarm, which starts now. */
+  async commitWrite(write: KvWrite): Promise<void> {
+    this.journal.commit(write);
+    await this.scheduleCleanup(Date.now());
+  }
+
+  async pendingWrites(prefix: string): Promise<PendingWrite[]> {
+    return this.journal.pending(prefix);
+  }
+
+  async forgetWrites(prefix: string): Promise<number> {
+    return this.journal.forget(prefix);
+  }
+
   override async alarm(): Promise<void> {
+    await this.journal.flush(this.env.CONVERSATIONS);
     const now = Date.now();
+    this.journal.dropExpired(now);
     // A running claim expires with its lease (expires_at = lease_until until it is settled).
     this.sql.exec("DELETE FROM claims WHERE expires_at <= ?", now);
-    const next = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
+    const claimsNext = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
+    const journalNext = this.journal.nextDue();
+    const next = claimsNext === null ? journalNext : journalNext === null ? claimsNext : Math.min(claimsNext, journalNext);
     if (next !== null) {
       await this.ctx.storage.setAlarm(next);
       return;
@@ -99,6 +126,7 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     // Nothing left to remember: an object with no storage costs nothing and leaves nothing behind.
     await this.ctx.storage.deleteAll();
     this.tableReady = false;
+    this.journal.reset();
   }
 
   private tryClaim(key: string, fingerprint: string, options: ClaimOptions): ClaimOutcome {

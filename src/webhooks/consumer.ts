@@ -43,7 +43,8 @@ function backoffSeconds(baseSeconds: number, attempts: number): number {
 export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
   const log = createLogger({ queue: batch.queue }, config.secrets);
-  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work) });
+  // A queue consumer has no request to place it; its turns share one journal name wherever it runs.
+  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work), place: "queue" });
   const deadLetters = batch.queue.endsWith("-dlq");
   for (const message of batch.messages) {
     const job = message.body;

@@ -1,42 +1,8 @@
 import { reset } from "cloudflare:test";
-import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { handleModelRequest } from "../../dev/offline-model/index.js";
 import { createApp } from "../../src/app.js";
-import type { Env } from "../../src/env.js";
-
-// The client key the app is configured with. The orchestrator may require Bearer keys
-// (SWITCHBOARD_API_KEYS); sending one is harmless where it does not.
-const CLIENT_KEY = "sk-switchboard-unit-test-key";
-const OFFLINE_MODEL_BASE_URL = "http://offline-model.test/v1";
-
-type TestEnv = Env & Record<string, unknown>;
-
-function testEnv(overrides: Record<string, unknown> = {}): TestEnv {
-  return {
-    ...(workerEnv as unknown as Env),
-    // "DMXAPI" is the offline model (dev/offline-model), reached through the stubbed global fetch.
-    DMXAPI_API_KEY: "sk-upstream-unit",
-    DMXAPI_BASE_URL: OFFLINE_MODEL_BASE_URL,
-    DMXAPI_MODEL: "switchboard-offline",
-    DMXAPI_MAX_RETRIES: "0",
-    SWITCHBOARD_API_KEYS: `unit:${CLIENT_KEY}`,
-    ...overrides,
-  } as TestEnv;
-}
-
-/** An ExecutionContext that keeps what was handed to waitUntil, so a test can let it finish. */
-function executionContext() {
-  const pending: Promise<unknown>[] = [];
-  const ctx = {
-    waitUntil(promise: Promise<unknown>) {
-      pending.push(promise.catch(() => undefined));
-    },
-    passThroughOnException() {},
-    props: {},
-  };
-  return { ctx: ctx as unknown as ExecutionContext, settle: () => Promise.all(pending) };
-}
+import type { TestEnv } from "./support/app.js";
+import { CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
 
 let contexts: Array<ReturnType<typeof executionContext>> = [];
 
@@ -80,11 +46,7 @@ beforeEach(() => {
   vi.spyOn(console, "log").mockImplementation(() => undefined);
   vi.spyOn(console, "warn").mockImplementation(() => undefined);
   vi.spyOn(console, "error").mockImplementation(() => undefined);
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const request = new Request(input, init);
-    if (!request.url.startsWith(OFFLINE_MODEL_BASE_URL)) throw new Error(`Unexpected fetch in a unit test: ${request.url}`);
-    return handleModelRequest(request);
-  });
+  routeFetchToOfflineModel();
 });
 
 afterEach(async () => {

@@ -1,13 +1,15 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import type { KvWriter } from "../../src/conversations/kv-writes.js";
+import { directKvWriter } from "../../src/conversations/kv-writes.js";
 import type { TurnRecord } from "../../src/conversations/store.js";
 import { ConversationTooLargeError, createConversationStore, MIN_KV_TTL_SECONDS, messagesOf } from "../../src/conversations/store.js";
 
 const KV = (env as unknown as { CONVERSATIONS: KVNamespace }).CONVERSATIONS;
 
-const store = (overrides: { kv?: KVNamespace; ttlSeconds?: number; maxBytes?: number } = {}) =>
-  createConversationStore({ kv: KV, ttlSeconds: 3600, maxBytes: 1_000_000, ...overrides });
+const store = (overrides: { kv?: KVNamespace; writer?: KvWriter; ttlSeconds?: number; maxBytes?: number } = {}) =>
+  createConversationStore({ kv: KV, writer: directKvWriter(overrides.kv ?? KV), ttlSeconds: 3600, maxBytes: 1_000_000, ...overrides });
 
 let counter = 0;
 const uniqueId = (label: string) => `conv_${label}_${++counter}_${crypto.randomUUID().slice(0, 8)}`;
@@ -42,8 +44,7 @@ describe("conversation store", () => {
   it("loads what was appended", async () => {
     const conversations = store();
     const id = uniqueId("append");
-    const { cleanup } = await conversations.append("default", id, null, turn("turn_1", 1000));
-    await cleanup;
+    await conversations.append("default", id, null, turn("turn_1", 1000));
     const loaded = await conversations.load("default", id);
     expect(loaded).not.toBeNull();
     expect(loaded!.id).toBe(id);
@@ -57,9 +58,9 @@ describe("conversation store", () => {
   it("appends turns in order on top of the previous one and keeps one key", async () => {
     const conversations = store();
     const id = uniqueId("chain");
-    await (await conversations.append("default", id, null, turn("turn_1", 1000))).cleanup;
+    await conversations.append("default", id, null, turn("turn_1", 1000));
     const first = await conversations.load("default", id);
-    await (await conversations.append("default", id, first, turn("turn_2", 2000))).cleanup;
+    await conversations.append("default", id, first, turn("turn_2", 2000));
     const second = await conversations.load("default", id);
     expect(second!.turns.map((entry) => entry.id)).toEqual(["turn_1", "turn_2"]);
     expect(await keysOf("default", id)).toHaveLength(1);
@@ -68,12 +69,11 @@ describe("conversation store", () => {
   it("keeps both of two turns appended on the same base, ordered by started_at", async () => {
     const conversations = store();
     const id = uniqueId("concurrent");
-    await (await conversations.append("default", id, null, turn("turn_1", 1000))).cleanup;
+    await conversations.append("default", id, null, turn("turn_1", 1000));
     const base = await conversations.load("default", id);
     // Two turns that ran at once: both read `base`, the later-started one finishes first.
-    const later = await conversations.append("default", id, base, turn("turn_b", 3000));
-    const earlier = await conversations.append("default", id, base, turn("turn_a", 2000));
-    await Promise.all([later.cleanup, earlier.cleanup]);
+    await conversations.append("default", id, base, turn("turn_b", 3000));
+    await conversations.append("default", id, base, turn("turn_a", 2000));
 
     const merged = await conversations.load("default", id);
     expect(merged!.turns.map((entry) => entry.id)).toEqual(["turn_1", "turn_a", "turn_b"]);
@@ -96,23 +96,35 @@ describe("conversation store", () => {
     expect((await conversations.load("default", id))!.turns.map((entry) => entry.id)).toEqual(["turn_y", "turn_z"]);
   });
 
-  it("supersedes both heads with the next append, and cleanup deletes the parents", async () => {
-    const conversations = store();
+  it("supersedes both heads with the next append, and deletes the parents once it is written", async () => {
+    // A writer that leaves the parents' deletes for later, as a lost or slow delete would.
+    const lateDeletes: string[] = [];
+    const conversations = store({
+      writer: {
+        ...directKvWriter(KV),
+        commit: async (_group, write) => {
+          await KV.put(write.key, write.value, { expirationTtl: write.expirationTtl, metadata: write.metadata });
+          lateDeletes.push(...write.supersedes);
+        },
+      },
+    });
     const id = uniqueId("supersede");
-    await (await conversations.append("default", id, null, turn("turn_1", 1000))).cleanup;
+    await conversations.append("default", id, null, turn("turn_1", 1000));
     const base = await conversations.load("default", id);
     await conversations.append("default", id, base, turn("turn_a", 2000));
     await conversations.append("default", id, base, turn("turn_b", 3000));
     const merged = await conversations.load("default", id);
+    await Promise.all(lateDeletes.splice(0).map((key) => KV.delete(key)));
     expect(await keysOf("default", id)).toHaveLength(2);
 
-    const { cleanup } = await conversations.append("default", id, merged, turn("turn_c", 4000));
-    // Before cleanup the parents are still stored, but readers already skip them.
+    await conversations.append("default", id, merged, turn("turn_c", 4000));
+    // Before the deletes the parents are still stored, but readers already skip them.
     const beforeCleanup = await conversations.load("default", id);
     expect(beforeCleanup!.heads).toHaveLength(1);
     expect(beforeCleanup!.turns.map((entry) => entry.id)).toEqual(["turn_1", "turn_a", "turn_b", "turn_c"]);
 
-    await cleanup;
+    expect(lateDeletes).toHaveLength(2);
+    await Promise.all(lateDeletes.map((key) => KV.delete(key)));
     const keys = await keysOf("default", id);
     expect(keys).toHaveLength(1);
     expect(keys[0]).toContain("turn_c");
@@ -208,10 +220,10 @@ describe("conversation store", () => {
     const id = uniqueId("delete");
     const other = uniqueId("keep");
     await conversations.append("default", other, null, turn("turn_keep", 1000));
-    await (await conversations.append("default", id, null, turn("turn_1", 1000))).cleanup;
+    await conversations.append("default", id, null, turn("turn_1", 1000));
     const base = await conversations.load("default", id);
-    await (await conversations.append("default", id, base, turn("turn_a", 2000))).cleanup;
-    await (await conversations.append("default", id, base, turn("turn_b", 3000))).cleanup;
+    await conversations.append("default", id, base, turn("turn_a", 2000));
+    await conversations.append("default", id, base, turn("turn_b", 3000));
     // Two branches off one base: both heads stay, the superseded base is gone.
     expect(await keysOf("default", id)).toHaveLength(2);
 
@@ -232,11 +244,8 @@ describe("conversation store", () => {
     const id = uniqueId("same");
     await conversations.append("default", id, null, turn("turn_1", 1000));
     const base = await conversations.load("default", id);
-    const { cleanup } = await conversations.append("default", id, base, { ...turn("turn_1", 1000), incomplete: true });
-    const beforeCleanup = await conversations.load("default", id);
-    await cleanup;
+    await conversations.append("default", id, base, { ...turn("turn_1", 1000), incomplete: true });
     const afterCleanup = await conversations.load("default", id);
-    expect(beforeCleanup?.turns).toHaveLength(1);
     expect(afterCleanup?.turns).toHaveLength(1);
     expect(afterCleanup?.turns[0]?.incomplete).toBe(true);
   });
@@ -246,12 +255,11 @@ describe("listing a tenant's conversations", () => {
   it("lists each conversation once, with its title, turn count and times, from key metadata", async () => {
     const conversations = store();
     const tenant = `list-${crypto.randomUUID().slice(0, 8)}`;
-    const first = await conversations.append(tenant, "conv_a", null, turn("turn_1", 1000, "one"));
-    await first.cleanup;
+    await conversations.append(tenant, "conv_a", null, turn("turn_1", 1000, "one"));
     const loaded = await conversations.load(tenant, "conv_a");
-    await (await conversations.append(tenant, "conv_a", loaded, turn("turn_2", 2000, "two"))).cleanup;
-    await (await conversations.append(tenant, "conv_b", null, turn("turn_3", 3000, "  many\n  words "))).cleanup;
-    await (await conversations.append("someone-else", "conv_c", null, turn("turn_4", 4000))).cleanup;
+    await conversations.append(tenant, "conv_a", loaded, turn("turn_2", 2000, "two"));
+    await conversations.append(tenant, "conv_b", null, turn("turn_3", 3000, "  many\n  words "));
+    await conversations.append("someone-else", "conv_c", null, turn("turn_4", 4000));
 
     const page = await conversations.list(tenant, { limit: 10 });
     expect(page.cursor).toBeNull();
@@ -264,7 +272,7 @@ describe("listing a tenant's conversations", () => {
   it("pages with a cursor until the last page", async () => {
     const conversations = store();
     const tenant = `pages-${crypto.randomUUID().slice(0, 8)}`;
-    for (const id of ["conv_1", "conv_2", "conv_3"]) await (await conversations.append(tenant, id, null, turn(`turn_${id}`, 1000))).cleanup;
+    for (const id of ["conv_1", "conv_2", "conv_3"]) await conversations.append(tenant, id, null, turn(`turn_${id}`, 1000));
     const first = await conversations.list(tenant, { limit: 2 });
     expect(first.conversations.map((conversation) => conversation.id)).toEqual(["conv_1", "conv_2"]);
     expect(first.cursor).toEqual(expect.any(String));
@@ -276,7 +284,7 @@ describe("listing a tenant's conversations", () => {
   it("cuts a long first message to a short title", async () => {
     const conversations = store();
     const tenant = `title-${crypto.randomUUID().slice(0, 8)}`;
-    await (await conversations.append(tenant, "conv_long", null, turn("turn_1", 1000, "y".repeat(500)))).cleanup;
+    await conversations.append(tenant, "conv_long", null, turn("turn_1", 1000, "y".repeat(500)));
     const [summary] = (await conversations.list(tenant, { limit: 5 })).conversations;
     expect(summary!.title!.length).toBe(64);
     expect(summary!.title!.endsWith("…")).toBe(true);
@@ -307,9 +315,9 @@ describe("traces within the size limit", () => {
   it("drops the oldest turns' traces, not the turn, when the conversation would outgrow its limit", async () => {
     const conversations = store({ maxBytes: 1_700 });
     const id = uniqueId("traces");
-    await (await conversations.append("default", id, null, traced("turn_1", 1000))).cleanup;
+    await conversations.append("default", id, null, traced("turn_1", 1000));
     const first = await conversations.load("default", id);
-    await (await conversations.append("default", id, first, traced("turn_2", 2000))).cleanup;
+    await conversations.append("default", id, first, traced("turn_2", 2000));
     const loaded = await conversations.load("default", id);
     expect(loaded!.turns.map((each) => each.id)).toEqual(["turn_1", "turn_2"]);
     expect(loaded!.turns[0]!.trace).toBeUndefined();

@@ -2,11 +2,12 @@
 // root, after the key has named the tenant; every route takes them from the context.
 
 import { createMiddleware } from "hono/factory";
+import { placeOf } from "../../ledger/journal.js";
 import { createServices } from "../../services.js";
 import type { AppEnv } from "../../types.js";
 
 export const provideServices = createMiddleware<AppEnv>(async function provideServices(c, next) {
   const log = c.get("log");
-  c.set("services", createServices(c.env, c.get("config"), { log, waitUntil: (work) => c.executionCtx.waitUntil(work) }));
+  c.set("services", createServices(c.env, c.get("config"), { log, waitUntil: (work) => c.executionCtx.waitUntil(work), place: placeOf(c.req.raw) }));
   await next();
 });

@@ -1,0 +1,191 @@
+// The journal's side inside a ledger object: KV writes committed here, then written to KV by the
+// object's alarm, retried until they land. A committed write is in the object's transactional
+// storage before `commit` answers, so a turn the client saw survives the Worker that ran it.
+//
+// A written entry is kept a minute more and still returned to readers: a KV list made while its put was
+// under way may not show it, and KV's caches take up to a minute to show a new key everywhere.
+//
+// Values are split into parts: a Durable Object's SQLite row holds at most 2 MB, a conversation
+// snapshot may be larger.
+
+import type { KvWrite, KvWriteMetadata, PendingWrite } from "../conversations/kv-writes.js";
+import { applyKvWrite } from "../conversations/kv-writes.js";
+
+/** Characters per stored part: under 2 MB of UTF-8 even when every character takes 3 bytes. */
+const PART_CHARS = 512 * 1024;
+/** A failed KV write is retried after 1 s, doubling, at most this far apart; it is never dropped. */
+const MAX_RETRY_DELAY_MS = 60_000;
+/** How long a written entry is still handed to readers: KV's own propagation time. */
+export const KEEP_WRITTEN_MS = 60_000;
+
+interface JournalRow {
+  seq: number;
+  key: string;
+  metadata: string;
+  ttl: number;
+  supersedes: string;
+  attempts: number;
+  [column: string]: SqlStorageValue;
+}
+
+export class JournalTable {
+  /** Keys being written to KV right now: `forget` waits for them, so a delete that follows wins. */
+  private readonly flushing = new Map<string, Promise<unknown>>();
+
+  private ready = false;
+
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  private get sql(): SqlStorage {
+    if (!this.ready) {
+      this.storage.sql.exec(
+        `CREATE TABLE IF NOT EXISTS journal (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          key TEXT NOT NULL UNIQUE,
+          metadata TEXT NOT NULL,
+          ttl INTEGER NOT NULL,
+          supersedes TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          next_at INTEGER NOT NULL,
+          kept_until INTEGER
+        );
+        CREATE TABLE IF NOT EXISTS journal_parts (
+          seq INTEGER NOT NULL,
+          part INTEGER NOT NULL,
+          text TEXT NOT NULL,
+          PRIMARY KEY (seq, part)
+        )`,
+      );
+      this.ready = true;
+    }
+    return this.storage.sql;
+  }
+
+  /** The storage was emptied (the object had nothing left): tables are created again on next use. */
+  reset(): void {
+    this.ready = false;
+  }
+
+  /** Records the write (replacing an earlier one of the same key); the caller schedules the flush. */
+  commit(write: KvWrite): void {
+    const sql = this.sql;
+    this.storage.transactionSync(() => {
+      this.dropKey(write.key);
+      const seq = sql
+        .exec<{ seq: number }>(
+          "INSERT INTO journal (key, metadata, ttl, supersedes, next_at) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+          write.key,
+          JSON.stringify(write.metadata),
+          write.expirationTtl,
+          JSON.stringify(write.supersedes),
+          Date.now(),
+        )
+        .one().seq;
+      for (let part = 0; part * PART_CHARS < write.value.length || part === 0; part++) {
+        sql.exec("INSERT INTO journal_parts (seq, part, text) VALUES (?, ?, ?)", seq, part, write.value.slice(part * PART_CHARS, (part + 1) * PART_CHARS));
+      }
+    });
+  }
+
+  /** Entries under `prefix` not yet in KV or written within KEEP_WRITTEN_MS, less those another of them supersedes. */
+  pending(prefix: string): PendingWrite[] {
+    const rows = this.rowsUnder(prefix);
+    const superseded = new Set(rows.flatMap((row) => JSON.parse(row.supersedes) as string[]));
+    return rows
+      .filter((row) => !superseded.has(row.key))
+      .map((row) => ({ key: row.key, value: this.valueOf(row.seq), metadata: JSON.parse(row.metadata) as KvWriteMetadata }));
+  }
+
+  async forget(prefix: string): Promise<number> {
+    const rows = this.rowsUnder(prefix);
+    this.storage.transactionSync(() => {
+      for (const row of rows) this.dropKey(row.key);
+    });
+    await Promise.allSettled([...this.flushing].filter(([key]) => key.startsWith(prefix)).map(([, flush]) => flush));
+    return rows.length;
+  }
+
+  /** When there is next something to do (a write due, a kept entry to let go), or null when the journal is empty. */
+  nextDue(): number | null {
+    return this.sql.exec<{ next: number | null }>("SELECT MIN(COALESCE(kept_until, next_at)) AS next FROM journal").one().next;
+  }
+
+  /** Lets go of written entries kept past KEEP_WRITTEN_MS. */
+  dropExpired(now = Date.now()): void {
+    const expired = this.sql.exec<{ seq: number }>("SELECT seq FROM journal WHERE kept_until <= ?", now).toArray();
+    this.storage.transactionSync(() => {
+      for (const row of expired) this.dropSeq(row.seq);
+    });
+  }
+
+  /**
+   * Writes every due entry to KV. A write that a later one in the same batch supersedes is never
+   * written: the later one carries its deletes. An entry is marked written only once KV has it.
+   */
+  async flush(kv: KVNamespace, now = Date.now()): Promise<void> {
+    const rows = this.sql
+      .exec<JournalRow>("SELECT seq, key, metadata, ttl, supersedes, attempts FROM journal WHERE kept_until IS NULL AND next_at <= ? ORDER BY seq", now)
+      .toArray();
+    const writes = new Map<string, { row: JournalRow; write: KvWrite; seqs: number[] }>();
+    for (const row of rows) {
+      const supersedes: string[] = JSON.parse(row.supersedes);
+      const write: KvWrite = { key: row.key, value: "", metadata: JSON.parse(row.metadata), expirationTtl: row.ttl, supersedes };
+      const seqs = [row.seq];
+      for (const parent of supersedes) {
+        const skipped = writes.get(parent);
+        if (!skipped) continue;
+        writes.delete(parent);
+        seqs.push(...skipped.seqs);
+        write.supersedes = [...new Set([...write.supersedes, ...skipped.write.supersedes])].filter((key) => key !== row.key);
+      }
+      writes.set(row.key, { row, write, seqs });
+    }
+    await Promise.all(
+      [...writes.values()].map(async ({ row, write, seqs }) => {
+        write.value = this.valueOf(row.seq);
+        const flush = applyKvWrite(kv, write);
+        this.flushing.set(row.key, flush);
+        try {
+          await flush;
+          const keptUntil = Date.now() + KEEP_WRITTEN_MS;
+          this.storage.transactionSync(() => {
+            this.sql.exec("UPDATE journal SET kept_until = ? WHERE seq = ?", keptUntil, row.seq);
+            // Entries it superseded were never written: nothing of theirs is left to show.
+            for (const seq of seqs.slice(1)) this.dropSeq(seq);
+          });
+        } catch (error) {
+          const attempts = row.attempts + 1;
+          const delay = Math.min(MAX_RETRY_DELAY_MS, 1_000 * 2 ** (attempts - 1));
+          this.sql.exec("UPDATE journal SET attempts = ?, next_at = ? WHERE seq = ?", attempts, Date.now() + delay, row.seq);
+          console.error(JSON.stringify({ level: "error", event: "journal_write_failed", key: row.key, attempts, retry_in_ms: delay, message: String(error) }));
+        } finally {
+          if (this.flushing.get(row.key) === flush) this.flushing.delete(row.key);
+        }
+      }),
+    );
+  }
+
+  private rowsUnder(prefix: string): JournalRow[] {
+    return this.sql
+      .exec<JournalRow>("SELECT seq, key, metadata, ttl, supersedes, attempts FROM journal WHERE substr(key, 1, ?) = ? ORDER BY seq", prefix.length, prefix)
+      .toArray();
+  }
+
+  private valueOf(seq: number): string {
+    return this.sql
+      .exec<{ text: string }>("SELECT text FROM journal_parts WHERE seq = ? ORDER BY part", seq)
+      .toArray()
+      .map((part) => part.text)
+      .join("");
+  }
+
+  private dropKey(key: string): void {
+    const row = this.sql.exec<{ seq: number }>("SELECT seq FROM journal WHERE key = ?", key).toArray()[0];
+    if (row) this.dropSeq(row.seq);
+  }
+
+  private dropSeq(seq: number): void {
+    this.sql.exec("DELETE FROM journal_parts WHERE seq = ?", seq);
+    this.sql.exec("DELETE FROM journal WHERE seq = ?", seq);
+  }
+}

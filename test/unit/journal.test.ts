@@ -1,0 +1,230 @@
+import { reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createApp } from "../../src/app.js";
+import type { KvWrite } from "../../src/conversations/kv-writes.js";
+import type { TurnRecord } from "../../src/conversations/store.js";
+import { createConversationStore } from "../../src/conversations/store.js";
+import { createJournal, JOURNAL_SHARDS, placeOf, shardOf } from "../../src/ledger/journal.js";
+import { JournalTable, KEEP_WRITTEN_MS } from "../../src/ledger/journal-table.js";
+import type { Ledger } from "../../src/ledger/ledger.js";
+import { eventually } from "../integration/support/eventually.js";
+import { CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
+
+const LEDGER = (env as unknown as { LEDGER: DurableObjectNamespace<Ledger> }).LEDGER;
+const KV = (env as unknown as { CONVERSATIONS: KVNamespace }).CONVERSATIONS;
+
+const write = (key: string, value = `value of ${key}`, supersedes: string[] = []): KvWrite => ({
+  key,
+  value,
+  metadata: { parents: supersedes },
+  expirationTtl: 3600,
+  supersedes,
+});
+
+/** A KV that records puts and deletes, and fails puts while `failing` is set. */
+function recordingKv() {
+  const puts: string[] = [];
+  const deletes: string[] = [];
+  const state = { failing: false };
+  const kv = {
+    async put(key: string) {
+      if (state.failing) throw new Error("KV is unavailable");
+      puts.push(key);
+    },
+    async delete(key: string) {
+      deletes.push(key);
+    },
+  } as unknown as KVNamespace;
+  return { kv, puts, deletes, state };
+}
+
+/** Runs `body` against a fresh journal table inside a ledger object's storage. */
+function inJournal<T>(body: (table: JournalTable, storage: DurableObjectStorage) => Promise<T>): Promise<T> {
+  const stub = LEDGER.get(LEDGER.idFromName(`journal-test:${crypto.randomUUID()}`));
+  return runInDurableObject(stub, (_instance, state) => body(new JournalTable(state.storage), state.storage));
+}
+
+beforeEach(() => {
+  vi.spyOn(console, "error").mockImplementation(() => undefined);
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await reset();
+});
+
+describe("journal table", () => {
+  it("holds a committed write until KV has it, deletes what it superseded, and lets go a minute later", async () => {
+    await inJournal(async (table) => {
+      const kv = recordingKv();
+      table.commit(write("c/1", "one", ["c/0"]));
+      const pending = [{ key: "c/1", value: "one", metadata: { parents: ["c/0"] } }];
+      expect(table.pending("c/")).toEqual(pending);
+      await table.flush(kv.kv);
+      expect(kv.puts).toEqual(["c/1"]);
+      expect(kv.deletes).toEqual(["c/0"]);
+      // Still shown to readers while KV may not show it everywhere yet.
+      expect(table.pending("c/")).toEqual(pending);
+      await table.flush(kv.kv);
+      expect(kv.puts).toEqual(["c/1"]);
+
+      table.dropExpired(Date.now() + KEEP_WRITTEN_MS);
+      expect(table.pending("c/")).toEqual([]);
+      expect(table.nextDue()).toBeNull();
+    });
+  });
+
+  it("keeps a write whose KV put failed, and retries it later rather than dropping it", async () => {
+    await inJournal(async (table) => {
+      const kv = recordingKv();
+      kv.state.failing = true;
+      table.commit(write("c/1"));
+      await table.flush(kv.kv);
+      expect(table.pending("c/")).toHaveLength(1);
+      expect(kv.deletes).toEqual([]);
+      const due = table.nextDue();
+      expect(due).toBeGreaterThan(Date.now());
+
+      kv.state.failing = false;
+      await table.flush(kv.kv, due ?? 0);
+      expect(kv.puts).toEqual(["c/1"]);
+    });
+  });
+
+  it("never writes a key that a later write in the same batch supersedes, and still deletes its parents", async () => {
+    await inJournal(async (table) => {
+      const kv = recordingKv();
+      table.commit(write("c/1", "one", ["c/0"]));
+      table.commit(write("c/2", "two", ["c/1"]));
+      await table.flush(kv.kv);
+      expect(kv.puts).toEqual(["c/2"]);
+      expect(kv.deletes.sort()).toEqual(["c/0", "c/1"]);
+      expect(table.pending("c/").map((pending) => pending.key)).toEqual(["c/2"]);
+    });
+  });
+
+  it("replaces an earlier write of the same key", async () => {
+    await inJournal(async (table) => {
+      table.commit(write("c/1", "first"));
+      table.commit(write("c/1", "second"));
+      expect(table.pending("c/").map((pending) => pending.value)).toEqual(["second"]);
+    });
+  });
+
+  it("stores a value larger than one SQLite row can hold, whole", async () => {
+    await inJournal(async (table) => {
+      const big = "é".repeat(1_200_000);
+      table.commit(write("c/big", big));
+      expect(table.pending("c/")[0]?.value).toBe(big);
+    });
+  });
+
+  it("forgets a group's writes so that none of them lands afterwards", async () => {
+    await inJournal(async (table) => {
+      const kv = recordingKv();
+      table.commit(write("c/1"));
+      table.commit(write("other/1"));
+      expect(await table.forget("c/")).toBe(1);
+      await table.flush(kv.kv);
+      expect(kv.puts).toEqual(["other/1"]);
+    });
+  });
+});
+
+describe("journal objects", () => {
+  it("are named per location and shard, a conversation always on the same shard", () => {
+    expect(shardOf("conversations/t/conv_1/", JOURNAL_SHARDS)).toBe(shardOf("conversations/t/conv_1/", JOURNAL_SHARDS));
+    const shards = new Set(Array.from({ length: 64 }, (_, index) => shardOf(`conversations/t/conv_${index}/`, JOURNAL_SHARDS)));
+    expect(shards.size).toBe(JOURNAL_SHARDS);
+    expect(placeOf(new Request("https://x", { cf: { colo: "sjc" } } as RequestInit))).toBe("SJC");
+    expect(placeOf(new Request("https://x"))).toBe("any");
+  });
+});
+
+function turn(id: string, startedAt: number): TurnRecord {
+  return {
+    id,
+    started_at: startedAt,
+    completed_at: startedAt + 10,
+    incomplete: false,
+    messages: [
+      { role: "user", content: `question ${id}` },
+      { role: "assistant", content: `answer ${id}` },
+    ],
+  };
+}
+
+describe("conversation store through the journal", () => {
+  const place = () => `test-${crypto.randomUUID().slice(0, 8)}`;
+  const storeAt = (where: string) => createConversationStore({ kv: KV, writer: createJournal(LEDGER, where), ttlSeconds: 3600, maxBytes: 1_000_000 });
+  const journalObject = (where: string, id: string) =>
+    LEDGER.get(LEDGER.idFromName(`journal:${where}:${shardOf(`conversations/default/${id}/`, JOURNAL_SHARDS)}`));
+
+  it("reads a committed turn back at once, and finds it in KV once the alarm wrote it", async () => {
+    const where = place();
+    const store = storeAt(where);
+    await store.append("default", "conv_journal", null, turn("turn_1", 1000));
+    const base = await store.load("default", "conv_journal");
+    expect(base?.turns.map((entry) => entry.id)).toEqual(["turn_1"]);
+    await store.append("default", "conv_journal", base, turn("turn_2", 2000));
+    expect((await store.load("default", "conv_journal"))?.turns.map((entry) => entry.id)).toEqual(["turn_1", "turn_2"]);
+
+    // The alarm was set for now: it runs by itself, or here.
+    await runDurableObjectAlarm(journalObject(where, "conv_journal"));
+    const written = await eventually(async () => {
+      const names = (await KV.list({ prefix: "conversations/default/conv_journal/" })).keys.map((key) => key.name);
+      return names.length === 1 && names[0]?.endsWith("turn_2") ? names : null;
+    });
+    expect(written).toHaveLength(1);
+    expect((await store.list("default", { limit: 10 })).conversations).toMatchObject([{ id: "conv_journal", turns: 2 }]);
+    expect((await store.load("default", "conv_journal"))?.turns.map((entry) => entry.id)).toEqual(["turn_1", "turn_2"]);
+  });
+
+  it("lists a conversation whose first turn is still only in the journal", async () => {
+    const store = storeAt(place());
+    await store.append("default", "conv_listed", null, turn("turn_1", 1000));
+    expect((await store.list("default", { limit: 10 })).conversations).toMatchObject([{ id: "conv_listed", turns: 1 }]);
+  });
+
+  it("deletes a conversation whose turn KV has not got yet, and the alarm does not bring it back", async () => {
+    const where = place();
+    const store = storeAt(where);
+    await store.append("default", "conv_gone", null, turn("turn_1", 1000));
+    expect(await store.delete("default", "conv_gone")).toBe(true);
+    await runDurableObjectAlarm(journalObject(where, "conv_gone"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await store.load("default", "conv_gone")).toBeNull();
+    expect((await KV.list({ prefix: "conversations/default/conv_gone/" })).keys).toHaveLength(0);
+  });
+});
+
+describe("a turn's answer", () => {
+  it("does not wait for KV: with every KV put hanging, the client is answered and continues the conversation", async () => {
+    routeFetchToOfflineModel();
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const neverSettles = new Promise<never>(() => undefined);
+    const hangingPuts = new Proxy(KV, {
+      get: (target, property) => (property === "put" ? () => neverSettles : Reflect.get(target, property, target).bind(target)),
+    });
+    const appEnv = testEnv({ CONVERSATIONS: hangingPuts });
+    const call = (path: string, init: RequestInit = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set("Authorization", `Bearer ${CLIENT_KEY}`);
+      headers.set("Content-Type", "application/json");
+      return createApp().request(`https://switchboard.test${path}`, { ...init, headers }, appEnv, executionContext().ctx);
+    };
+
+    const first = await call("/v1/chat/completions", { method: "POST", body: JSON.stringify({ messages: [{ role: "user", content: "hello" }] }) });
+    expect(first.status).toBe(200);
+    const id = ((await first.json()) as { conversation_id: string }).conversation_id;
+    const second = await call("/v1/chat/completions", {
+      method: "POST",
+      headers: { "X-Conversation-Id": id },
+      body: JSON.stringify({ messages: [{ role: "user", content: "and again" }] }),
+    });
+    expect(second.status).toBe(200);
+    const stored = (await (await call(`/v1/conversations/${id}`)).json()) as { turns: unknown[] };
+    expect(stored.turns).toHaveLength(2);
+  });
+});

@@ -1,0 +1,49 @@
+// The orchestrator's app as unit tests drive it inside workerd: its env with the offline model as
+// DMXAPI (reached through a stubbed global fetch), and an ExecutionContext a test can wait on.
+
+import { env as workerEnv } from "cloudflare:workers";
+import { vi } from "vitest";
+import { handleModelRequest } from "../../../dev/offline-model/index.js";
+import type { Env } from "../../../src/env.js";
+
+// The client key the app is configured with. The orchestrator may require Bearer keys
+// (SWITCHBOARD_API_KEYS); sending one is harmless where it does not.
+export const CLIENT_KEY = "sk-switchboard-unit-test-key";
+const OFFLINE_MODEL_BASE_URL = "http://offline-model.test/v1";
+
+export type TestEnv = Env & Record<string, unknown>;
+
+export function testEnv(overrides: Record<string, unknown> = {}): TestEnv {
+  return {
+    ...(workerEnv as unknown as Env),
+    // "DMXAPI" is the offline model (dev/offline-model), reached through the stubbed global fetch.
+    DMXAPI_API_KEY: "sk-upstream-unit",
+    DMXAPI_BASE_URL: OFFLINE_MODEL_BASE_URL,
+    DMXAPI_MODEL: "switchboard-offline",
+    DMXAPI_MAX_RETRIES: "0",
+    SWITCHBOARD_API_KEYS: `unit:${CLIENT_KEY}`,
+    ...overrides,
+  } as TestEnv;
+}
+
+/** An ExecutionContext that keeps what was handed to waitUntil, so a test can let it finish. */
+export function executionContext() {
+  const pending: Promise<unknown>[] = [];
+  const ctx = {
+    waitUntil(promise: Promise<unknown>) {
+      pending.push(promise.catch(() => undefined));
+    },
+    passThroughOnException() {},
+    props: {},
+  };
+  return { ctx: ctx as unknown as ExecutionContext, settle: () => Promise.all(pending) };
+}
+
+/** Every fetch the app makes goes to the offline model; anything else fails the test. */
+export function routeFetchToOfflineModel(): void {
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const request = new Request(input, init);
+    if (!request.url.startsWith(OFFLINE_MODEL_BASE_URL)) throw new Error(`Unexpected fetch in a unit test: ${request.url}`);
+    return handleModelRequest(request);
+  });
+}
