@@ -146,12 +146,18 @@ async function sanityCheck(scenarios, mockPort) {
 }
 
 async function settleCounts(countsUrl) {
-  // Work after the response (waitUntil) may still be running: wait until the counts stop moving.
+  // Work after the response (waitUntil, the journal's alarm, which writes KV up to 250 ms after a
+  // commit) may still be running: wait until the counts have not moved for longer than that.
   let last = "";
-  for (let attempt = 0; attempt < 60; attempt++) {
+  let stableSince = performance.now();
+  for (let attempt = 0; attempt < 100; attempt++) {
     const text = await (await fetch(countsUrl)).text();
-    if (text === last) return JSON.parse(text);
-    last = text;
+    if (text !== last) {
+      last = text;
+      stableSince = performance.now();
+    } else if (performance.now() - stableSince > 600) {
+      return JSON.parse(text);
+    }
     await sleep(60);
   }
   return JSON.parse(last);

@@ -3,6 +3,7 @@
 // queue batch, and handed to every door; nothing else constructs these.
 
 import type { Config } from "./config.js";
+import type { ConversationStore } from "./conversations/store.js";
 import { createConversationStore } from "./conversations/store.js";
 import type { Env } from "./env.js";
 import { createMixedSteps } from "./history/mixed-steps.js";
@@ -44,7 +45,7 @@ export function createServices(env: Env, config: Config, options: ServiceOptions
     log,
     budget,
     model: createModelPort(createModelClient(config, log)),
-    store: createConversationStore({ kv: env.CONVERSATIONS, writer: createJournal(env.LEDGER, options.place), ...config.conversations }),
+    store: conversationStore(env, config, options.place),
     registry: createServerToolRegistry({ env, config, budget, log }),
     mixedSteps: createMixedSteps(env.CONVERSATIONS),
     claims: createClaims(env.LEDGER),
@@ -53,6 +54,11 @@ export function createServices(env: Env, config: Config, options: ServiceOptions
     defer: (work) =>
       options.waitUntil(work.catch((error: unknown) => log.warn("deferred_work_failed", { message: error instanceof Error ? error.message : String(error) }))),
   };
+}
+
+/** Conversations in KV, each turn committed through `place`'s journal (src/ledger/journal.ts). */
+export function conversationStore(env: Env, config: Config, place: string): ConversationStore {
+  return createConversationStore({ kv: env.CONVERSATIONS, writer: createJournal(env.LEDGER, place), ...config.conversations });
 }
 
 function createModelClient(config: Config, log: Logger): ModelClient {

@@ -26,7 +26,7 @@ function countedEnv(env) {
 /** The journal's KV writes happen in the ledger, behind the answer: counted there, on the same counters. */
 export class Ledger extends BundledLedger {
   constructor(ctx, env) {
-    super(ctx, { ...env, CONVERSATIONS: countedKv(env.CONVERSATIONS, "CONVERSATIONS") });
+    super(ctx, { ...env, CONVERSATIONS: countedKv(env.CONVERSATIONS, "CONVERSATIONS", { background: true }) });
   }
 }
 

@@ -32,8 +32,8 @@ export interface KvWriter {
   commit(group: string, write: KvWrite): Promise<void>;
   /** Accepted writes in `group` that KV may not show yet (not written, or written too recently to be sure). */
   pending(group: string): Promise<PendingWrite[]>;
-  /** Accepted writes under `prefix`, across every group (for listing). */
-  pendingUnder(prefix: string): Promise<PendingWrite[]>;
+  /** Resolves once KV has every accepted write under `prefix`, across groups (before listing KV). */
+  settle(prefix: string): Promise<void>;
   /** Drops `group`'s writes that are not in KV yet; resolves once none of them can land any more. Answers how many it dropped. */
   forget(group: string): Promise<number>;
 }
@@ -49,7 +49,7 @@ export function directKvWriter(kv: KVNamespace): KvWriter {
   return {
     commit: (_group, write) => applyKvWrite(kv, write),
     pending: async () => [],
-    pendingUnder: async () => [],
+    settle: async () => undefined,
     forget: async () => 0,
   };
 }

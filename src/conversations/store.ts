@@ -165,10 +165,7 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
 
     async append(tenant, id, base, turn) {
       const prefix = prefixOf(tenant, id);
-      const turns = withinLimit(id, [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn], options.maxBytes);
-      const snapshot: Snapshot = { conversation_id: id, turns };
-      const value = JSON.stringify(snapshot);
-      const bytes = byteLength(value);
+      const { turns, value, bytes } = withinLimit(id, [...(base?.turns.filter((existing) => existing.id !== turn.id) ?? []), turn], options.maxBytes);
       if (bytes > options.maxBytes) throw new ConversationTooLargeError(bytes, options.maxBytes);
       const name = snapshotName(turn);
       // Re-storing a turn rewrites its own key, which must never become its own parent.
@@ -194,16 +191,15 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
 
     async list(tenant, { limit, cursor }) {
       const prefix = tenantPrefix(tenant);
-      // Turns committed but not yet in KV show on the first page, as KV would show them a moment later.
-      const [page, pending] = await Promise.all([
-        kv.list<SnapshotMetadata>({ prefix, limit, ...(cursor ? { cursor } : {}) }),
-        cursor ? [] : writer.pendingUnder(prefix),
-      ]);
+      // A listing pages through KV's keys, so what the writer still holds goes to KV first: a turn
+      // committed just before shows on the first page.
+      if (!cursor) await writer.settle(prefix);
+      const page = await kv.list<SnapshotMetadata>({ prefix, limit, ...(cursor ? { cursor } : {}) });
       // A conversation's keys are adjacent (its id, then a snapshot name): one entry per id, its newest
       // snapshot's metadata. While a superseded snapshot awaits cleanup an id has two keys, and, at a
       // page boundary, may show on two consecutive pages.
       const byId = new Map<string, ConversationSummary>();
-      for (const key of withPending(page.keys, pending)) {
+      for (const key of page.keys) {
         const rest = key.name.slice(prefix.length);
         const id = rest.slice(0, rest.indexOf("/"));
         const meta = key.metadata;
@@ -244,18 +240,26 @@ function withPending(
 }
 
 /**
- * Traces are observations: when a conversation would outgrow its size limit, the oldest turns'
- * traces give way first, and a turn is refused only when its messages alone do not fit.
+ * The snapshot to store, serialised once. Traces are observations: when a conversation would outgrow
+ * its size limit, the oldest turns' traces give way first, and a turn is refused only when its
+ * messages alone do not fit.
  */
-function withinLimit(id: string, turns: TurnRecord[], maxBytes: number): TurnRecord[] {
-  let excess = byteLength(JSON.stringify({ conversation_id: id, turns })) - maxBytes;
-  if (excess <= 0) return turns;
-  return turns.map((turn) => {
-    if (excess <= 0 || !turn.trace) return turn;
-    const { trace: _dropped, ...rest } = turn;
-    excess -= byteLength(JSON.stringify(turn)) - byteLength(JSON.stringify(rest));
-    return rest;
-  });
+function withinLimit(id: string, all: TurnRecord[], maxBytes: number): { turns: TurnRecord[]; value: string; bytes: number } {
+  const serialise = (turns: TurnRecord[]) => {
+    const value = JSON.stringify({ conversation_id: id, turns } satisfies Snapshot);
+    return { turns, value, bytes: byteLength(value) };
+  };
+  const whole = serialise(all);
+  let excess = whole.bytes - maxBytes;
+  if (excess <= 0) return whole;
+  return serialise(
+    all.map((turn) => {
+      if (excess <= 0 || !turn.trace) return turn;
+      const { trace: _dropped, ...rest } = turn;
+      excess -= byteLength(JSON.stringify(turn)) - byteLength(JSON.stringify(rest));
+      return rest;
+    }),
+  );
 }
 
 /** The first user message's text, cut to TITLE_CHARS: what a person recognises a conversation by. */

@@ -2,8 +2,8 @@
 // object's alarm, retried until they land. A committed write is in the object's transactional
 // storage before `commit` answers, so a turn the client saw survives the Worker that ran it.
 //
-// A written entry is kept a minute more and still returned to readers: a KV list made while its put was
-// under way may not show it, and KV's caches take up to a minute to show a new key everywhere.
+// A written entry is kept a few seconds more and still returned to readers: a KV list made while its
+// put was under way may not show it.
 //
 // Values are split into parts: a Durable Object's SQLite row holds at most 2 MB, a conversation
 // snapshot may be larger.
@@ -15,8 +15,8 @@ import { applyKvWrite } from "../conversations/kv-writes.js";
 const PART_CHARS = 512 * 1024;
 /** A failed KV write is retried after 1 s, doubling, at most this far apart; it is never dropped. */
 const MAX_RETRY_DELAY_MS = 60_000;
-/** How long a written entry is still handed to readers: KV's own propagation time. */
-export const KEEP_WRITTEN_MS = 60_000;
+/** How long a written entry is still handed to readers: far longer than a KV list in flight takes. */
+export const KEEP_WRITTEN_MS = 10_000;
 
 interface JournalRow {
   seq: number;
@@ -25,6 +25,7 @@ interface JournalRow {
   ttl: number;
   supersedes: string;
   attempts: number;
+  kept_until: number | null;
   [column: string]: SqlStorageValue;
 }
 
@@ -49,6 +50,8 @@ export class JournalTable {
           next_at INTEGER NOT NULL,
           kept_until INTEGER
         );
+        CREATE INDEX IF NOT EXISTS journal_due ON journal (next_at) WHERE kept_until IS NULL;
+        CREATE INDEX IF NOT EXISTS journal_kept ON journal (kept_until) WHERE kept_until IS NOT NULL;
         CREATE TABLE IF NOT EXISTS journal_parts (
           seq INTEGER NOT NULL,
           part INTEGER NOT NULL,
@@ -66,25 +69,26 @@ export class JournalTable {
     this.ready = false;
   }
 
-  /** Records the write (replacing an earlier one of the same key); the caller schedules the flush. */
+  /**
+   * Records the write (replacing an earlier one of the same key); the caller schedules the flush.
+   * Statements with no await between them are committed together, and the call answers only then.
+   */
   commit(write: KvWrite): void {
     const sql = this.sql;
-    this.storage.transactionSync(() => {
-      this.dropKey(write.key);
-      const seq = sql
-        .exec<{ seq: number }>(
-          "INSERT INTO journal (key, metadata, ttl, supersedes, next_at) VALUES (?, ?, ?, ?, ?) RETURNING seq",
-          write.key,
-          JSON.stringify(write.metadata),
-          write.expirationTtl,
-          JSON.stringify(write.supersedes),
-          Date.now(),
-        )
-        .one().seq;
-      for (let part = 0; part * PART_CHARS < write.value.length || part === 0; part++) {
-        sql.exec("INSERT INTO journal_parts (seq, part, text) VALUES (?, ?, ?)", seq, part, write.value.slice(part * PART_CHARS, (part + 1) * PART_CHARS));
-      }
-    });
+    this.dropKey(write.key);
+    const seq = sql
+      .exec<{ seq: number }>(
+        "INSERT INTO journal (key, metadata, ttl, supersedes, next_at) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+        write.key,
+        JSON.stringify(write.metadata),
+        write.expirationTtl,
+        JSON.stringify(write.supersedes),
+        Date.now(),
+      )
+      .one().seq;
+    for (let part = 0; part * PART_CHARS < write.value.length || part === 0; part++) {
+      sql.exec("INSERT INTO journal_parts (seq, part, text) VALUES (?, ?, ?)", seq, part, write.value.slice(part * PART_CHARS, (part + 1) * PART_CHARS));
+    }
   }
 
   /** Entries under `prefix` not yet in KV or written within KEEP_WRITTEN_MS, less those another of them supersedes. */
@@ -107,12 +111,14 @@ export class JournalTable {
 
   /** When there is next something to do (a write due, a kept entry to let go), or null when the journal is empty. */
   nextDue(): number | null {
-    return this.sql.exec<{ next: number | null }>("SELECT MIN(COALESCE(kept_until, next_at)) AS next FROM journal").one().next;
+    const due = this.sql.exec<{ next: number | null }>("SELECT MIN(next_at) AS next FROM journal WHERE kept_until IS NULL").one().next;
+    const kept = this.sql.exec<{ next: number | null }>("SELECT MIN(kept_until) AS next FROM journal WHERE kept_until IS NOT NULL").one().next;
+    return due === null ? kept : kept === null ? due : Math.min(due, kept);
   }
 
   /** Lets go of written entries kept past KEEP_WRITTEN_MS. */
   dropExpired(now = Date.now()): void {
-    const expired = this.sql.exec<{ seq: number }>("SELECT seq FROM journal WHERE kept_until <= ?", now).toArray();
+    const expired = this.sql.exec<{ seq: number }>("SELECT seq FROM journal WHERE kept_until IS NOT NULL AND kept_until <= ?", now).toArray();
     this.storage.transactionSync(() => {
       for (const row of expired) this.dropSeq(row.seq);
     });
@@ -123,9 +129,26 @@ export class JournalTable {
    * written: the later one carries its deletes. An entry is marked written only once KV has it.
    */
   async flush(kv: KVNamespace, now = Date.now()): Promise<void> {
-    const rows = this.sql
-      .exec<JournalRow>("SELECT seq, key, metadata, ttl, supersedes, attempts FROM journal WHERE kept_until IS NULL AND next_at <= ? ORDER BY seq", now)
-      .toArray();
+    await this.write(
+      kv,
+      this.sql
+        .exec<JournalRow>(
+          "SELECT seq, key, metadata, ttl, supersedes, attempts, kept_until FROM journal WHERE kept_until IS NULL AND next_at <= ? ORDER BY seq",
+          now,
+        )
+        .toArray(),
+    );
+  }
+
+  /** Writes every entry under `prefix` that KV has not got yet, now, whenever it was due. */
+  async flushUnder(kv: KVNamespace, prefix: string): Promise<void> {
+    await this.write(
+      kv,
+      this.rowsUnder(prefix).filter((row) => row.kept_until === null),
+    );
+  }
+
+  private async write(kv: KVNamespace, rows: JournalRow[]): Promise<void> {
     const writes = new Map<string, { row: JournalRow; write: KvWrite; seqs: number[] }>();
     for (const row of rows) {
       const supersedes: string[] = JSON.parse(row.supersedes);
@@ -166,9 +189,16 @@ export class JournalTable {
   }
 
   private rowsUnder(prefix: string): JournalRow[] {
-    return this.sql
-      .exec<JournalRow>("SELECT seq, key, metadata, ttl, supersedes, attempts FROM journal WHERE substr(key, 1, ?) = ? ORDER BY seq", prefix.length, prefix)
-      .toArray();
+    return (
+      this.sql
+        // A range on the key's index: every key that starts with the prefix sorts between these two.
+        .exec<JournalRow>(
+          "SELECT seq, key, metadata, ttl, supersedes, attempts, kept_until FROM journal WHERE key >= ? AND key < ? ORDER BY seq",
+          prefix,
+          `${prefix}\uffff`,
+        )
+        .toArray()
+    );
   }
 
   private valueOf(seq: number): string {

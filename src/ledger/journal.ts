@@ -14,14 +14,26 @@ import type { Ledger } from "./ledger.js";
 /** Journal objects per location. Each takes a location's share of commits and of continuing turns' reads. */
 export const JOURNAL_SHARDS = 4;
 
+/** Object ids by name, per isolate: deriving one hashes the name, and the same few names serve every request. */
+const ids = new WeakMap<DurableObjectNamespace<Ledger>, Map<string, DurableObjectId>>();
+
+function idOf(namespace: DurableObjectNamespace<Ledger>, name: string): DurableObjectId {
+  const known = ids.get(namespace) ?? new Map<string, DurableObjectId>();
+  ids.set(namespace, known);
+  const id = known.get(name) ?? namespace.idFromName(name);
+  known.set(name, id);
+  return id;
+}
+
 export function createJournal(namespace: DurableObjectNamespace<Ledger>, place: string, shards = JOURNAL_SHARDS): KvWriter {
-  const object = (shard: number) => namespace.get(namespace.idFromName(`journal:${place}:${shard}`));
+  const object = (shard: number) => namespace.get(idOf(namespace, `journal:${place}:${shard}`));
   const objectFor = (group: string) => object(shardOf(group, shards));
   return {
     commit: (group: string, write: KvWrite) => objectFor(group).commitWrite(write),
     pending: (group: string): Promise<PendingWrite[]> => objectFor(group).pendingWrites(group),
-    pendingUnder: async (prefix: string): Promise<PendingWrite[]> =>
-      (await Promise.all(Array.from({ length: shards }, (_, shard) => object(shard).pendingWrites(prefix)))).flat(),
+    settle: async (prefix: string) => {
+      await Promise.all(Array.from({ length: shards }, (_, shard) => object(shard).flushWrites(prefix)));
+    },
     forget: (group: string) => objectFor(group).forgetWrites(group),
   };
 }

@@ -15,6 +15,13 @@ import type { Env } from "../env.js";
 import type { ClaimOptions, ClaimOutcome, LedgerApi } from "./claims.js";
 import { JournalTable } from "./journal-table.js";
 
+/**
+ * Committed writes wait this long for the alarm that writes them to KV, so that one alarm writes a
+ * batch (a conversation's later snapshot replacing its earlier one unwritten) rather than one per
+ * turn. Readers in the location see a write from its commit on, through the journal.
+ */
+const FLUSH_DELAY_MS = 250;
+
 interface ClaimRow {
   fingerprint: string;
   token: string;
@@ -34,6 +41,9 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
   private tableReady = false;
 
   private readonly journal: JournalTable;
+
+  /** When the alarm is set for, as far as this instance knows: undefined until it has asked storage. */
+  private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,14 +106,19 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     return deleted > 0;
   }
 
-  /** Resolves once the write is in this object's storage; KV gets it from the alarm, which starts now. */
+  /** Resolves once the write is in this object's storage; KV gets it from the next alarm, within FLUSH_DELAY_MS. */
   async commitWrite(write: KvWrite): Promise<void> {
     this.journal.commit(write);
-    await this.scheduleCleanup(Date.now());
+    await this.scheduleCleanup(Date.now() + FLUSH_DELAY_MS);
   }
 
   async pendingWrites(prefix: string): Promise<PendingWrite[]> {
     return this.journal.pending(prefix);
+  }
+
+  /** Resolves once KV has every write under `prefix` this object holds. */
+  async flushWrites(prefix: string): Promise<void> {
+    await this.journal.flushUnder(this.env.CONVERSATIONS, prefix);
   }
 
   async forgetWrites(prefix: string): Promise<number> {
@@ -111,6 +126,7 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     await this.journal.flush(this.env.CONVERSATIONS);
     const now = Date.now();
     this.journal.dropExpired(now);
@@ -120,7 +136,8 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     const journalNext = this.journal.nextDue();
     const next = claimsNext === null ? journalNext : journalNext === null ? claimsNext : Math.min(claimsNext, journalNext);
     if (next !== null) {
-      await this.ctx.storage.setAlarm(next);
+      // A commit during the flush may have asked for an earlier alarm already.
+      await this.scheduleCleanup(next);
       return;
     }
     // Nothing left to remember: an object with no storage costs nothing and leaves nothing behind.
@@ -177,7 +194,9 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
   }
 
   private async scheduleCleanup(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 }

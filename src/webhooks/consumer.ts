@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
 import type { Services } from "../services.js";
-import { createServices } from "../services.js";
+import { conversationStore, createServices } from "../services.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
 import { DELIVERY_TTL_SECONDS, deadLetterKey, jobQueue, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
@@ -20,6 +20,8 @@ import type { HookConfig } from "./types.js";
 import { signStandardWebhook } from "./verify.js";
 
 const MAX_BACKOFF_SECONDS = 3_600;
+/** The journal of jobs queued before jobs said where they came from. */
+const QUEUE_PLACE = "queue";
 const CALLBACK_TIMEOUT_MS = 10_000;
 /** Claims outlive the work they guard by this much before another consumer may take them over. */
 const TURN_LEASE_MARGIN_MS = 30_000;
@@ -43,8 +45,8 @@ function backoffSeconds(baseSeconds: number, attempts: number): number {
 export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
   const log = createLogger({ queue: batch.queue }, config.secrets);
-  // A queue consumer has no request to place it; its turns share one journal name wherever it runs.
-  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work), place: "queue" });
+  // A queue consumer has no request to place it: a turn is committed where its event was received.
+  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work), place: QUEUE_PLACE });
   const deadLetters = batch.queue.endsWith("-dlq");
   for (const message of batch.messages) {
     const job = message.body;
@@ -62,8 +64,10 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
       continue;
     }
     try {
-      if (job.kind === "turn") await runWebhookTurn(env, { ...services, log: jobLog }, hook, job);
-      else await deliverCallback(env, services.claims, hook, job, jobLog);
+      if (job.kind === "turn") {
+        const store = job.place ? conversationStore(env, config, job.place) : services.store;
+        await runWebhookTurn(env, { ...services, store, log: jobLog }, hook, job);
+      } else await deliverCallback(env, services.claims, hook, job, jobLog);
       message.ack();
     } catch (error) {
       if (error instanceof ClaimedElsewhere) {

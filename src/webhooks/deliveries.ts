@@ -24,7 +24,16 @@ export interface DeliveryRecord {
 
 /** The queue message: small, with the payload inline when it fits under the queue's 128 KB. */
 export type WebhookJob =
-  | { kind: "turn"; hook: string; delivery_id: string; conversation_id: string; payload?: unknown; payload_key?: string }
+  | {
+      kind: "turn";
+      hook: string;
+      delivery_id: string;
+      conversation_id: string;
+      payload?: unknown;
+      payload_key?: string;
+      /** Where the event was received: the turn is committed through that location's journal (src/ledger/journal.ts). */
+      place?: string;
+    }
   | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string };
 
 /** The queue webhook jobs travel on; what goes on it is a WebhookJob, and nothing else. */

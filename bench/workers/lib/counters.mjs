@@ -32,8 +32,9 @@ function add(group, name, onPath) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `call` after the injected delay; counts it, and whether it settled while the answer was pending. */
-function counted(group, name, call, { delayed }) {
-  const answer = state.answer;
+function counted(group, name, call, { delayed, background = false }) {
+  // Work no request waits for (a Durable Object's alarm) is never on an answer's path.
+  const answer = background ? null : state.answer;
   const run = delayed && state.delayMs > 0 ? sleep(state.delayMs).then(call) : call();
   // On the path only if that same answer is still pending: a later turn's answer does not count.
   const settle = () => add(group, name, answer !== null && state.answer === answer);
@@ -47,13 +48,13 @@ globalThis.fetch = (...args) =>
   counted("fetch", new URL(args[0] instanceof Request ? args[0].url : String(args[0])).host, () => real(...args), { delayed: false });
 
 const KV_OPERATIONS = new Set(["get", "getWithMetadata", "list", "put", "delete"]);
-export function countedKv(kv, label) {
+export function countedKv(kv, label, { background = false } = {}) {
   return new Proxy(kv, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
       if (!KV_OPERATIONS.has(property)) return value.bind(target);
-      return (...args) => counted(`kv:${label}`, property, () => Reflect.apply(value, target, args), { delayed: true });
+      return (...args) => counted(`kv:${label}`, property, () => Reflect.apply(value, target, args), { delayed: true, background });
     },
   });
 }
