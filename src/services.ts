@@ -40,16 +40,17 @@ export interface ServiceOptions {
 export function createServices(env: Env, config: Config, options: ServiceOptions): Services {
   const { log } = options;
   const budget = new InvocationBudget(config.limits.maxToolInvocations);
+  const journal = createJournal(env.LEDGER, options.place);
   return {
     config,
     log,
     budget,
     model: createModelPort(createModelClient(config, log)),
-    store: conversationStore(env, config, options.place),
+    store: createConversationStore({ kv: env.CONVERSATIONS, writer: journal, ...config.conversations }),
     registry: createServerToolRegistry({ env, config, budget, log }),
-    mixedSteps: createMixedSteps(env.CONVERSATIONS),
+    mixedSteps: createMixedSteps(env.CONVERSATIONS, journal),
     claims: createClaims(env.LEDGER),
-    responses: createResponseStore(env.CONVERSATIONS, config.conversations.ttlSeconds),
+    responses: createResponseStore(env.CONVERSATIONS, journal, config.conversations.ttlSeconds),
     redact: log.redact,
     defer: (work) =>
       options.waitUntil(work.catch((error: unknown) => log.warn("deferred_work_failed", { message: error instanceof Error ? error.message : String(error) }))),

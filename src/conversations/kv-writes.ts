@@ -53,3 +53,14 @@ export function directKvWriter(kv: KVNamespace): KvWriter {
     forget: async () => 0,
   };
 }
+
+/** A single key's value as readers must see it: the writer's copy while it holds one, else KV's. */
+export async function readThrough(kv: KVNamespace, writer: KvWriter, key: string): Promise<string | null> {
+  const [pending, stored] = await Promise.all([writer.pending(key), kv.get(key)]);
+  return pending.find((write) => write.key === key)?.value ?? stored;
+}
+
+/** Commits one key on its own (its own group), with no metadata and nothing superseded. */
+export function commitKey(writer: KvWriter, key: string, value: string, expirationTtl: number): Promise<void> {
+  return writer.commit(key, { key, value, metadata: {}, expirationTtl, supersedes: [] });
+}

@@ -6,6 +6,8 @@
 // handed out (which carry a prefix, so only their messages cost a lookup), and put back in place
 // when a later request of the same tenant carries them.
 
+import type { KvWriter } from "../conversations/kv-writes.js";
+import { commitKey, readThrough } from "../conversations/kv-writes.js";
 import { sha256Hex } from "../lib/hash.js";
 import type { AssistantMessage, ChatMessage, ToolMessage } from "../protocol/types.js";
 
@@ -27,7 +29,8 @@ export interface MixedSteps {
   restore(tenant: string, messages: readonly ChatMessage[]): Promise<ChatMessage[]>;
 }
 
-export function createMixedSteps(kv: KVNamespace): MixedSteps {
+/** Steps are committed through `writer` (the journal in production) and read back through it. */
+export function createMixedSteps(kv: KVNamespace, writer: KvWriter): MixedSteps {
   const keyOf = async (tenant: string, callId: string) => `mixed-steps/${encodeURIComponent(tenant)}/${await sha256Hex(callId, 16)}`;
   const firstMarked = (message: ChatMessage) =>
     message.role === "assistant" ? message.tool_calls?.find((call) => call.id.startsWith(MIXED_STEP_ID_PREFIX))?.id : undefined;
@@ -36,13 +39,15 @@ export function createMixedSteps(kv: KVNamespace): MixedSteps {
     async remember(tenant, step) {
       const marked = firstMarked(step.assistant);
       if (!marked) return;
-      await kv.put(await keyOf(tenant, marked), JSON.stringify(step), { expirationTtl: MIXED_STEP_TTL_SECONDS });
+      await commitKey(writer, await keyOf(tenant, marked), JSON.stringify(step), MIXED_STEP_TTL_SECONDS);
     },
 
     async restore(tenant, messages) {
       const lookups = messages.map(async (message) => {
         const marked = firstMarked(message);
-        return marked ? kv.get<MixedStep>(await keyOf(tenant, marked), "json") : null;
+        if (!marked) return null;
+        const stored = await readThrough(kv, writer, await keyOf(tenant, marked));
+        return stored === null ? null : (JSON.parse(stored) as MixedStep);
       });
       const steps = await Promise.all(lookups);
       if (steps.every((step) => step === null)) return [...messages];

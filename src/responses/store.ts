@@ -2,6 +2,8 @@
 // and the conversation and turn it continues into. One KV key per response, under its tenant, so
 // another tenant's id is simply not found. A response expires with conversations.
 
+import type { KvWriter } from "../conversations/kv-writes.js";
+import { commitKey, readThrough } from "../conversations/kv-writes.js";
 import { MIN_KV_TTL_SECONDS } from "../lib/kv.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 
@@ -17,15 +19,21 @@ export interface ResponseStore {
   delete(tenant: string, id: string): Promise<boolean>;
 }
 
-export function createResponseStore(kv: KVNamespace, ttlSeconds: number): ResponseStore {
+/** Responses are committed through `writer` (the journal in production), like the turns they answer. */
+export function createResponseStore(kv: KVNamespace, writer: KvWriter, ttlSeconds: number): ResponseStore {
   const keyOf = (tenant: string, id: string) => `responses/${encodeURIComponent(tenant)}/${id}`;
   return {
-    get: (tenant, id) => kv.get<StoredResponse>(keyOf(tenant, id), "json"),
-    put: (tenant, record) => kv.put(keyOf(tenant, record.response.id), JSON.stringify(record), { expirationTtl: Math.max(MIN_KV_TTL_SECONDS, ttlSeconds) }),
+    async get(tenant, id) {
+      const stored = await readThrough(kv, writer, keyOf(tenant, id));
+      return stored === null ? null : (JSON.parse(stored) as StoredResponse);
+    },
+    put: (tenant, record) => commitKey(writer, keyOf(tenant, record.response.id), JSON.stringify(record), Math.max(MIN_KV_TTL_SECONDS, ttlSeconds)),
     async delete(tenant, id) {
       const key = keyOf(tenant, id);
-      // A KV delete does not say whether the key existed; the DELETE answers 404 for an unknown id.
-      if ((await kv.get(key)) === null) return false;
+      // What the writer still holds must not land after the delete; a KV delete does not say whether
+      // the key existed, and the DELETE answers 404 for an unknown id.
+      const dropped = await writer.forget(key);
+      if (dropped === 0 && (await kv.get(key)) === null) return false;
       await kv.delete(key);
       return true;
     },

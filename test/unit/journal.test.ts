@@ -199,32 +199,48 @@ describe("conversation store through the journal", () => {
   });
 });
 
+/** The app with every KV put hanging forever: only what goes through the journal can be stored. */
+function appWithHangingKvPuts() {
+  routeFetchToOfflineModel();
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  const neverSettles = new Promise<never>(() => undefined);
+  const hangingPuts = new Proxy(KV, {
+    get: (target, property) => (property === "put" ? () => neverSettles : Reflect.get(target, property, target).bind(target)),
+  });
+  const appEnv = testEnv({ CONVERSATIONS: hangingPuts });
+  return (path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    createApp().request(
+      `https://switchboard.test${path}`,
+      {
+        method: body === undefined ? "GET" : "POST",
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, "Content-Type": "application/json", ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      },
+      appEnv,
+      executionContext().ctx,
+    );
+}
+
 describe("a turn's answer", () => {
   it("does not wait for KV: with every KV put hanging, the client is answered and continues the conversation", async () => {
-    routeFetchToOfflineModel();
-    vi.spyOn(console, "log").mockImplementation(() => undefined);
-    const neverSettles = new Promise<never>(() => undefined);
-    const hangingPuts = new Proxy(KV, {
-      get: (target, property) => (property === "put" ? () => neverSettles : Reflect.get(target, property, target).bind(target)),
-    });
-    const appEnv = testEnv({ CONVERSATIONS: hangingPuts });
-    const call = (path: string, init: RequestInit = {}) => {
-      const headers = new Headers(init.headers);
-      headers.set("Authorization", `Bearer ${CLIENT_KEY}`);
-      headers.set("Content-Type", "application/json");
-      return createApp().request(`https://switchboard.test${path}`, { ...init, headers }, appEnv, executionContext().ctx);
-    };
-
-    const first = await call("/v1/chat/completions", { method: "POST", body: JSON.stringify({ messages: [{ role: "user", content: "hello" }] }) });
+    const call = appWithHangingKvPuts();
+    const first = await call("/v1/chat/completions", { messages: [{ role: "user", content: "hello" }] });
     expect(first.status).toBe(200);
     const id = ((await first.json()) as { conversation_id: string }).conversation_id;
-    const second = await call("/v1/chat/completions", {
-      method: "POST",
-      headers: { "X-Conversation-Id": id },
-      body: JSON.stringify({ messages: [{ role: "user", content: "and again" }] }),
-    });
+    const second = await call("/v1/chat/completions", { messages: [{ role: "user", content: "and again" }] }, { "X-Conversation-Id": id });
     expect(second.status).toBe(200);
     const stored = (await (await call(`/v1/conversations/${id}`)).json()) as { turns: unknown[] };
     expect(stored.turns).toHaveLength(2);
+  });
+
+  it("does not wait for KV on the Responses door either: a response is continued and read back at once", async () => {
+    const call = appWithHangingKvPuts();
+    const first = await call("/v1/responses", { input: "hello" });
+    expect(first.status).toBe(200);
+    const { id } = (await first.json()) as { id: string };
+    const second = await call("/v1/responses", { input: "and again", previous_response_id: id });
+    expect(second.status).toBe(200);
+    const next = (await second.json()) as { id: string };
+    expect((await call(`/v1/responses/${next.id}`)).status).toBe(200);
   });
 });
