@@ -1,11 +1,10 @@
 // What every streaming door does with a turn, whatever its event format: run it with its steps
 // streamed, answer only once the first upstream stream has opened (so a request the model refuses
-// still gets a plain HTTP error), then write the door's events through hono's streamSSE with
+// still gets a plain HTTP error), then answer with the door's event stream (sse-outbox) with
 // keep-alive comments, stop the turn when the client goes away, and let the turn outlive the request
 // so what the client saw is stored. The door says what to send on the way and at the end.
 
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import type { StepStreamListener } from "../loop/tool-loop.js";
 import type { CompletedTurn, TurnOptions, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
@@ -60,12 +59,11 @@ export async function respondWithStreamedTurn(c: Context<AppEnv>, request: TurnR
   // A client that goes away ends the turn, which then stores what it saw: that must outlive the request.
   c.executionCtx.waitUntil(turn.catch(() => undefined));
 
-  return streamSSE(c, async (sse) => {
-    sse.onAbort(() => clientGone.abort(new ClientGoneError()));
-    // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
-    const { streamKeepAliveMs } = c.get("config");
-    const keepAlive = setInterval(() => door.out.idleFor() >= streamKeepAliveMs && void door.out.comment("keep-alive"), streamKeepAliveMs / 2);
-    door.out.attach(sse);
+  const { out } = door;
+  out.onCancel(() => clientGone.abort(new ClientGoneError()));
+  // Comments keep proxies and clients from timing out while tools run; every SSE client ignores them.
+  out.keepAlive(c.get("config").streamKeepAliveMs);
+  const write = async () => {
     try {
       const completed = await turn;
       await door.finish(completed);
@@ -73,8 +71,14 @@ export async function respondWithStreamedTurn(c: Context<AppEnv>, request: TurnR
     } catch (error) {
       door.settled?.({ ok: false });
       if (!(error instanceof ClientGoneError)) await door.fail(error);
-    } finally {
-      clearInterval(keepAlive);
     }
-  });
+  };
+  void write()
+    .catch((error: unknown) => c.get("log").error("stream_write_failed", { message: error instanceof Error ? error.message : String(error) }))
+    .finally(() => out.close());
+  c.header("Content-Type", "text/event-stream");
+  c.header("Cache-Control", "no-cache");
+  c.header("Connection", "keep-alive");
+  c.header("Transfer-Encoding", "chunked");
+  return c.body(out.body);
 }

@@ -1,6 +1,6 @@
 // `stream: true` on POST /v1/responses: the same turn, written as the Responses event stream while it
 // runs. The output builder turns the model port's deltas and the loop's tool hooks into output items
-// and their events; this file keeps only HTTP (hono streamSSE, keep-alive, the client going away).
+// and their events; this file keeps only HTTP (the SSE response, keep-alive, the client going away).
 //
 // As on the chat door, the response starts once the first upstream stream has opened, so a request
 // DMXAPI refuses gets a plain HTTP error. After that a failure ends the stream with an `error` event

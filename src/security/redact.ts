@@ -58,13 +58,51 @@ export function secretForms(secret: string): string[] {
 // A client's wrong key is masked too; `<key>` and our own placeholder are not tokens.
 const BEARER = /(Bearer\s+)(?!\[REDACTED\]|<[A-Za-z_-]*>)[^\s"',]+/gi;
 
+/**
+ * Up to this many masks, a text is searched for each in turn (`includes` is fast). Beyond it (a few
+ * secrets, each in a dozen forms), one pass over the text through an index of the masks' first
+ * characters costs the same whatever the number of secrets: many tenants' keys must not make every
+ * log line, error and trace cost more. Masks are indexed by their first four characters.
+ */
+const MASKS_SEARCHED_IN_TURN = 64;
+
 export function createRedactor(secrets: readonly string[]): Redact {
   const masks = [...new Set(secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH).flatMap(secretForms))].sort(
     (left, right) => right.length - left.length,
   );
+  const containsAny = masks.length > MASKS_SEARCHED_IN_TURN ? indexedSearch(masks) : null;
   return (text) => {
     let result = text;
-    for (const mask of masks) if (result.includes(mask)) result = result.split(mask).join(REDACTED);
+    // Nearly every text holds no secret: the indexed pass says so at once, and the masking below
+    // (longest form first) runs only for a text that does.
+    if (!containsAny || containsAny(text)) {
+      for (const mask of masks) if (result.includes(mask)) result = result.split(mask).join(REDACTED);
+    }
     return /bearer/i.test(result) ? result.replace(BEARER, `$1${REDACTED}`) : result;
+  };
+}
+
+/** Whether any of `masks` (each at least MIN_FORM_LENGTH characters long) occurs in a text, in one pass over it. */
+function indexedSearch(masks: readonly string[]): (text: string) => boolean {
+  const prefixHash = (text: string, at: number) =>
+    (((text.charCodeAt(at) * 31 + text.charCodeAt(at + 1)) * 31 + text.charCodeAt(at + 2)) * 31 + text.charCodeAt(at + 3)) | 0;
+  const byPrefix = new Map<number, string[]>();
+  // A cheap first test per position, before the map: most positions start no mask.
+  const seen = new Uint8Array(1 << 16);
+  for (const mask of masks) {
+    const hash = prefixHash(mask, 0);
+    const bucket = byPrefix.get(hash);
+    if (bucket) bucket.push(mask);
+    else byPrefix.set(hash, [mask]);
+    seen[hash & 0xffff] = 1;
+  }
+  const shortest = Math.min(...masks.map((mask) => mask.length));
+  return (text) => {
+    for (let at = 0; at + shortest <= text.length; at++) {
+      const hash = prefixHash(text, at);
+      if (seen[hash & 0xffff] === 0) continue;
+      for (const mask of byPrefix.get(hash) ?? []) if (text.startsWith(mask, at)) return true;
+    }
+    return false;
   };
 }

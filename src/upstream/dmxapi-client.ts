@@ -161,53 +161,74 @@ export function createDmxapiClient(options: DmxapiClientOptions): ModelClient {
     async openStream(request, callOptions = {}) {
       const { response, controller } = await withRetries(callOptions, () => open({ ...request, stream: true }, callOptions.signal));
       if (!response.body) throw new UpstreamError("DMXAPI answered without a body.", { status: 502 });
-      // A stream may rightly run for minutes; what must not happen is silence longer than the timeout.
-      return response.body.pipeThrough(idleTimeout(options.timeoutMs, controller, timeoutError)).pipeThrough(byteCap(maxResponseBytes, controller, tooLarge));
+      return guarded(response.body, { idleMs: options.timeoutMs, maxBytes: maxResponseBytes, controller, idle: timeoutError, tooLarge });
     },
   };
 }
 
-/** Errors the stream when no bytes arrive for `milliseconds`, and releases the connection. */
-function idleTimeout(milliseconds: number, controller: AbortController, error: () => UpstreamError): TransformStream<Uint8Array, Uint8Array> {
+interface StreamGuards {
+  /** A stream may rightly run for minutes; what must not happen is silence longer than this. */
+  idleMs: number;
+  maxBytes: number;
+  /** Aborting it releases the upstream connection. */
+  controller: AbortController;
+  idle: () => UpstreamError;
+  tooLarge: () => UpstreamError;
+}
+
+/**
+ * The body, erroring when no bytes arrive for `idleMs` or more than `maxBytes` went through; either
+ * way the connection is released. One pull-based stream in front of the body rather than a chain of
+ * TransformStreams: each of those is a stream pair and a pipe that every chunk crosses.
+ */
+function guarded(body: ReadableStream<Uint8Array>, guards: StreamGuards): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
   let timer: ReturnType<typeof setTimeout> | null = null;
+  let seen = 0;
+  const stop = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  };
+  const fail = (stream: ReadableStreamDefaultController<Uint8Array>, error: UpstreamError) => {
+    stop();
+    try {
+      stream.error(error);
+    } catch {
+      // Already closed or cancelled by the reader: nothing is waiting for it.
+    }
+    guards.controller.abort();
+  };
   let arm: () => void = () => undefined;
-  return new TransformStream<Uint8Array, Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     start(stream) {
       arm = () => {
-        if (timer !== null) clearTimeout(timer);
-        timer = setTimeout(() => {
-          try {
-            stream.error(error());
-          } catch {
-            // Already closed or cancelled by the reader: nothing is waiting for it.
-          }
-          controller.abort();
-        }, milliseconds);
+        stop();
+        timer = setTimeout(() => fail(stream, guards.idle()), guards.idleMs);
       };
       arm();
     },
-    transform(chunk, stream) {
-      arm();
-      stream.enqueue(chunk);
-    },
-    flush() {
-      if (timer !== null) clearTimeout(timer);
-    },
-  });
-}
-
-/** Errors the stream once more than `maxBytes` went through, and releases the connection. */
-function byteCap(maxBytes: number, controller: AbortController, error: () => UpstreamError): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, stream) {
-      seen += chunk.byteLength;
-      if (seen > maxBytes) {
-        stream.error(error());
-        controller.abort();
+    async pull(stream) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        stop();
+        throw error;
+      }
+      const { done, value } = next;
+      if (done) {
+        stop();
+        stream.close();
         return;
       }
-      stream.enqueue(chunk);
+      seen += value.byteLength;
+      if (seen > guards.maxBytes) return fail(stream, guards.tooLarge());
+      arm();
+      stream.enqueue(value);
+    },
+    cancel(reason) {
+      stop();
+      return reader.cancel(reason);
     },
   });
 }

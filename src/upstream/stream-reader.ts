@@ -3,7 +3,7 @@
 // index 0 with distinct ids, sparse or 1-based indexes, a repeated header, missing ids, arguments as
 // objects, usage in a last chunk with no choices, an error object mid-stream under HTTP 200.
 
-import { EventSourceParserStream } from "eventsource-parser/stream";
+import { createParser } from "eventsource-parser";
 import { randomToken } from "../lib/ids.js";
 import type { AssistantMessage, ChatCompletion, JsonObject, Usage } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
@@ -128,13 +128,37 @@ export class StreamAccumulator {
 /**
  * Reads an SSE body into parsed chunks. Comments (`: PING`), `\r\n`, events split across reads and
  * several events in one read are the parser's job; a stream cut off before `[DONE]` ends the
- * iteration, and the completion reports finish_reason "length" when none arrived.
+ * iteration, and the completion reports finish_reason "length" when none arrived. The body is read
+ * and decoded in this loop, not through a TextDecoderStream and a parser stream: every stream stage
+ * costs a stream pair and a pipe per chunk, on the way to the first token.
  */
 export async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
-  const reader = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const events: string[] = [];
+  const parser = createParser({ onEvent: (event) => void events.push(event.data) });
+  // Set at the body's end or at `[DONE]`: anything else leaving this loop (an error, a consumer that
+  // stopped early) cancels the body, which releases the upstream connection.
+  let finished = false;
   try {
     for (;;) {
-      let next: ReadableStreamReadResult<{ data: string }>;
+      for (let data = events.shift(); data !== undefined; data = events.shift()) {
+        data = data.trim();
+        if (data === "[DONE]") {
+          finished = true;
+          return;
+        }
+        if (data === "") continue;
+        let chunk: unknown;
+        try {
+          chunk = JSON.parse(data);
+        } catch {
+          throw new UpstreamError(`DMXAPI sent a stream event that is not JSON: ${data.slice(0, 120)}`, { status: 502, code: "upstream_invalid_response" });
+        }
+        yield chunk;
+      }
+      if (finished) return;
+      let next: ReadableStreamReadResult<Uint8Array>;
       try {
         next = await reader.read();
       } catch (cause) {
@@ -144,20 +168,15 @@ export async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenera
           code: "upstream_stream_interrupted",
         });
       }
-      const { done, value: event } = next;
-      if (done) return;
-      const data = event.data.trim();
-      if (data === "[DONE]") return;
-      if (data === "") continue;
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(data);
-      } catch {
-        throw new UpstreamError(`DMXAPI sent a stream event that is not JSON: ${data.slice(0, 120)}`, { status: 502, code: "upstream_invalid_response" });
+      if (next.done) {
+        finished = true;
+        parser.feed(decoder.decode());
+      } else {
+        parser.feed(decoder.decode(next.value, { stream: true }));
       }
-      yield chunk;
     }
   } finally {
+    if (!finished) reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
 }

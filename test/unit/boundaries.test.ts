@@ -51,6 +51,19 @@ describe("redaction", () => {
     expect(redact("key MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).toBe("key [REDACTED]");
   });
 
+  it("masks every form of every secret when there are many (tenants' keys), and leaves other text as it is", () => {
+    const keys = Array.from({ length: 40 }, (_, index) => `sk-tenant-${index}-${"Zq9/x+".repeat(4)}${index}`);
+    const many = createRedactor([KEY, WHSEC, ...keys]);
+    for (const key of [keys[0], keys[39], KEY]) {
+      expect(many(`a ${key} b`)).toBe("a [REDACTED] b");
+      expect(many(`a ${encodeURIComponent(key as string)} b`)).toBe("a [REDACTED] b");
+      expect(many(`Basic ${btoa(`user:${key}`)}`)).toContain("[REDACTED]");
+    }
+    expect(many("key MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).toBe("key [REDACTED]");
+    const clean = JSON.stringify({ event: "request", path: "/v1/chat/completions", tenant: "sk-tenant-1", status: 200 });
+    expect(many(clean)).toBe(clean);
+  });
+
   it("masks any bearer token but keeps the <key> placeholder of the hint readable", () => {
     expect(redact("Authorization: Bearer sk-someone-else")).toBe("Authorization: Bearer [REDACTED]");
     expect(redact("Missing API key: send Authorization: Bearer <key>.")).toBe("Missing API key: send Authorization: Bearer <key>.");
