@@ -642,12 +642,14 @@ async function main() {
   const errorsAt64 = results.filter((row) => row.concurrency === 64);
   const stores = costs.cases.find((entry) => entry.key === "new");
   const storedPuts = stores?.perTurn["kv:CONVERSATIONS.put"]?.total ?? 0;
+  const putsWaited = stores?.perTurn["kv:CONVERSATIONS.put"]?.onAnswerPath ?? 0;
+  const commits = stores?.perTurn["do:LEDGER.commitWrite"];
   const targets = [
     {
       key: "noToolVsPortkey",
       label: "Switchboard no-tool added latency ≤ Portkey's (c=1, medians of per-round differences over the mock)",
       pass: valueAt("switchboardAddedMs", 1) <= valueAt("portkeyAddedMs", 1),
-      detail: `${valueAt("switchboardAddedMs", 1).toFixed(2)} ms vs ${valueAt("portkeyAddedMs", 1).toFixed(2)} ms; stores the conversation: ${storedPuts} KV put(s) per turn`,
+      detail: `${valueAt("switchboardAddedMs", 1).toFixed(2)} ms vs ${valueAt("portkeyAddedMs", 1).toFixed(2)} ms; stores the conversation: ${storedPuts} KV put(s) per turn (${putsWaited} waited for), ${commits?.onAnswerPath ?? 0} journal commit(s) waited for`,
       measured: settings.concurrency.includes(1),
     },
     {

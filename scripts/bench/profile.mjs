@@ -5,6 +5,7 @@
 //   --load=NAME     the Worker the requests go to, when it isn't the profiled one (e.g. profile
 //                   switchboard-tool-calculator with --tool while loading the orchestrator)
 //   --tool          send the one-tool prompt (default: the no-tool prompt)
+//   --stream        send `stream: true` (the streamed turn's path)
 //   --c=N           connections (default 8)     --seconds=S   profiled load (default 5)
 //
 // Same setup as `npm run bench` (one Miniflare, mock upstream on loopback). Attaches to the Worker's
@@ -30,6 +31,7 @@ const loaded = option("load", worker === ORCHESTRATOR || worker.startsWith("benc
 const connections = Number.parseInt(option("c", "8"), 10);
 const seconds = Number.parseFloat(option("seconds", "5"));
 const prompt = process.argv.includes("--tool") ? TOOL_PROMPT : TEXT_PROMPT;
+const stream = process.argv.includes("--stream");
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -92,7 +94,7 @@ try {
       socket.send(JSON.stringify({ id, method, params }));
     });
 
-  const load = (duration) => runLoad({ url, body: requestBody(prompt), headers: requestHeaders, connections, seconds: duration });
+  const load = (duration) => runLoad({ url, body: requestBody(prompt, stream ? { stream: true } : {}), headers: requestHeaders, connections, seconds: duration });
   await load(2); // warm-up, unprofiled
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 100 });
@@ -129,7 +131,7 @@ try {
     total += delta;
   });
   console.log(
-    `${worker}${loaded === worker ? "" : ` (load sent to ${loaded})`}, c=${connections}, ${prompt === TOOL_PROMPT ? "one tool" : "no tool"}: ${result.ok} answers in ${result.seconds} s (${(result.ok / result.seconds).toFixed(0)}/s), ${result.errors + result.non2xx} errors`,
+    `${worker}${loaded === worker ? "" : ` (load sent to ${loaded})`}, c=${connections}, ${prompt === TOOL_PROMPT ? "one tool" : "no tool"}${stream ? ", streamed" : ""}: ${result.ok} answers in ${result.seconds} s (${(result.ok / result.seconds).toFixed(0)}/s), ${result.errors + result.non2xx} errors`,
   );
   console.log(`Self time, top 25 of ${(total / 1000).toFixed(0)} ms sampled:`);
   for (const [key, micros] of [...selfTime].sort((left, right) => right[1] - left[1]).slice(0, 25)) {
