@@ -71,6 +71,8 @@ export interface TurnOptions {
   hooks?: LoopHooks;
   /** Stream every step to this listener. A streamed turn that fails keeps what the client saw. */
   stream?: StepStreamListener;
+  /** Awaited once the loop has answered, before the turn is committed (a streamed door lets what it wrote leave first). */
+  beforeStore?: () => Promise<void>;
 }
 
 export interface CompletedTurn extends TurnResult {
@@ -200,6 +202,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
   }
   const turn = record(result.messages, false);
   if (request.store === false) return { ...result, conversationId: request.conversationId, turn };
+  await options.beforeStore?.();
   await Promise.all([
     storeTurn(services, request, conversation, turn),
     result.mixedStep ? services.mixedSteps.remember(request.tenant, result.mixedStep) : null,

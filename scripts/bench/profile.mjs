@@ -94,7 +94,8 @@ try {
       socket.send(JSON.stringify({ id, method, params }));
     });
 
-  const load = (duration) => runLoad({ url, body: requestBody(prompt, stream ? { stream: true } : {}), headers: requestHeaders, connections, seconds: duration });
+  const load = (duration) =>
+    runLoad({ url, body: requestBody(prompt, stream ? { stream: true } : {}), headers: requestHeaders, connections, seconds: duration });
   await load(2); // warm-up, unprofiled
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 100 });

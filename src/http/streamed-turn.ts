@@ -44,6 +44,9 @@ export async function respondWithStreamedTurn(c: Context<AppEnv>, request: TurnR
     { ...request, signal: clientGone.signal },
     {
       ...(door.hooks ? { hooks: door.hooks } : {}),
+      // The commit must not hold up what the client was already sent: one turn of the event loop
+      // lets the runtime write the queued events out first (locally the ledger shares the thread).
+      beforeStore: () => new Promise((resolve) => setTimeout(resolve, 0)),
       stream: {
         onOpen: (step) => {
           if (step !== 1) return;
