@@ -17,6 +17,8 @@ const PART_CHARS = 512 * 1024;
 const MAX_RETRY_DELAY_MS = 60_000;
 /** How long a written entry is still handed to readers: far longer than a KV list in flight takes. */
 export const KEEP_WRITTEN_MS = 10_000;
+/** KV writes in flight at once while a batch is written. */
+const FLUSH_CONCURRENCY = 4;
 
 interface JournalRow {
   seq: number;
@@ -163,29 +165,36 @@ export class JournalTable {
       }
       writes.set(row.key, { row, write, seqs });
     }
-    await Promise.all(
-      [...writes.values()].map(async ({ row, write, seqs }) => {
-        write.value = this.valueOf(row.seq);
-        const flush = applyKvWrite(kv, write);
-        this.flushing.set(row.key, flush);
-        try {
-          await flush;
-          const keptUntil = Date.now() + KEEP_WRITTEN_MS;
-          this.storage.transactionSync(() => {
-            this.sql.exec("UPDATE journal SET kept_until = ? WHERE seq = ?", keptUntil, row.seq);
-            // Entries it superseded were never written: nothing of theirs is left to show.
-            for (const seq of seqs.slice(1)) this.dropSeq(seq);
-          });
-        } catch (error) {
-          const attempts = row.attempts + 1;
-          const delay = Math.min(MAX_RETRY_DELAY_MS, 1_000 * 2 ** (attempts - 1));
-          this.sql.exec("UPDATE journal SET attempts = ?, next_at = ? WHERE seq = ?", attempts, Date.now() + delay, row.seq);
-          console.error(JSON.stringify({ level: "error", event: "journal_write_failed", key: row.key, attempts, retry_in_ms: delay, message: String(error) }));
-        } finally {
-          if (this.flushing.get(row.key) === flush) this.flushing.delete(row.key);
-        }
-      }),
-    );
+    // A few at a time: a batch is many writes, and KV is better spared a burst (so is the thread, locally).
+    const queue = [...writes.values()];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await this.writeOne(kv, next);
+    };
+    await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, queue.length) }, worker));
+  }
+
+  private async writeOne(kv: KVNamespace, { row, write, seqs }: { row: JournalRow; write: KvWrite; seqs: number[] }): Promise<void> {
+    // Forgotten (its conversation deleted) while it waited its turn: it must not land now.
+    if (this.sql.exec("SELECT 1 FROM journal WHERE seq = ?", row.seq).toArray().length === 0) return;
+    write.value = this.valueOf(row.seq);
+    const flush = applyKvWrite(kv, write);
+    this.flushing.set(row.key, flush);
+    try {
+      await flush;
+      const keptUntil = Date.now() + KEEP_WRITTEN_MS;
+      this.storage.transactionSync(() => {
+        this.sql.exec("UPDATE journal SET kept_until = ? WHERE seq = ?", keptUntil, row.seq);
+        // Entries it superseded were never written: nothing of theirs is left to show.
+        for (const seq of seqs.slice(1)) this.dropSeq(seq);
+      });
+    } catch (error) {
+      const attempts = row.attempts + 1;
+      const delay = Math.min(MAX_RETRY_DELAY_MS, 1_000 * 2 ** (attempts - 1));
+      this.sql.exec("UPDATE journal SET attempts = ?, next_at = ? WHERE seq = ?", attempts, Date.now() + delay, row.seq);
+      console.error(JSON.stringify({ level: "error", event: "journal_write_failed", key: row.key, attempts, retry_in_ms: delay, message: String(error) }));
+    } finally {
+      if (this.flushing.get(row.key) === flush) this.flushing.delete(row.key);
+    }
   }
 
   private rowsUnder(prefix: string): JournalRow[] {

@@ -132,6 +132,34 @@ describe("journal table", () => {
   });
 });
 
+describe("journal table under a batch", () => {
+  it("writes a batch a few at a time, and a write still waiting when its group is forgotten never lands", async () => {
+    await inJournal(async (table) => {
+      const puts: string[] = [];
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const slowKv = {
+        async put(key: string) {
+          inFlight++;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          puts.push(key);
+          inFlight--;
+        },
+        async delete() {},
+      } as unknown as KVNamespace;
+      for (let index = 0; index < 10; index++) table.commit(write(`c/${index}`));
+      const flushing = table.flush(slowKv);
+      expect(await table.forget("c/")).toBe(10);
+      const landedBeforeForgetAnswered = [...puts];
+      await flushing;
+      expect(mostInFlight).toBeLessThanOrEqual(4);
+      expect(puts).toEqual(landedBeforeForgetAnswered);
+      expect(puts.length).toBeLessThan(10);
+    });
+  });
+});
+
 describe("journal objects", () => {
   it("are named per location and shard, a conversation always on the same shard", () => {
     expect(shardOf("conversations/t/conv_1/", JOURNAL_SHARDS)).toBe(shardOf("conversations/t/conv_1/", JOURNAL_SHARDS));
