@@ -88,8 +88,13 @@ export class JournalTable {
         Date.now(),
       )
       .one().seq;
-    for (let part = 0; part * PART_CHARS < write.value.length || part === 0; part++) {
-      sql.exec("INSERT INTO journal_parts (seq, part, text) VALUES (?, ?, ?)", seq, part, write.value.slice(part * PART_CHARS, (part + 1) * PART_CHARS));
+    const { value } = write;
+    for (let part = 0, start = 0; start < value.length || part === 0; part++) {
+      let end = Math.min(value.length, start + PART_CHARS);
+      // Never between the two halves of a surrogate pair: a lone half is stored as U+FFFD.
+      if (end < value.length && isHighSurrogate(value.charCodeAt(end - 1))) end--;
+      sql.exec("INSERT INTO journal_parts (seq, part, text) VALUES (?, ?, ?)", seq, part, value.slice(start, end));
+      start = end;
     }
   }
 
@@ -227,4 +232,8 @@ export class JournalTable {
     this.sql.exec("DELETE FROM journal_parts WHERE seq = ?", seq);
     this.sql.exec("DELETE FROM journal WHERE seq = ?", seq);
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

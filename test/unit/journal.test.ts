@@ -120,6 +120,17 @@ describe("journal table", () => {
     });
   });
 
+  it("keeps a character whose two UTF-16 halves fall on either side of a part boundary", async () => {
+    await inJournal(async (table) => {
+      // A part holds 512 Ki characters: the emoji's surrogate pair straddles the first boundary.
+      const big = `${"a".repeat(512 * 1024 - 1)}😀${"b".repeat(10)}`;
+      table.commit(write("c/emoji", big));
+      const value = table.pending("c/")[0]?.value ?? "";
+      expect(value.slice(512 * 1024 - 2, 512 * 1024 + 2)).toBe("a😀b");
+      expect(value === big).toBe(true);
+    });
+  });
+
   it("forgets a group's writes so that none of them lands afterwards", async () => {
     await inJournal(async (table) => {
       const kv = recordingKv();
