@@ -179,8 +179,12 @@ export class JournalTable {
   }
 
   private async writeOne(kv: KVNamespace, { row, write, seqs }: { row: JournalRow; write: KvWrite; seqs: number[] }): Promise<void> {
-    // Forgotten (its conversation deleted) while it waited its turn: it must not land now.
-    if (this.sql.exec("SELECT 1 FROM journal WHERE seq = ?", row.seq).toArray().length === 0) return;
+    // One write of a key at a time, in commit order: the alarm and a listing's flush can both reach
+    // it, and a second put while the first is under way could land after a forget that waited only for one.
+    for (let earlier = this.flushing.get(row.key); earlier; earlier = this.flushing.get(row.key)) await earlier.catch(() => undefined);
+    // Forgotten (its conversation deleted) while it waited its turn, or written meanwhile: it must not land now.
+    const current = this.sql.exec<{ kept_until: number | null }>("SELECT kept_until FROM journal WHERE seq = ?", row.seq).toArray()[0];
+    if (!current || current.kept_until !== null) return;
     write.value = this.valueOf(row.seq);
     const flush = applyKvWrite(kv, write);
     this.flushing.set(row.key, flush);

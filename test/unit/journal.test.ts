@@ -171,6 +171,37 @@ describe("journal table under a batch", () => {
   });
 });
 
+describe("journal table under concurrent flushes", () => {
+  it("writes a key once when a listing's flush reaches it while the alarm's put of it is under way, and a forget waits for that put", async () => {
+    await inJournal(async (table) => {
+      const puts: string[] = [];
+      let landFirstPut: () => void = () => undefined;
+      const kv = {
+        put(key: string) {
+          puts.push(key);
+          // The first put (the alarm's) lands only when the test says so.
+          if (puts.length === 1) return new Promise<void>((resolve) => (landFirstPut = resolve));
+          return Promise.resolve();
+        },
+        async delete() {},
+      } as unknown as KVNamespace;
+      table.commit(write("c/1"));
+      const alarm = table.flush(kv);
+      const listing = table.flushUnder(kv, "c/");
+      let forgotten = false;
+      const forgetting = table.forget("c/").then(() => {
+        forgotten = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      // The alarm's put could still land: answering now would let it land after the delete.
+      expect(forgotten).toBe(false);
+      landFirstPut();
+      await Promise.all([alarm, listing, forgetting]);
+      expect(puts).toEqual(["c/1"]);
+    });
+  });
+});
+
 describe("journal objects", () => {
   it("are named per location and shard, a conversation always on the same shard", () => {
     expect(shardOf("conversations/t/conv_1/", JOURNAL_SHARDS)).toBe(shardOf("conversations/t/conv_1/", JOURNAL_SHARDS));
