@@ -34,8 +34,11 @@ export interface KvWriter {
   pending(group: string): Promise<PendingWrite[]>;
   /** Resolves once KV has every accepted write under `prefix`, across groups (before listing KV). */
   settle(prefix: string): Promise<void>;
-  /** Drops `group`'s writes that are not in KV yet; resolves once none of them can land any more. Answers how many it dropped. */
-  forget(group: string): Promise<number>;
+  /**
+   * Drops `group`'s writes (only `key`'s when given); resolves once none of them can land any more.
+   * Answers their keys, written ones included: a KV list may not show a key put moments ago.
+   */
+  forget(group: string, key?: string): Promise<string[]>;
 }
 
 /** Puts the write into KV, then deletes what it supersedes (a lost delete only lingers until its TTL: readers skip superseded keys). */
@@ -50,7 +53,7 @@ export function directKvWriter(kv: KVNamespace): KvWriter {
     commit: (_group, write) => applyKvWrite(kv, write),
     pending: async () => [],
     settle: async () => undefined,
-    forget: async () => 0,
+    forget: async () => [],
   };
 }
 
@@ -58,6 +61,11 @@ export function directKvWriter(kv: KVNamespace): KvWriter {
 export async function readThrough(kv: KVNamespace, writer: KvWriter, key: string): Promise<string | null> {
   const [pending, stored] = await Promise.all([writer.pending(key), kv.get(key)]);
   return pending.find((write) => write.key === key)?.value ?? stored;
+}
+
+/** Drops what the writer holds of one key committed with `commitKey`, and not of the keys it begins. */
+export function forgetKey(writer: KvWriter, key: string): Promise<string[]> {
+  return writer.forget(key, key);
 }
 
 /** Commits one key on its own (its own group), with no metadata and nothing superseded. */

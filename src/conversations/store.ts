@@ -220,10 +220,11 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
     async delete(tenant, id) {
       const prefix = prefixOf(tenant, id);
       // What the writer still holds must never land after the keys are gone.
-      const dropped = await writer.forget(prefix);
-      const keys = await listAll(prefix);
-      await Promise.all(keys.map((key) => kv.delete(key.name)));
-      return keys.length > 0 || dropped > 0;
+      const held = await writer.forget(prefix);
+      // The writer's keys too: one it put moments ago may not be listed yet.
+      const keys = new Set([...(await listAll(prefix)).map((key) => key.name), ...held]);
+      await Promise.all([...keys].map((key) => kv.delete(key)));
+      return keys.size > 0;
     },
   };
 }

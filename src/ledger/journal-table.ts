@@ -107,13 +107,15 @@ export class JournalTable {
       .map((row) => ({ key: row.key, value: this.valueOf(row.seq), metadata: JSON.parse(row.metadata) as KvWriteMetadata }));
   }
 
-  async forget(prefix: string): Promise<number> {
-    const rows = this.rowsUnder(prefix);
+  /** Drops the entries under `prefix` (only `key`'s when given), written or not, once no write of theirs is under way; answers their keys. */
+  async forget(prefix: string, key?: string): Promise<string[]> {
+    const held = (name: string) => (key === undefined ? name.startsWith(prefix) : name === key);
+    const rows = this.rowsUnder(prefix).filter((row) => held(row.key));
     this.storage.transactionSync(() => {
       for (const row of rows) this.dropKey(row.key);
     });
-    await Promise.allSettled([...this.flushing].filter(([key]) => key.startsWith(prefix)).map(([, flush]) => flush));
-    return rows.length;
+    await Promise.allSettled([...this.flushing].filter(([name]) => held(name)).map(([, flush]) => flush));
+    return rows.map((row) => row.key);
   }
 
   /** When there is next something to do (a write due, a kept entry to let go), or null when the journal is empty. */

@@ -34,7 +34,7 @@ export function createJournal(namespace: DurableObjectNamespace<Ledger>, place: 
     settle: async (prefix: string) => {
       await Promise.all(Array.from({ length: shards }, (_, shard) => object(shard).flushWrites(prefix)));
     },
-    forget: (group: string) => objectFor(group).forgetWrites(group),
+    forget: (group: string, key?: string) => objectFor(group).forgetWrites(group, key),
   };
 }
 

@@ -121,8 +121,8 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     await this.journal.flushUnder(this.env.CONVERSATIONS, prefix);
   }
 
-  async forgetWrites(prefix: string): Promise<number> {
-    return this.journal.forget(prefix);
+  async forgetWrites(prefix: string, key?: string): Promise<string[]> {
+    return this.journal.forget(prefix, key);
   }
 
   override async alarm(): Promise<void> {

@@ -3,7 +3,7 @@
 // another tenant's id is simply not found. A response expires with conversations.
 
 import type { KvWriter } from "../conversations/kv-writes.js";
-import { commitKey, readThrough } from "../conversations/kv-writes.js";
+import { commitKey, forgetKey, readThrough } from "../conversations/kv-writes.js";
 import { MIN_KV_TTL_SECONDS } from "../lib/kv.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 
@@ -32,8 +32,8 @@ export function createResponseStore(kv: KVNamespace, writer: KvWriter, ttlSecond
       const key = keyOf(tenant, id);
       // What the writer still holds must not land after the delete; a KV delete does not say whether
       // the key existed, and the DELETE answers 404 for an unknown id.
-      const dropped = await writer.forget(key);
-      if (dropped === 0 && (await kv.get(key)) === null) return false;
+      const held = await forgetKey(writer, key);
+      if (held.length === 0 && (await kv.get(key)) === null) return false;
       await kv.delete(key);
       return true;
     },
