@@ -166,8 +166,9 @@ function parseConfig(env: Env): Config {
     tenantTools: parseTenantTools(env.TENANT_SERVER_TOOLS),
     conversations: {
       ttlSeconds: integer(env, "CONVERSATION_TTL_SECONDS", 30 * 86_400, MIN_KV_TTL_SECONDS, 365 * 86_400),
-      // KV takes values up to 25 MiB; every turn rewrites the snapshot, so keep it well below.
-      maxBytes: integer(env, "MAX_CONVERSATION_BYTES", 2 * 1_048_576, 1_024, 25 * 1_048_576 - 1_024),
+      // Every turn rewrites the snapshot, so keep it well below KV's 25 MiB. It also crosses to the
+      // journal in one RPC (32 MiB), as UTF-16 once it holds a character outside Latin-1: 2 bytes each.
+      maxBytes: integer(env, "MAX_CONVERSATION_BYTES", 2 * 1_048_576, 1_024, 15 * 1_048_576),
     },
   };
 }

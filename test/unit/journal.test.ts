@@ -2,6 +2,7 @@ import { reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:tes
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
+import { readConfig } from "../../src/config.js";
 import type { KvWrite } from "../../src/conversations/kv-writes.js";
 import type { TurnRecord } from "../../src/conversations/store.js";
 import { createConversationStore } from "../../src/conversations/store.js";
@@ -290,6 +291,17 @@ describe("conversation store through the journal", () => {
     const store = createConversationStore({ kv: lagging, writer: createJournal(LEDGER, where), ttlSeconds: 3600, maxBytes: 1_000_000 });
     expect(await store.delete("default", "conv_recent")).toBe(true);
     expect((await KV.list({ prefix })).keys).toHaveLength(0);
+  });
+});
+
+describe("a snapshot at the size limit", () => {
+  it("commits and reads back through the journal at the largest MAX_CONVERSATION_BYTES allows, whatever its characters", async () => {
+    const { maxBytes } = readConfig(testEnv({ MAX_CONVERSATION_BYTES: String(25 * 1_048_576) })).conversations;
+    // One character outside Latin-1 and the whole string crosses RPC as UTF-16: two bytes a character.
+    const value = `${"a".repeat(maxBytes - 4)}😀`;
+    const journal = createJournal(LEDGER, `test-${crypto.randomUUID().slice(0, 8)}`);
+    await journal.commit("c/", { key: "c/1", value, metadata: {}, expirationTtl: 3600, supersedes: [] });
+    expect((await journal.pending("c/"))[0]?.value.length).toBe(value.length);
   });
 });
 
