@@ -79,6 +79,17 @@ export interface ConversationStoreOptions {
   maxBytes: number;
 }
 
+/** KV's limit on a key's metadata. */
+const MAX_METADATA_BYTES = 1024;
+
+/** So many turns ran at once on one conversation that its next snapshot cannot name them all. */
+export class ConversationBranchesError extends Error {
+  constructor(readonly heads: number) {
+    super(`The conversation has ${heads} concurrent branches, more than one snapshot can merge; retry the turn once they have been merged.`);
+    this.name = "ConversationBranchesError";
+  }
+}
+
 export class ConversationTooLargeError extends Error {
   constructor(
     readonly bytes: number,
@@ -178,6 +189,10 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
         created_at: turns[0]?.started_at ?? turn.started_at,
         updated_at: Math.max(...turns.map((each) => each.completed_at)),
       };
+      // KV refuses metadata over 1 KiB, and a write it will always refuse must fail the turn now,
+      // not wait in the journal for ever: the title gives way first, then the turn is refused.
+      if (byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) metadata.title = null;
+      if (byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) throw new ConversationBranchesError(parents.length);
       // The parents become redundant once this key is in KV; deleting them then keeps reads to one
       // list and one get. A lost delete only lingers until its TTL: readers skip superseded keys.
       await writer.commit(prefix, {

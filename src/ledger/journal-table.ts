@@ -2,8 +2,9 @@
 // object's alarm, retried until they land. A committed write is in the object's transactional
 // storage before `commit` answers, so a turn the client saw survives the Worker that ran it.
 //
-// A written entry is kept a few seconds more and still returned to readers: a KV list made while its
-// put was under way may not show it.
+// A written entry is kept a minute more and still returned to readers: a KV list made while its put
+// was under way may not show it, and KV caches what a location read (a miss included) for up to a
+// minute, so a reader there could otherwise be told by its cache that a just-written key is not there.
 //
 // Values are split into parts: a Durable Object's SQLite row holds at most 2 MB, a conversation
 // snapshot may be larger.
@@ -15,8 +16,8 @@ import { applyKvWrite } from "../conversations/kv-writes.js";
 const PART_CHARS = 512 * 1024;
 /** A failed KV write is retried after 1 s, doubling, at most this far apart; it is never dropped. */
 const MAX_RETRY_DELAY_MS = 60_000;
-/** How long a written entry is still handed to readers: far longer than a KV list in flight takes. */
-export const KEEP_WRITTEN_MS = 10_000;
+/** How long a written entry is still handed to readers: KV's cache time in a location (60 s). */
+export const KEEP_WRITTEN_MS = 60_000;
 /** KV writes in flight at once while a batch is written. */
 const FLUSH_CONCURRENCY = 4;
 

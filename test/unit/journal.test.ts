@@ -255,6 +255,16 @@ describe("conversation store through the journal", () => {
     expect((await store.load("default", "conv_journal"))?.turns.map((entry) => entry.id)).toEqual(["turn_1", "turn_2"]);
   });
 
+  it("refuses a turn whose snapshot KV would always refuse (too many branches for its metadata), leaving nothing in the journal", async () => {
+    const where = place();
+    const store = storeAt(where);
+    await store.append("default", "conv_branches", null, turn("turn_1", 1000));
+    const base = await store.load("default", "conv_branches");
+    const heads = Array.from({ length: 40 }, (_, index) => `000000000001000-turn_branch_${index}_abcdefghij`);
+    await expect(store.append("default", "conv_branches", { ...base!, heads }, turn("turn_2", 2000))).rejects.toThrow(/concurrent branches/);
+    expect((await store.load("default", "conv_branches"))?.turns.map((entry) => entry.id)).toEqual(["turn_1"]);
+  });
+
   it("lists a conversation whose first turn is still only in the journal", async () => {
     const store = storeAt(place());
     await store.append("default", "conv_listed", null, turn("turn_1", 1000));
