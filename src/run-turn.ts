@@ -52,6 +52,8 @@ export interface TurnRequest {
   continuesTurn?: string;
   /** The trace this turn continues (a client's `traceparent`); a new trace without one. */
   trace?: TraceContext;
+  /** The Responses API object this turn answers (recorded with the turn, so a conversation's DELETE finds it). */
+  responseId?: string;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
@@ -142,6 +144,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       input_count: input.length,
       messages,
       trace: tracer.finish({ endMs: completedAt, steps, incomplete }, services.redact),
+      ...(request.responseId ? { response_id: request.responseId } : {}),
     };
   };
 

@@ -26,6 +26,8 @@ export interface TurnRecord {
   messages: ChatMessage[];
   /** What happened during the turn, as spans (src/trace/turn-trace.ts). Absent in older turns. */
   trace?: TurnTrace;
+  /** The stored Responses API object that answered this turn, if any: deleting the conversation deletes it too. */
+  response_id?: string;
 }
 
 export interface Conversation {

@@ -89,7 +89,13 @@ conversations.delete("/conversations/:id", async (c) => {
       code: "tool_forget_failed",
     });
   }
-  const deleted = await c.get("services").store.delete(tenant, id);
+  const { store, responses } = c.get("services");
+  // The Responses objects that answered its turns go first: if one cannot be deleted, the
+  // conversation is kept and the DELETE can be retried.
+  const conversation = await store.load(tenant, id);
+  const responseIds = (conversation?.turns ?? []).flatMap((turn) => (turn.response_id ? [turn.response_id] : []));
+  await Promise.all(responseIds.map((responseId) => responses.delete(tenant, responseId)));
+  const deleted = await store.delete(tenant, id);
   const forgottenByTools = Object.values(tools.forgotten).reduce((sum, count) => sum + count, 0);
   if (!deleted && forgottenByTools === 0) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
   return c.json({ id, object: "conversation.deleted", deleted: true, tools: tools.forgotten });

@@ -75,6 +75,7 @@ responses.post("/responses", async (c) => {
     ...(instructions ? { instructions } : {}),
     ...(store ? {} : { store: false }),
     ...(previous ? { continuesTurn: previous.turn_id } : {}),
+    ...(store ? { responseId: `resp_${token}` } : {}),
     trace,
   };
   const kept = store || previous !== null || named !== null;

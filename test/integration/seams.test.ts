@@ -70,6 +70,22 @@ describe("continuing a Responses conversation", () => {
   });
 });
 
+describe("deleting a conversation", () => {
+  it("deletes the stored Responses objects that answered its turns, and only those", async () => {
+    switchboard.upstream.enqueue(reply.text("one"));
+    const first = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "hello" })).json()) as { id: string; conversation: { id: string } };
+    switchboard.upstream.enqueue(reply.text("two"));
+    const second = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "again", previous_response_id: first.id })).json()) as { id: string };
+    switchboard.upstream.enqueue(reply.text("elsewhere"));
+    const other = (await (await post("/v1/responses", { model: "gpt-5-mini", input: "another conversation" })).json()) as { id: string };
+
+    expect((await switchboard.request(`/v1/conversations/${first.conversation.id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await switchboard.request(`/v1/responses/${first.id}`)).status).toBe(404);
+    expect((await switchboard.request(`/v1/responses/${second.id}`)).status).toBe(404);
+    expect((await switchboard.request(`/v1/responses/${other.id}`)).status).toBe(200);
+  });
+});
+
 describe("item references", () => {
   it("refuses a reference shaped like an item id that names nothing, instead of dropping it", async () => {
     const response = await post("/v1/responses", {
