@@ -6,6 +6,8 @@ import { directKvWriter } from "../../src/conversations/kv-writes.js";
 import type { TurnRecord } from "../../src/conversations/store.js";
 import { ConversationTooLargeError, createConversationStore, MIN_KV_TTL_SECONDS, messagesOf } from "../../src/conversations/store.js";
 
+import { turn } from "./support/turns.js";
+
 const KV = (env as unknown as { CONVERSATIONS: KVNamespace }).CONVERSATIONS;
 
 const store = (overrides: { kv?: KVNamespace; writer?: KvWriter; ttlSeconds?: number; maxBytes?: number } = {}) =>
@@ -13,19 +15,6 @@ const store = (overrides: { kv?: KVNamespace; writer?: KvWriter; ttlSeconds?: nu
 
 let counter = 0;
 const uniqueId = (label: string) => `conv_${label}_${++counter}_${crypto.randomUUID().slice(0, 8)}`;
-
-function turn(id: string, startedAt: number, text = id): TurnRecord {
-  return {
-    id,
-    started_at: startedAt,
-    completed_at: startedAt + 10,
-    incomplete: false,
-    messages: [
-      { role: "user", content: `question ${text}` },
-      { role: "assistant", content: `answer ${text}` },
-    ],
-  };
-}
 
 async function keysOf(tenant: string, id: string): Promise<string[]> {
   const listed = await KV.list({ prefix: `conversations/${encodeURIComponent(tenant)}/${id}/` });

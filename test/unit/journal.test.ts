@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
 import { readConfig } from "../../src/config.js";
 import type { KvWrite } from "../../src/conversations/kv-writes.js";
-import type { TurnRecord } from "../../src/conversations/store.js";
 import { createConversationStore } from "../../src/conversations/store.js";
 import { createJournal, JOURNAL_SHARDS, placeOf, shardOf } from "../../src/ledger/journal.js";
 import { JournalTable, KEEP_WRITTEN_MS } from "../../src/ledger/journal-table.js";
@@ -14,6 +13,7 @@ import type { StoredResponse } from "../../src/responses/store.js";
 import { createResponseStore } from "../../src/responses/store.js";
 import { eventually } from "../integration/support/eventually.js";
 import { CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
+import { turn } from "./support/turns.js";
 
 const LEDGER = (env as unknown as { LEDGER: DurableObjectNamespace<Ledger> }).LEDGER;
 const KV = (env as unknown as { CONVERSATIONS: KVNamespace }).CONVERSATIONS;
@@ -215,19 +215,6 @@ describe("journal objects", () => {
     expect(placeOf(new Request("https://x"))).toBe("any");
   });
 });
-
-function turn(id: string, startedAt: number): TurnRecord {
-  return {
-    id,
-    started_at: startedAt,
-    completed_at: startedAt + 10,
-    incomplete: false,
-    messages: [
-      { role: "user", content: `question ${id}` },
-      { role: "assistant", content: `answer ${id}` },
-    ],
-  };
-}
 
 describe("conversation store through the journal", () => {
   const place = () => `test-${crypto.randomUUID().slice(0, 8)}`;
