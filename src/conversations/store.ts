@@ -9,6 +9,8 @@
 // committed turn until KV has it. Readers merge the writer's pending keys with KV's, so a turn is
 // visible from the moment it is committed, wherever its key is at the time.
 
+import { byteLength } from "../lib/bytes.js";
+import { MAX_KV_METADATA_BYTES, MIN_KV_TTL_SECONDS } from "../lib/kv.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { isJsonObject } from "../protocol/types.js";
 import type { TurnTrace } from "../trace/turn-trace.js";
@@ -81,9 +83,6 @@ export interface ConversationStoreOptions {
   maxBytes: number;
 }
 
-/** KV's limit on a key's metadata. */
-const MAX_METADATA_BYTES = 1024;
-
 /** So many turns ran at once on one conversation that its next snapshot cannot name them all. */
 export class ConversationBranchesError extends Error {
   constructor(readonly heads: number) {
@@ -110,8 +109,6 @@ export interface ConversationStore {
   /** The tenant's conversations, a page of KV keys at a time (one list call, no reads). */
   list(tenant: string, options: { limit: number; cursor?: string }): Promise<ConversationPage>;
 }
-
-import { MIN_KV_TTL_SECONDS } from "../lib/kv.js";
 
 export { MIN_KV_TTL_SECONDS };
 
@@ -193,8 +190,8 @@ export function createConversationStore(options: ConversationStoreOptions): Conv
       };
       // KV refuses metadata over 1 KiB, and a write it will always refuse must fail the turn now,
       // not wait in the journal for ever: the title gives way first, then the turn is refused.
-      if (byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) metadata.title = null;
-      if (byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) throw new ConversationBranchesError(parents.length);
+      if (byteLength(JSON.stringify(metadata)) > MAX_KV_METADATA_BYTES) metadata.title = null;
+      if (byteLength(JSON.stringify(metadata)) > MAX_KV_METADATA_BYTES) throw new ConversationBranchesError(parents.length);
       // The parents become redundant once this key is in KV; deleting them then keeps reads to one
       // list and one get. A lost delete only lingers until its TTL: readers skip superseded keys.
       await writer.commit(prefix, {
@@ -296,8 +293,4 @@ function titleOf(turns: readonly TurnRecord[]): string | null {
 /** Sortable by start time, unique by turn id. */
 function snapshotName(turn: TurnRecord): string {
   return `${turn.started_at.toString().padStart(15, "0")}-${turn.id}`;
-}
-
-function byteLength(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
 }

@@ -1,6 +1,7 @@
 // GET /v1/models and GET /v1/tools: what a client can ask for, as OpenAI clients list it.
 
 import { Hono } from "hono";
+import { byteLength } from "../lib/bytes.js";
 import { toolsForRequest } from "../run-turn.js";
 import type { ServerTool } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
@@ -26,7 +27,7 @@ catalog.get("/tools", async (c) => {
  * TENANT_SERVER_TOOLS (per key) send fewer.
  */
 function cost(tool: ServerTool) {
-  const bytes = new TextEncoder().encode(JSON.stringify(tool.definition)).byteLength;
+  const bytes = byteLength(JSON.stringify(tool.definition));
   return { definition_bytes: bytes, estimated_tokens: Math.ceil(bytes / 4) };
 }
 

@@ -3,6 +3,7 @@
 // (`invoke_agent`, `chat`, `execute_tool`, `gen_ai.*` attributes), so it maps onto any OTel backend.
 // It is built from the loop's hooks only: the loop does not know it is traced.
 
+import { byteLength } from "../lib/bytes.js";
 import type { LoopHooks, ModelCallEvent, ToolResultEvent } from "../loop/tool-loop.js";
 import type { Usage } from "../protocol/types.js";
 import type { TraceContext } from "./context.js";
@@ -247,8 +248,4 @@ export function hostOf(url: string): string | null {
   } catch {
     return null;
   }
-}
-
-function byteLength(text: string): number {
-  return new TextEncoder().encode(text).byteLength;
 }

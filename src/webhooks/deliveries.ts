@@ -2,6 +2,7 @@
 // and updated as its turn runs. The record is how a replayed delivery is recognised, and how a
 // redelivered queue message (queues deliver at least once) is recognised as already done.
 
+import { byteLength } from "../lib/bytes.js";
 import { sha256Hex } from "../lib/hash.js";
 import { putRecord } from "../lib/kv.js";
 
@@ -69,7 +70,7 @@ export async function deadLetterKey(hook: string, deliveryId: string, kind: Webh
 const METADATA_BYTE_BUDGET = 1000;
 
 export function withinMetadataLimit<Letter extends { last_error: string | null }>(letter: Letter): Letter {
-  const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).byteLength;
+  const bytes = (value: unknown) => byteLength(JSON.stringify(value));
   let lastError = letter.last_error === null ? null : [...letter.last_error].slice(0, 300).join("");
   while (lastError && bytes({ ...letter, last_error: lastError }) > METADATA_BYTE_BUDGET) lastError = [...lastError].slice(0, -20).join("");
   return { ...letter, last_error: lastError || null };
