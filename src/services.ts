@@ -40,13 +40,14 @@ export interface ServiceOptions {
 export function createServices(env: Env, config: Config, options: ServiceOptions): Services {
   const { log } = options;
   const budget = new InvocationBudget(config.limits.maxToolInvocations);
+  // Stored responses and mixed steps are committed where the request's turns are.
   const journal = createJournal(env.LEDGER, options.place);
   return {
     config,
     log,
     budget,
     model: createModelPort(createModelClient(config, log)),
-    store: createConversationStore({ kv: env.CONVERSATIONS, writer: journal, ...config.conversations }),
+    store: conversationStore(env, config, options.place),
     registry: createServerToolRegistry({ env, config, budget, log }),
     mixedSteps: createMixedSteps(env.CONVERSATIONS, journal),
     claims: createClaims(env.LEDGER),

@@ -21,6 +21,9 @@ export const KEEP_WRITTEN_MS = 60_000;
 /** KV writes in flight at once while a batch is written. */
 const FLUSH_CONCURRENCY = 4;
 
+/** Every column of a journal row but the value, which is read from its parts only when needed. */
+const ROW_COLUMNS = "seq, key, metadata, ttl, supersedes, attempts, kept_until";
+
 interface JournalRow {
   seq: number;
   key: string;
@@ -113,7 +116,7 @@ export class JournalTable {
     const held = (name: string) => (key === undefined ? name.startsWith(prefix) : name === key);
     const rows = this.rowsUnder(prefix).filter((row) => held(row.key));
     this.storage.transactionSync(() => {
-      for (const row of rows) this.dropKey(row.key);
+      for (const row of rows) this.dropSeq(row.seq);
     });
     await Promise.allSettled([...this.flushing].filter(([name]) => held(name)).map(([, flush]) => flush));
     return rows.map((row) => row.key);
@@ -139,15 +142,7 @@ export class JournalTable {
    * written: the later one carries its deletes. An entry is marked written only once KV has it.
    */
   async flush(kv: KVNamespace, now = Date.now()): Promise<void> {
-    await this.write(
-      kv,
-      this.sql
-        .exec<JournalRow>(
-          "SELECT seq, key, metadata, ttl, supersedes, attempts, kept_until FROM journal WHERE kept_until IS NULL AND next_at <= ? ORDER BY seq",
-          now,
-        )
-        .toArray(),
-    );
+    await this.write(kv, this.sql.exec<JournalRow>(`SELECT ${ROW_COLUMNS} FROM journal WHERE kept_until IS NULL AND next_at <= ? ORDER BY seq`, now).toArray());
   }
 
   /** Writes every entry under `prefix` that KV has not got yet, now, whenever it was due. */
@@ -213,11 +208,7 @@ export class JournalTable {
     return (
       this.sql
         // A range on the key's index: every key that starts with the prefix sorts between these two.
-        .exec<JournalRow>(
-          "SELECT seq, key, metadata, ttl, supersedes, attempts, kept_until FROM journal WHERE key >= ? AND key < ? ORDER BY seq",
-          prefix,
-          `${prefix}\uffff`,
-        )
+        .exec<JournalRow>(`SELECT ${ROW_COLUMNS} FROM journal WHERE key >= ? AND key < ? ORDER BY seq`, prefix, `${prefix}\uffff`)
         .toArray()
     );
   }
