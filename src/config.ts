@@ -2,9 +2,9 @@
 // the env object; parsing them is cheap). Out-of-range numbers are clamped, never trusted; a value of
 // the wrong form is a ConfigError naming the variable and the form it needs, never a silent default.
 
-import { MIN_KV_TTL_SECONDS } from "./conversations/store.js";
 import type { Env } from "./env.js";
 import { namedVariable } from "./env.js";
+import { MIN_KV_TTL_SECONDS } from "./lib/kv.js";
 import type { McpServersSetting } from "./mcp/servers-config.js";
 import { parseMcpServers } from "./mcp/servers-config.js";
 import type { ParameterPolicy } from "./protocol/parameters.js";
@@ -12,6 +12,7 @@ import { isJsonObject } from "./protocol/types.js";
 import { parseKeyList } from "./security/api-keys.js";
 import { configuredSecrets } from "./security/secrets.js";
 import { PLATFORM_INVOCATIONS_PER_REQUEST } from "./tools/invocation-budget.js";
+import { hooks } from "./webhooks/hooks.js";
 
 export interface Config {
   dmxapi: {
@@ -159,15 +160,15 @@ function parseConfig(env: Env): Config {
     idempotencyTtlSeconds: integer(env, "IDEMPOTENCY_TTL_SECONDS", 86_400, MIN_KV_TTL_SECONDS, 30 * 86_400),
     streamKeepAliveMs: integer(env, "STREAM_KEEPALIVE_MS", 10_000, 100, 600_000),
     webhookRetryBaseSeconds: integer(env, "WEBHOOK_RETRY_BASE_SECONDS", 10, 0, 3_600),
-    secrets: [...configuredSecrets(env), ...mcpSecrets.filter((secret) => secret !== "")],
+    secrets: [...configuredSecrets(env, hooks.values()), ...mcpSecrets.filter((secret) => secret !== "")],
     toolSchemaTtlMs: integer(env, "TOOL_SCHEMA_TTL_SECONDS", 60, 0, 86_400) * 1000,
     mcpServers,
     mcpAllowedOrigins: list(env.MCP_ALLOWED_ORIGINS),
     tenantTools: parseTenantTools(env.TENANT_SERVER_TOOLS),
     conversations: {
       ttlSeconds: integer(env, "CONVERSATION_TTL_SECONDS", 30 * 86_400, MIN_KV_TTL_SECONDS, 365 * 86_400),
-      // Every turn rewrites the snapshot, so keep it well below KV's 25 MiB. It also crosses to the
-      // journal in one RPC (32 MiB), as UTF-16 once it holds a character outside Latin-1: 2 bytes each.
+      // A turn's history comes from its home in one RPC (32 MiB), as UTF-16 once it holds a character
+      // outside Latin-1 (2 bytes each), and the KV copy must stay below KV's 25 MiB.
       maxBytes: integer(env, "MAX_CONVERSATION_BYTES", 2 * 1_048_576, 1_024, 15 * 1_048_576),
     },
   };

@@ -18,7 +18,11 @@ export interface McpServerOptions {
   tools: () => Promise<ServerTool[]>;
   registry: ToolRegistry;
   limits: { toolTimeoutMs: number; maxToolOutputChars: number };
-  /** The context a tool Worker receives for the call answering JSON-RPC request `id`. */
+  /**
+   * The context a tool Worker receives for the call answering JSON-RPC request `id`, made once per
+   * call. Its idempotency key must be minted by the server, never built from `id` or anything else
+   * the client chose: two clients may well send the same ids.
+   */
   context: (id: JsonRpcRequest["id"]) => ToolCallContext;
   signal?: AbortSignal;
   onToolResult?: (event: { tool: string; outcome: ToolOutcome; durationMs: number }) => void;

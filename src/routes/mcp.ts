@@ -9,6 +9,7 @@ import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { streamSSE } from "hono/streaming";
 import { ApiError, invalidRequest } from "../errors.js";
+import { randomToken } from "../lib/ids.js";
 import type { JsonRpcRequest, JsonRpcResponse } from "../mcp/protocol.js";
 import {
   asMessage,
@@ -111,16 +112,18 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Json
       },
       registry,
       limits: config.limits,
-      context: (id) => {
-        const toolCallId = `mcp_${requestId}_${String(id)}`;
-        return {
-          conversation_id: conversationId,
-          tool_call_id: toolCallId,
-          request_id: requestId,
-          tenant,
-          idempotency_key: `${tenant}:${conversationId}:${toolCallId}`,
-        };
-      },
+      context: (id) => ({
+        conversation_id: conversationId,
+        // For logs only: X-Request-Id and the JSON-RPC id are the client's to choose, so two clients
+        // can send the same pair.
+        tool_call_id: `mcp_${requestId}_${String(id)}`,
+        request_id: requestId,
+        tenant,
+        // A tools/call has no Switchboard turn around it to re-run, so it runs once per request: its
+        // key is minted here, never built from client-chosen values (a shared one would hand one
+        // client's side effect, e.g. a saved note, to another as "already done").
+        idempotency_key: mcpIdempotencyKey(tenant),
+      }),
       signal: c.req.raw.signal,
       onToolResult: ({ tool, outcome, durationMs }) =>
         log.info("mcp_tool_call", { tool, duration_ms: durationMs, ok: outcome.ok, ...(outcome.ok ? {} : { error_type: outcome.type }) }),
@@ -128,6 +131,11 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Json
       log.error("mcp_request_failed", { method: request.method, message: error instanceof Error ? error.message : String(error) });
       return rpcError(request.id, JSONRPC_ERRORS.internalError, "The request failed unexpectedly.");
     });
+}
+
+/** The authenticated tenant and a server-minted random id: unique to one tools/call, whatever the client sent. */
+function mcpIdempotencyKey(tenant: string): string {
+  return `${tenant}:mcp:${randomToken(32)}`;
 }
 
 function checkHeaders(c: Context<AppEnv>): void {

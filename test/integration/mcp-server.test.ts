@@ -133,6 +133,22 @@ describe("POST /mcp with the official MCP client", () => {
     );
     expect(JSON.stringify(await elsewhere.json())).not.toContain("mcp note");
   });
+
+  it("saves both notes of two clients that send the same X-Request-Id and JSON-RPC id: the idempotency key is the server's", async () => {
+    const sameIds = { "X-Conversation-Id": "conv_mcp_same_ids", "X-Request-Id": "req_chosen_by_every_client" };
+    const save = (text: string) =>
+      rpc({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "notes", arguments: { action: "save", text } } }, sameIds);
+    const first = (await (await save("first client's note")).json()) as { result: { isError: boolean; structuredContent: { status: string; id: string } } };
+    const second = (await (await save("second client's note")).json()) as { result: { isError: boolean; structuredContent: { status: string; id: string } } };
+    expect(first.result).toMatchObject({ isError: false, structuredContent: { status: "saved", text: "first client's note" } });
+    expect(second.result).toMatchObject({ isError: false, structuredContent: { status: "saved", text: "second client's note" } });
+    expect(second.result.structuredContent.id).not.toBe(first.result.structuredContent.id);
+
+    const recalled = (await (
+      await rpc({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "notes", arguments: { action: "recall" } } }, sameIds)
+    ).json()) as { result: { structuredContent: { notes: Array<{ text: string }> } } };
+    expect(recalled.result.structuredContent.notes.map((note) => note.text).sort()).toEqual(["first client's note", "second client's note"]);
+  });
 });
 
 describe("POST /mcp over the wire", () => {
