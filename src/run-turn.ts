@@ -1,14 +1,16 @@
 // One turn of a conversation, for every door (chat route, streaming, webhooks, the next API
-// surface): load the history, learn the tools, run the loop through the model port, store the
-// turn. Nothing is written unless the turn completes, so a failed turn leaves the conversation
-// exactly as it was; a streamed turn that fails after the client saw part of it keeps that part.
+// surface): take the conversation from its home (its history comes with it), learn the tools, run
+// the loop through the model port, commit the turn and everything it produced in one transaction.
+// Nothing is written unless the turn completes, so a failed turn leaves the conversation exactly as
+// it was; a streamed turn that fails after the client saw part of it keeps that part.
 
 import type { Config } from "./config.js";
 import { toolsForTenant } from "./config.js";
-import type { Conversation, ConversationStore, TurnRecord } from "./conversations/store.js";
-import { ConversationTooLargeError } from "./conversations/store.js";
+import type { ConversationHomes, Lease } from "./conversations/homes.js";
+import type { TurnProducts, TurnRecord } from "./conversations/turns.js";
+import { ConversationBusyError, ConversationGoneError, ConversationTooLargeError } from "./conversations/turns.js";
 import { checkContinues } from "./history/continuation.js";
-import type { MixedSteps } from "./history/mixed-steps.js";
+import { markedCallId, mixedStepIdPrefix, restoreMixedSteps } from "./history/mixed-steps.js";
 import { leadingSystem, reconcileInput } from "./history/reconcile.js";
 import type { CheckedHistory } from "./history/tool-pairs.js";
 import { checkToolCallPairs } from "./history/tool-pairs.js";
@@ -52,17 +54,20 @@ export interface TurnRequest {
   continuesTurn?: string;
   /** The trace this turn continues (a client's `traceparent`); a new trace without one. */
   trace?: TraceContext;
-  /** The Responses API object this turn answers (recorded with the turn, so a conversation's DELETE finds it). */
+  /** The Responses API object this turn answers (recorded with the turn). */
   responseId?: string;
+  /** The claimed Idempotency-Key this turn runs under: a conversation that already committed its answer replays it. */
+  idempotencyKey?: string;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
 export interface TurnServices {
   config: Config;
   model: ModelPort;
-  store: ConversationStore;
+  homes: ConversationHomes;
   registry: ToolRegistry;
-  mixedSteps: MixedSteps;
+  /** Keeps a turn whose commit kept failing after its client saw it: committed later, from a queue. */
+  rescue: (tenant: string, conversationId: string, turn: TurnRecord, products: TurnProducts) => Promise<void>;
   /** Runs work after the response (ctx.waitUntil); a failure is logged, never thrown. */
   defer: (work: Promise<unknown>) => void;
   /** Masks configured secrets, as in logs: applied to the turn's trace before it is stored. */
@@ -75,6 +80,8 @@ export interface TurnOptions {
   stream?: StepStreamListener;
   /** Awaited once the loop has answered, before the turn is committed (a streamed door lets what it wrote leave first). */
   beforeStore?: () => Promise<void>;
+  /** What the door keeps beside the turn (its Responses object, its Idempotency-Key answer): committed with it. */
+  products?: (completed: CompletedTurn) => TurnProducts;
 }
 
 export interface CompletedTurn extends TurnResult {
@@ -91,6 +98,17 @@ export class ConversationFullError extends Error {
     this.name = "ConversationFullError";
   }
 }
+
+/** The conversation already committed this Idempotency-Key's answer (its claim was lost after the commit): replay it. */
+export class AlreadyAnsweredError extends Error {
+  constructor(readonly record: string) {
+    super("This Idempotency-Key's turn is already stored.");
+    this.name = "AlreadyAnsweredError";
+  }
+}
+
+/** A failed commit is tried this many times more for a streamed turn, whose client already has the answer. */
+const STREAMED_COMMIT_RETRIES = [50, 250];
 
 export class TurnDeadlineError extends Error {
   constructor(
@@ -128,11 +146,33 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     serverAddress: hostOf(services.config.dmxapi.baseUrl),
   });
   let steps = 0;
-  const [conversation, discovered] = await Promise.all([
-    request.newConversation ? null : tracer.time("load_conversation", loadConversation(services, request.tenant, request.conversationId)),
-    tracer.time("discover_tools", services.registry.list()),
-  ]);
-  const { history, input } = await prepareHistory(services, request, conversation);
+  // A new conversation has no history to wait for: its home is warmed (and taken) while the model
+  // is called. A turn that keeps nothing takes no lease; it only reads what is there.
+  const leasing = request.store === false ? null : services.homes.begin(beginRequest(request));
+  leasing?.catch(() => undefined);
+  const history = async (): Promise<TurnRecord[]> => {
+    if (!leasing) return (await services.homes.read(request.tenant, request.conversationId))?.turns ?? [];
+    const lease = await leasing;
+    if (lease.replay !== null) throw new AlreadyAnsweredError(lease.replay);
+    checkSize(services.config, lease.bytes);
+    return lease.turns;
+  };
+  let turns: TurnRecord[];
+  let discovered: ServerTool[];
+  try {
+    [turns, discovered] = await Promise.all([
+      request.newConversation ? [] : tracer.time("load_conversation", history()),
+      tracer.time("discover_tools", services.registry.list()),
+    ]);
+  } catch (error) {
+    await endLease(leasing);
+    throw error;
+  }
+  const prepared = await prepareHistory(services, request, turns).catch(async (error: unknown) => {
+    await endLease(leasing);
+    throw error;
+  });
+  const { history: past, input } = prepared;
   const serverTools = toolsForRequest(discovered, services.config, request.tenant, request.allowedTools);
   const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => {
     const completedAt = Date.now();
@@ -174,11 +214,12 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       registry: services.registry,
       serverTools,
       clientTools: request.clientTools,
-      history,
+      history: past,
       input,
       parameters: request.parameters,
       limits: services.config.limits,
       turnId,
+      mixedStepIdPrefix: mixedStepIdPrefix(request.conversationId),
       context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant, traceparent: tracer.traceparent },
       signal,
       hooks: combineHooks(
@@ -197,51 +238,71 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     });
   } catch (error) {
     // Until a stream opened the client saw nothing, and a failure stores nothing.
-    const keptPartial =
-      streamOpened && request.store !== false && (await keepPartial(services, request, conversation, record(withShownText(committed, shownText), true)));
+    const keptPartial = streamOpened && leasing !== null && (await keepPartial(services, request, leasing, record(withShownText(committed, shownText), true)));
+    if (!keptPartial) await endLease(leasing);
     if (deadline.aborted) throw new TurnDeadlineError(request.deadlineMs, keptPartial);
     if (request.signal?.aborted) throw request.signal.reason;
     throw error;
   }
-  const turn = record(result.messages, false);
-  if (request.store === false) return { ...result, conversationId: request.conversationId, turn };
-  await options.beforeStore?.();
-  await Promise.all([
-    storeTurn(services, request, conversation, turn),
-    result.mixedStep ? services.mixedSteps.remember(request.tenant, result.mixedStep) : null,
-  ]);
-  return { ...result, conversationId: request.conversationId, turn };
+  const completed: CompletedTurn = { ...result, conversationId: request.conversationId, turn: record(result.messages, false) };
+  if (!leasing) return completed;
+  let products: TurnProducts;
+  try {
+    await options.beforeStore?.();
+    products = { ...options.products?.(completed) };
+  } catch (error) {
+    await endLease(leasing);
+    throw error;
+  }
+  const marked = result.mixedStep ? markedCallId(result.mixedStep.assistant) : undefined;
+  if (result.mixedStep && marked) products.mixedStep = { callId: marked, step: result.mixedStep };
+  await commitTurn(services, request, leasing, completed.turn, products, listener !== undefined);
+  return completed;
 }
 
-async function loadConversation(services: TurnServices, tenant: string, conversationId: string): Promise<Conversation | null> {
-  const conversation = await services.store.load(tenant, conversationId);
-  const { maxBytes } = services.config.conversations;
-  if (conversation && conversation.bytes >= maxBytes) throw new ConversationFullError(conversation.bytes, maxBytes);
-  return conversation;
+function beginRequest(request: TurnRequest): Parameters<ConversationHomes["begin"]>[0] {
+  return {
+    tenant: request.tenant,
+    conversationId: request.conversationId,
+    fresh: request.newConversation === true,
+    ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}),
+  };
+}
+
+function checkSize(config: Config, bytes: number): void {
+  const { maxBytes } = config.conversations;
+  if (bytes >= maxBytes) throw new ConversationFullError(bytes, maxBytes);
+}
+
+/** Frees the conversation for the next turn; a lease that was never granted has nothing to free. */
+async function endLease(leasing: Promise<Lease> | null): Promise<void> {
+  if (!leasing) return;
+  const lease = await leasing.catch(() => null);
+  await lease?.release().catch(() => undefined);
 }
 
 /**
  * What the model is sent: the stored history, then only what is new in the request, with any
  * stateless mixed step put back whole, checked so that every tool call is answered right after it.
  */
-async function prepareHistory(services: TurnServices, request: TurnRequest, conversation: Conversation | null): Promise<CheckedHistory> {
+async function prepareHistory(services: TurnServices, request: TurnRequest, stored: TurnRecord[]): Promise<CheckedHistory> {
   // A re-run of a turn (a retried Idempotency-Key) replaces what its earlier attempt left.
-  const turns = (conversation?.turns ?? []).filter((turn) => turn.id !== request.turnId);
+  const turns = stored.filter((turn) => turn.id !== request.turnId);
   if (request.continuesTurn !== undefined) checkContinues(turns, request.continuesTurn);
   const { input, system } = request.reconcile && turns.length > 0 ? reconcileInput(turns, request.input) : { input: request.input, system: null };
-  const restored = await services.mixedSteps.restore(request.tenant, input);
-  const stored = turns.flatMap((turn) => turn.messages);
+  const restored = await restoreMixedSteps(input, (callId) => services.homes.mixedStep(request.tenant, callId));
+  const messages = turns.flatMap((turn) => turn.messages);
   const prompt = request.instructions ?? system;
-  return checkToolCallPairs(prompt ? [...prompt, ...stored.slice(leadingSystem(stored).length)] : stored, restored);
+  return checkToolCallPairs(prompt ? [...prompt, ...messages.slice(leadingSystem(messages).length)] : messages, restored);
 }
 
 function withShownText(committed: ChatMessage[], shownText: string): ChatMessage[] {
   return shownText ? [...committed, { role: "assistant", content: shownText }] : committed;
 }
 
-async function keepPartial(services: TurnServices, request: TurnRequest, conversation: Conversation | null, turn: TurnRecord): Promise<boolean> {
+async function keepPartial(services: TurnServices, request: TurnRequest, leasing: Promise<Lease>, turn: TurnRecord): Promise<boolean> {
   try {
-    await storeTurn(services, request, conversation, turn);
+    await commitTurn(services, request, leasing, turn, {}, true);
     return true;
   } catch (error) {
     console.error(JSON.stringify({ event: "partial_turn_not_stored", conversation_id: request.conversationId, message: String(error) }));
@@ -249,11 +310,42 @@ async function keepPartial(services: TurnServices, request: TurnRequest, convers
   }
 }
 
-async function storeTurn(services: TurnServices, request: TurnRequest, conversation: Conversation | null, turn: TurnRecord): Promise<void> {
-  try {
-    await services.store.append(request.tenant, request.conversationId, conversation, turn);
-  } catch (error) {
-    if (error instanceof ConversationTooLargeError) throw new ConversationFullError(error.bytes, error.maxBytes);
-    throw error;
+/**
+ * Commits the turn. A streamed turn's client has already read it, so a commit that fails for a
+ * reason that may pass (not a refusal: too large, deleted, lease lost) is tried again, then handed
+ * to the rescue queue, which commits it once the home can take it.
+ */
+async function commitTurn(
+  services: TurnServices,
+  request: TurnRequest,
+  leasing: Promise<Lease>,
+  turn: TurnRecord,
+  products: TurnProducts,
+  streamed: boolean,
+): Promise<void> {
+  const lease = await leasing;
+  const retries = streamed ? STREAMED_COMMIT_RETRIES : [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await lease.commit(turn, products);
+      return;
+    } catch (error) {
+      if (error instanceof ConversationTooLargeError) throw new ConversationFullError(error.bytes, error.maxBytes);
+      const delay = retries[attempt];
+      if (isRefusal(error)) throw error;
+      if (delay === undefined) {
+        await lease.release().catch(() => undefined);
+        if (!streamed) throw error;
+        console.error(JSON.stringify({ event: "turn_commit_rescued", conversation_id: request.conversationId, turn_id: turn.id, message: String(error) }));
+        await services.rescue(request.tenant, request.conversationId, turn, products);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
+}
+
+/** The home refused the commit for good: trying again cannot store it. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof ConversationGoneError || error instanceof ConversationBusyError;
 }

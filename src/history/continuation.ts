@@ -3,7 +3,7 @@
 // the model the turns that came after it. A turn cut short after it (a stream that failed, a client
 // that left) does not block it: the client saw that part, and it stays in the history.
 
-import type { TurnRecord } from "../conversations/store.js";
+import type { TurnRecord } from "../conversations/turns.js";
 
 export class NotLatestTurnError extends Error {
   constructor(readonly turnId: string) {

@@ -17,7 +17,7 @@
 // refused with 409 naming the first differing message. A conversation does not fork: to branch, a
 // client starts a new conversation (no conversation_id) and sends the history it wants.
 
-import type { TurnRecord } from "../conversations/store.js";
+import type { TurnRecord } from "../conversations/turns.js";
 import type { AssistantMessage, ChatMessage } from "../protocol/types.js";
 import { sameMessage } from "./compare.js";
 

@@ -5,7 +5,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../config.js";
-import { ConversationBranchesError } from "../conversations/store.js";
+import { ConversationBusyError, ConversationGoneError } from "../conversations/turns.js";
 import { ApiError } from "../errors.js";
 import { ContinuedTurnGoneError, NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
@@ -36,7 +36,14 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(409, error.message, { type: "invalid_request_error", param: "previous_response_id", code: "response_not_latest" });
   }
   if (error instanceof ConversationFullError) return new ApiError(413, error.message, { code: "conversation_too_large" });
-  if (error instanceof ConversationBranchesError) return new ApiError(409, error.message, { type: "invalid_request_error", code: "conversation_busy" });
+  if (error instanceof ConversationBusyError) {
+    return new ApiError(409, error.message, {
+      type: "invalid_request_error",
+      code: "conversation_busy",
+      headers: { "Retry-After": String(error.retryAfterSeconds) },
+    });
+  }
+  if (error instanceof ConversationGoneError) return new ApiError(404, error.message, { type: "invalid_request_error", code: "conversation_not_found" });
   if (error instanceof HTTPException) return new ApiError(error.status as ContentfulStatusCode, error.message || "Request failed");
   return new ApiError(500, "The orchestrator failed unexpectedly.", { type: "server_error" });
 }
@@ -59,7 +66,8 @@ export function isUnexpected(error: unknown): boolean {
     error instanceof NotLatestTurnError ||
     error instanceof ContinuedTurnGoneError ||
     error instanceof ConversationFullError ||
-    error instanceof ConversationBranchesError ||
+    error instanceof ConversationBusyError ||
+    error instanceof ConversationGoneError ||
     error instanceof HTTPException
   );
 }

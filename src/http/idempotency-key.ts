@@ -3,10 +3,12 @@
 // names itself in the fingerprint, so a key cannot replay one door's answer on the other.
 
 import type { Context } from "hono";
+import type { TurnProducts } from "../conversations/turns.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { IdempotencyCheck, IdempotentResponse, IdempotentRun } from "../idempotency.js";
 import { claimIdempotencyKey, isValidIdempotencyKey } from "../idempotency.js";
 import type { LedgerApi } from "../ledger/claims.js";
+import { AlreadyAnsweredError } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
 
 /** How long an Idempotency-Key claim outlives its turn's deadline before a retry may take it over. */
@@ -32,6 +34,17 @@ export async function checkIdempotencyKey(c: Context<AppEnv>, claims: LedgerApi,
     throw new ApiError(409, message, { code: "idempotency_key_in_use", headers: { "Retry-After": String(check.retryAfterSeconds) } });
   }
   return check;
+}
+
+/** The answer to replay, committed with the turn in its conversation's home: the truth when the claim's own record is lost. */
+export function idempotentProduct(c: Context<AppEnv>, check: IdempotentRun | null, record: IdempotentResponse): TurnProducts {
+  if (!check) return {};
+  return { idempotency: { key: check.claim, record: JSON.stringify(record), retainMs: c.get("config").idempotencyTtlSeconds * 1000 } };
+}
+
+/** A turn whose conversation had already committed this key's answer: the claim is settled with it, and it is replayed. */
+export function replayedRecord(error: unknown): IdempotentResponse | null {
+  return error instanceof AlreadyAnsweredError ? (JSON.parse(error.record) as IdempotentResponse) : null;
 }
 
 export function rememberIdempotent(c: Context<AppEnv>, claims: LedgerApi, check: IdempotentRun | null, record: IdempotentResponse): void {

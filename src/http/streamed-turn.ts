@@ -22,6 +22,8 @@ export class ClientGoneError extends Error {
 export interface StreamedTurnDoor {
   out: SseOutbox;
   hooks?: TurnOptions["hooks"];
+  /** What the door commits beside the turn. */
+  products?: TurnOptions["products"];
   /** The first model stream opened: the door's opening events. */
   onFirstOpen: () => void;
   onDelta: StepStreamListener["onDelta"];
@@ -44,8 +46,9 @@ export async function respondWithStreamedTurn(c: Context<AppEnv>, request: TurnR
     { ...request, signal: clientGone.signal },
     {
       ...(door.hooks ? { hooks: door.hooks } : {}),
+      ...(door.products ? { products: door.products } : {}),
       // The commit must not hold up what the client was already sent: one turn of the event loop
-      // lets the runtime write the queued events out first (locally the ledger shares the thread).
+      // lets the runtime write the queued events out first (locally the home shares the thread).
       beforeStore: () => new Promise((resolve) => setTimeout(resolve, 0)),
       stream: {
         onOpen: (step) => {

@@ -28,7 +28,7 @@ export interface LedgerApi {
   release(key: string, token: string): Promise<boolean>;
 }
 
-export type ClaimKind = "idempotency" | "webhook-delivery" | "webhook-turn" | "webhook-callback" | "continuation";
+export type ClaimKind = "idempotency" | "webhook-delivery" | "webhook-turn" | "webhook-callback";
 
 export function claimKey(kind: ClaimKind, ...parts: string[]): string {
   return [kind, ...parts.map(encodeURIComponent)].join(":");

@@ -3,24 +3,12 @@
 // read-modify-write and takes up to a minute to agree across locations. A Durable Object is a single
 // thread with transactional storage, reached from everywhere by name, so a claim made here is made
 // exactly once, globally. Each claim key names its own object (`idFromName(key)`), so claims never
-// queue behind one another.
-//
-// The same class keeps the journal (journal-table.ts): a few objects per location, named by
-// src/ledger/journal.ts, where a finished turn is committed before the client gets its answer, then
-// written to KV behind it by the object's alarm.
+// queue behind one another. Conversations are not kept here: each has its own home
+// (src/conversations/home.ts).
 
 import { DurableObject } from "cloudflare:workers";
-import type { KvWrite, PendingWrite } from "../conversations/kv-writes.js";
 import type { Env } from "../env.js";
 import type { ClaimOptions, ClaimOutcome, LedgerApi } from "./claims.js";
-import { JournalTable } from "./journal-table.js";
-
-/**
- * Committed writes wait this long for the alarm that writes them to KV, so that one alarm writes a
- * batch (a conversation's later snapshot replacing its earlier one unwritten) rather than one per
- * turn. Readers in the location see a write from its commit on, through the journal.
- */
-const FLUSH_DELAY_MS = 250;
 
 interface ClaimRow {
   fingerprint: string;
@@ -40,15 +28,8 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
 
   private tableReady = false;
 
-  private readonly journal: JournalTable;
-
   /** When the alarm is set for, as far as this instance knows: undefined until it has asked storage. */
   private alarmAt: number | null | undefined;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.journal = new JournalTable(ctx.storage);
-  }
 
   /** The claims table, created on first use (again after the alarm emptied the object). */
   private get sql(): SqlStorage {
@@ -106,44 +87,19 @@ export class Ledger extends DurableObject<Env> implements LedgerApi {
     return deleted > 0;
   }
 
-  /** Resolves once the write is in this object's storage; KV gets it from the next alarm, within FLUSH_DELAY_MS. */
-  async commitWrite(write: KvWrite): Promise<void> {
-    this.journal.commit(write);
-    await this.scheduleCleanup(Date.now() + FLUSH_DELAY_MS);
-  }
-
-  async pendingWrites(prefix: string): Promise<PendingWrite[]> {
-    return this.journal.pending(prefix);
-  }
-
-  /** Resolves once KV has every write under `prefix` this object holds. */
-  async flushWrites(prefix: string): Promise<void> {
-    await this.journal.flushUnder(this.env.CONVERSATIONS, prefix);
-  }
-
-  async forgetWrites(prefix: string, key?: string): Promise<string[]> {
-    return this.journal.forget(prefix, key);
-  }
-
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    await this.journal.flush(this.env.CONVERSATIONS);
     const now = Date.now();
-    this.journal.dropExpired(now);
     // A running claim expires with its lease (expires_at = lease_until until it is settled).
     this.sql.exec("DELETE FROM claims WHERE expires_at <= ?", now);
-    const claimsNext = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
-    const journalNext = this.journal.nextDue();
-    const next = claimsNext === null ? journalNext : journalNext === null ? claimsNext : Math.min(claimsNext, journalNext);
+    const next = this.sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM claims").one().next;
     if (next !== null) {
-      // A commit during the flush may have asked for an earlier alarm already.
       await this.scheduleCleanup(next);
       return;
     }
     // Nothing left to remember: an object with no storage costs nothing and leaves nothing behind.
     await this.ctx.storage.deleteAll();
     this.tableReady = false;
-    this.journal.reset();
   }
 
   private tryClaim(key: string, fingerprint: string, options: ClaimOptions): ClaimOutcome {

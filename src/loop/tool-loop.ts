@@ -5,7 +5,7 @@
 // registry, and gets back the turn's messages.
 
 import type { ToolCallContext } from "../../kit/protocol.js";
-import { MIXED_STEP_ID_PREFIX } from "../history/mixed-steps.js";
+import { MIXED_STEP_ID_PREFIX, mixedStepRandomChars } from "../history/mixed-steps.js";
 import type { NormalizedToolCall } from "../protocol/normalize.js";
 import { addUsage, normalizeAssistantMessage, ToolCallIds, truncate } from "../protocol/normalize.js";
 import type {
@@ -54,6 +54,8 @@ export interface ToolLoopInput {
    * Stable across re-runs of the same turn (a client retry with the same Idempotency-Key, a
    * redelivered webhook job): tool idempotency keys derive from it, so a re-run repeats no side effect.
    */
+  /** How a mixed step's client call ids begin (history/mixed-steps: they name the conversation). */
+  mixedStepIdPrefix?: string;
   turnId: string;
   signal?: AbortSignal;
   hooks?: LoopHooks;
@@ -152,7 +154,10 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     // The client sees only its own calls of a mixed step; marked ids let a stateless follow-up that
     // carries them be recognised, and the server's half put back (see history/mixed-steps).
     const mixed = awaitsClient(clientCalls) && serverCalls.length > 0;
-    if (mixed) for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(MIXED_STEP_ID_PREFIX));
+    if (mixed) {
+      const prefix = input.mixedStepIdPrefix ?? MIXED_STEP_ID_PREFIX;
+      for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(prefix, mixedStepRandomChars(prefix)));
+    }
     if (serverCalls.length > 0) notify(() => input.hooks?.onToolCalls?.(step, serverCalls));
     const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
     // Cut short while tools ran (the client left, the deadline passed): their results are the abort,

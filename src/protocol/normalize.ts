@@ -21,10 +21,10 @@ export class ToolCallIds {
     for (const id of existing) this.seen.add(id);
   }
 
-  /** A new id with this prefix that no call of the conversation has. */
-  fresh(prefix: string): string {
+  /** A new id with this prefix and `chars` random characters that no call of the conversation has. */
+  fresh(prefix: string, chars = 24): string {
     let id: string;
-    do id = `${prefix}${randomToken(24)}`;
+    do id = `${prefix}${randomToken(chars)}`;
     while (this.seen.has(id));
     return id;
   }

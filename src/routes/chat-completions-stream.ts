@@ -15,7 +15,7 @@ import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
 import type { ChatCompletion, JsonObject } from "../protocol/types.js";
-import type { CompletedTurn, TurnRequest } from "../run-turn.js";
+import type { CompletedTurn, TurnOptions, TurnRequest } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
 
 export interface StreamOptions {
@@ -23,7 +23,9 @@ export interface StreamOptions {
   /** Server tool activity as extension chunks (`stream_options.include_tool_events`). */
   toolEvents: boolean;
   hooks?: LoopHooks;
-  onComplete?: (completion: ChatCompletion & { conversation_id: string }) => void;
+  /** What the door commits beside the turn (its Idempotency-Key answer). */
+  products?: TurnOptions["products"];
+  onComplete?: (completion: ChatCompletion) => void;
   onFailure?: () => void;
 }
 
@@ -45,6 +47,7 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
 
   return respondWithStreamedTurn(c, request, {
     out,
+    ...(options.products ? { products: options.products } : {}),
     onFirstOpen: () => void out.send(delta({ role: "assistant", content: "" })),
     onDelta: (fields) => out.send(delta({ ...fields })),
     hooks: {
@@ -74,7 +77,7 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
     },
     finish: async (completed) => {
       await finish(out, completed, delta, options.includeUsage);
-      options.onComplete?.({ ...completed.completion, conversation_id: request.conversationId });
+      options.onComplete?.(completed.completion);
     },
     fail: (error) => out.send({ error: errorBody(error, c.get("log").redact).body.error }),
     settled: ({ ok }) => {

@@ -3,10 +3,11 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { invalidRequest } from "../errors.js";
-import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
+import { checkIdempotencyKey, forgetIdempotent, idempotentProduct, rememberIdempotent, replayedRecord } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
 import { requireUpstreamKey } from "../http/upstream-configured.js";
+import type { IdempotentResponse } from "../idempotency.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
@@ -14,7 +15,7 @@ import { applyParameterPolicy } from "../protocol/parameters.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
 import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js";
 import type { ChatCompletion, ChatMessage, FunctionToolDefinition, JsonObject } from "../protocol/types.js";
-import type { TurnRequest } from "../run-turn.js";
+import type { CompletedTurn, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
 import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
@@ -36,13 +37,13 @@ chatCompletions.post("/chat/completions", async (c) => {
   // Everything that can refuse the request is checked before the key is claimed; from the claim on,
   // every path either settles the key or releases it.
   const idempotency = await checkIdempotencyKey(c, services.claims, `chat\n${requested ?? ""}\n${text}`);
-  if (idempotency?.kind === "replay") {
-    const { record } = idempotency;
+  const replay = (record: IdempotentResponse) => {
     c.header(CONVERSATION_HEADER, record.conversation_id);
     c.header("Idempotent-Replayed", "true");
     if (record.stream) return replayAsStream(record.response as ChatCompletion & { conversation_id: string }, record.include_usage, c.res.headers);
     return c.json(record.response as JsonObject);
-  }
+  };
+  if (idempotency?.kind === "replay") return replay(idempotency.record);
 
   // A retried key continues where its first attempt stopped (a stream may have stored part of it).
   const conversationId = requested ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
@@ -58,43 +59,51 @@ chatCompletions.post("/chat/completions", async (c) => {
     clientTools: (request.tools ?? []) as FunctionToolDefinition[],
     ...(request.server_tools ? { allowedTools: request.server_tools } : {}),
     deadlineMs: config.limits.turnDeadlineMs,
-    // An id we just generated cannot have history: skip the KV list.
+    // An id we just generated cannot have history: its home is warmed while the model is called.
     newConversation: !requested && !idempotency,
     reconcile: true,
     // `store: false` passes the parameter policy (it stores nothing upstream) and keeps nothing here either.
     ...(request.store === false ? { store: false } : {}),
     trace,
-    ...(idempotency ? { turnId: idempotency.turnId } : {}),
+    ...(idempotency ? { turnId: idempotency.turnId, idempotencyKey: idempotency.claim } : {}),
   };
   const hooks: LoopHooks = { onToolResult: (event) => logToolCall(log, event) };
   c.header(CONVERSATION_HEADER, conversationId);
   const includeUsage = request.stream_options?.include_usage === true;
+  const stream = request.stream === true;
+  const recordOf = (completion: ChatCompletion): IdempotentResponse => ({
+    stream,
+    include_usage: includeUsage,
+    response: { ...completion, conversation_id: conversationId },
+    conversation_id: conversationId,
+  });
+  const products = (completed: CompletedTurn) => idempotentProduct(c, idempotency, recordOf(completed.completion));
 
   try {
-    if (request.stream === true) {
+    if (stream) {
       return await streamTurn(c, turnRequest, {
         includeUsage,
         toolEvents: request.stream_options?.include_tool_events === true,
         hooks,
-        onComplete: (completion) =>
-          rememberIdempotent(c, services.claims, idempotency, {
-            stream: true,
-            include_usage: includeUsage,
-            response: completion,
-            conversation_id: conversationId,
-          }),
+        products,
+        onComplete: (completion) => rememberIdempotent(c, services.claims, idempotency, recordOf(completion)),
         onFailure: () => forgetIdempotent(c, services.claims, idempotency),
       });
     }
     // The turn outlives a client that goes away, so its key is settled (or released) either way.
-    const running = runTurn(services, turnRequest, { hooks });
+    const running = runTurn(services, turnRequest, { hooks, products });
     c.executionCtx.waitUntil(running.catch(() => forgetIdempotent(c, services.claims, idempotency)));
     const completed = await running;
     Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
-    const body = { ...completed.completion, conversation_id: conversationId };
-    rememberIdempotent(c, services.claims, idempotency, { stream: false, include_usage: includeUsage, response: body, conversation_id: conversationId });
-    return c.json(body);
+    const record = recordOf(completed.completion);
+    rememberIdempotent(c, services.claims, idempotency, record);
+    return c.json(record.response as JsonObject);
   } catch (error) {
+    const replayed = replayedRecord(error);
+    if (replayed) {
+      rememberIdempotent(c, services.claims, idempotency, replayed);
+      return replay(replayed);
+    }
     forgetIdempotent(c, services.claims, idempotency);
     throw error;
   }

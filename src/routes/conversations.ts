@@ -3,8 +3,9 @@
 // (with what the tools keep for it).
 
 import { Hono } from "hono";
-import type { ConversationStore } from "../conversations/store.js";
-import { messagesOf } from "../conversations/store.js";
+import { InvalidCursorError } from "../conversations/homes.js";
+import type { ConversationPage } from "../conversations/turns.js";
+import { messagesOf } from "../conversations/turns.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import { CONVERSATION_ID } from "../protocol/request-schema.js";
 import { forgetInTools } from "../tools/forget.js";
@@ -30,12 +31,11 @@ conversations.get("/conversations", async (c) => {
   }
   const cursor = c.req.query("cursor");
   if (cursor !== undefined && (cursor.length === 0 || cursor.length > MAX_CURSOR_CHARS)) throw invalidRequest("Invalid cursor.", "cursor");
-  let page: Awaited<ReturnType<ConversationStore["list"]>>;
+  let page: ConversationPage;
   try {
-    page = await c.get("services").store.list(c.get("tenant"), { limit, ...(cursor ? { cursor } : {}) });
+    page = await c.get("services").homes.list(c.get("tenant"), { limit, ...(cursor ? { cursor } : {}) });
   } catch (error) {
-    // KV refuses a cursor it did not hand out; without one, a failure is ours.
-    if (cursor) throw invalidRequest("Invalid cursor: pass back a next_cursor exactly as it was received.", "cursor", "invalid_cursor");
+    if (error instanceof InvalidCursorError) throw invalidRequest(error.message, "cursor", "invalid_cursor");
     throw error;
   }
   return c.json({
@@ -56,7 +56,7 @@ conversations.get("/conversations", async (c) => {
 
 conversations.get("/conversations/:id", async (c) => {
   const id = conversationId(c.req.param("id"));
-  const conversation = await c.get("services").store.load(c.get("tenant"), id);
+  const conversation = await c.get("services").homes.read(c.get("tenant"), id);
   if (!conversation) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
   const first = conversation.turns[0];
   const last = conversation.turns[conversation.turns.length - 1];
@@ -65,7 +65,7 @@ conversations.get("/conversations/:id", async (c) => {
     object: "conversation",
     created_at: Math.floor((first?.started_at ?? 0) / 1000),
     updated_at: Math.floor((last?.completed_at ?? 0) / 1000),
-    messages: messagesOf(conversation),
+    messages: messagesOf(conversation.turns),
     turns: conversation.turns.map((turn) => ({
       id: turn.id,
       started_at: Math.floor(turn.started_at / 1000),
@@ -77,25 +77,22 @@ conversations.get("/conversations/:id", async (c) => {
   });
 });
 
-// The tools forget first: if one cannot, the conversation is kept and the DELETE can be retried.
-// Tool data may exist without a stored conversation (a turn that saved a note, then failed).
+// The home is tombstoned first, so no turn in flight or waiting, and no copy written behind, can
+// bring the conversation back; its KV copy and directory entry go with it. Then every tool that
+// keeps data per conversation forgets it: if one cannot, the answer is a 502, and the DELETE can be
+// retried (the tools are asked again). Tool data may exist without a stored conversation (a turn
+// that saved a note, then failed).
 conversations.delete("/conversations/:id", async (c) => {
   const id = conversationId(c.req.param("id"));
   const tenant = c.get("tenant");
-  const { registry, budget } = c.get("services");
+  const { registry, budget, homes } = c.get("services");
+  const deleted = await homes.remove(tenant, id);
   const tools = await forgetInTools(c.env, await registry.list(), { tenant, conversation_id: id }, budget);
   if (!tools.ok) {
-    throw new ApiError(502, `Tool ${tools.failed.join(", ")} could not forget the conversation; nothing was deleted. Retry the DELETE.`, {
+    throw new ApiError(502, `Tool ${tools.failed.join(", ")} could not forget the conversation; ${deleted ? "its turns are deleted. " : ""}Retry the DELETE.`, {
       code: "tool_forget_failed",
     });
   }
-  const { store, responses } = c.get("services");
-  // The Responses objects that answered its turns go first: if one cannot be deleted, the
-  // conversation is kept and the DELETE can be retried.
-  const conversation = await store.load(tenant, id);
-  const responseIds = (conversation?.turns ?? []).flatMap((turn) => (turn.response_id ? [turn.response_id] : []));
-  await Promise.all(responseIds.map((responseId) => responses.delete(tenant, responseId)));
-  const deleted = await store.delete(tenant, id);
   const forgottenByTools = Object.values(tools.forgotten).reduce((sum, count) => sum + count, 0);
   if (!deleted && forgottenByTools === 0) throw new ApiError(404, `No conversation ${id}.`, { code: "conversation_not_found" });
   return c.json({ id, object: "conversation.deleted", deleted: true, tools: tools.forgotten });

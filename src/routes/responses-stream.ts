@@ -7,6 +7,7 @@
 // (the body app.onError would have answered with) and `response.failed`.
 
 import type { Context } from "hono";
+import type { TurnProducts } from "../conversations/turns.js";
 import { errorBody } from "../http/error-body.js";
 import { SseOutbox } from "../http/sse-outbox.js";
 import { respondWithStreamedTurn } from "../http/streamed-turn.js";
@@ -15,14 +16,15 @@ import { toToolMessage } from "../loop/tool-loop.js";
 import { OutputBuilder, serverResult } from "../protocol/responses/output.js";
 import { failedResponse, finishedResponse } from "../protocol/responses/response.js";
 import type { ResponseEvent, ResponseObject } from "../protocol/responses/types.js";
-import type { StoredResponse } from "../responses/store.js";
-import type { TurnRequest } from "../run-turn.js";
+import type { CompletedTurn, TurnRequest } from "../run-turn.js";
 import type { AppEnv } from "../types.js";
 
 export interface ResponseStreamOptions {
   hooks: LoopHooks;
-  /** Keeps the finished response (or not, with `store: false`); awaited before `response.completed`. */
-  save: (record: StoredResponse) => Promise<void>;
+  /** What the door commits beside the turn, given the finished response; committed before `response.completed`. */
+  products: (response: ResponseObject, completed: CompletedTurn) => TurnProducts;
+  /** The response was stored and sent. */
+  answered: (response: ResponseObject) => void;
   /** Ids for the output items, naming the response (protocol/responses/references). */
   itemIds: (prefix: string) => string;
   /** The turn failed or the client went away: nothing to replay. */
@@ -39,8 +41,19 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
   };
   const builder = new OutputBuilder(send, options.itemIds);
   const { maxToolOutputChars } = c.get("config").limits;
+  // Built once the loop has answered, before the commit: the commit keeps exactly what the client is sent.
+  let finished: ResponseObject | null = null;
+  const finish = (completed: CompletedTurn): ResponseObject => {
+    if (finished) return finished;
+    const choice = completed.completion.choices[0];
+    builder.clientCalls(choice?.finish_reason === "tool_calls" ? (choice.message.tool_calls ?? []) : []);
+    builder.endStep();
+    finished = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
+    return finished;
+  };
   return respondWithStreamedTurn(c, request, {
     out,
+    products: (completed) => options.products(finish(completed), completed),
     onFirstOpen: () => {
       send({ type: "response.created", response: shell });
       send({ type: "response.in_progress", response: shell });
@@ -64,16 +77,9 @@ export async function streamResponse(c: Context<AppEnv>, request: TurnRequest, s
       },
     },
     finish: async (completed) => {
-      const choice = completed.completion.choices[0];
-      builder.clientCalls(choice?.finish_reason === "tool_calls" ? (choice.message.tool_calls ?? []) : []);
-      builder.endStep();
-      const response = finishedResponse(shell, builder.items, {
-        finishReason: choice?.finish_reason,
-        usage: completed.usage,
-        model: completed.completion.model,
-      });
-      await options.save({ conversation_id: request.conversationId, turn_id: completed.turn.id, response });
+      const response = finish(completed);
       await send({ type: response.status === "completed" ? "response.completed" : "response.incomplete", response });
+      options.answered(response);
     },
     settled: ({ ok }) => {
       if (!ok) options.onFailure?.();

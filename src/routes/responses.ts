@@ -4,12 +4,13 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
+import type { StoredResponse, TurnProducts } from "../conversations/turns.js";
 import { ApiError, invalidRequest } from "../errors.js";
-import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent } from "../http/idempotency-key.js";
+import { checkIdempotencyKey, forgetIdempotent, idempotentProduct, rememberIdempotent, replayedRecord } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
 import { requireUpstreamKey } from "../http/upstream-configured.js";
-import { claimKey } from "../ledger/claims.js";
+import type { IdempotentResponse } from "../idempotency.js";
 import { randomToken } from "../lib/ids.js";
 import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
@@ -21,8 +22,7 @@ import { chatParameters, clientTools, instructionsOf, namedConversation, parseRe
 import { finishedResponse, responseShell } from "../protocol/responses/response.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import { isJsonObject, type JsonObject } from "../protocol/types.js";
-import type { StoredResponse } from "../responses/store.js";
-import type { TurnRequest } from "../run-turn.js";
+import type { CompletedTurn, TurnRequest } from "../run-turn.js";
 import { runTurn } from "../run-turn.js";
 import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
@@ -45,21 +45,23 @@ responses.post("/responses", async (c) => {
   const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
   const instructions = instructionsOf(request);
   const input = Array.isArray(request.input)
-    ? await resolveReferences(request.input, async (id) => (await services.responses.get(tenant, id))?.response ?? null)
+    ? await resolveReferences(request.input, async (id) => (await services.homes.response(tenant, id))?.response ?? null)
     : request.input;
   // Claimed once everything that can refuse the request has been checked; from here every path
   // settles the key or releases it.
   const idempotency = await checkIdempotencyKey(c, services.claims, `responses\n${JSON.stringify(body)}`);
-  if (idempotency?.kind === "replay") {
-    const { record } = idempotency;
+  const stream = request.stream === true;
+  const replay = (record: IdempotentResponse) => {
     c.header("Idempotent-Replayed", "true");
     if (record.conversation_id) c.header(CONVERSATION_HEADER, record.conversation_id);
     const replayed = record.response as ResponseObject;
     return record.stream ? replayResponseStream(replayed, c.res.headers) : c.json(replayed);
-  }
+  };
+  if (idempotency?.kind === "replay") return replay(idempotency.record);
   // A retried key continues where its first attempt stopped (a stream may have stored part of it).
   const conversationId = previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
-  const token = randomToken(32);
+  // The response's id names the conversation's home, which keeps it: GET and previous_response_id find it there.
+  const token = services.homes.responseToken(tenant, conversationId);
   // A client's W3C traceparent is continued here too: one trace id from the client through the tools.
   const trace = continueTrace(c.req.header("traceparent"));
   const turnRequest: TurnRequest = {
@@ -71,9 +73,11 @@ responses.post("/responses", async (c) => {
     clientTools: clientTools(request),
     deadlineMs: config.limits.turnDeadlineMs,
     newConversation: !previous && !named && !idempotency,
-    ...(idempotency ? { turnId: idempotency.turnId } : {}),
+    ...(idempotency ? { turnId: idempotency.turnId, idempotencyKey: idempotency.claim } : {}),
     ...(instructions ? { instructions } : {}),
     ...(store ? {} : { store: false }),
+    // The home runs one turn of a conversation at a time: a second request continuing the same
+    // response waits for the first, then finds the conversation moved on (409 response_not_latest).
     ...(previous ? { continuesTurn: previous.turn_id } : {}),
     ...(store ? { responseId: `resp_${token}` } : {}),
     trace,
@@ -93,81 +97,50 @@ responses.post("/responses", async (c) => {
       logToolCall(log, event);
     },
   };
-
-  const stream = request.stream === true;
-  // One request at a time may continue a response: two at once would fork the conversation.
-  const continuation = previous
-    ? await claimContinuation(c, tenant, previous.turn_id).catch((error: unknown) => {
-        forgetIdempotent(c, services.claims, idempotency);
-        throw error;
-      })
-    : null;
-  const endContinuation = (moved: boolean) => {
-    if (!continuation) return;
-    const { claims } = services;
-    const done = moved
-      ? claims.settle(continuation.key, continuation.token, null, CONTINUATION_RETAIN_MS)
-      : claims.release(continuation.key, continuation.token);
-    c.executionCtx.waitUntil(done.catch(() => undefined));
-  };
-  const failedAttempt = () => {
-    forgetIdempotent(c, services.claims, idempotency);
-    endContinuation(false);
-  };
-  const save = async (record: StoredResponse) => {
-    if (store) await services.responses.put(tenant, record);
-    endContinuation(store);
-    rememberIdempotent(c, services.claims, idempotency, {
-      stream,
-      include_usage: false,
-      response: record.response,
-      conversation_id: kept ? conversationId : "",
-    });
-  };
+  const recordOf = (response: ResponseObject): IdempotentResponse => ({ stream, include_usage: false, response, conversation_id: kept ? conversationId : "" });
+  // The response, and the answer its Idempotency-Key replays, are committed with the turn.
+  const products = (response: ResponseObject, completed: CompletedTurn): TurnProducts => ({
+    ...(store ? { response: { conversation_id: conversationId, turn_id: completed.turn.id, response } } : {}),
+    ...idempotentProduct(c, idempotency, recordOf(response)),
+  });
+  const answered = (response: ResponseObject) => rememberIdempotent(c, services.claims, idempotency, recordOf(response));
+  const failedAttempt = () => forgetIdempotent(c, services.claims, idempotency);
   if (kept) c.header(CONVERSATION_HEADER, conversationId);
 
   try {
     if (stream) {
-      return await streamResponse(c, turnRequest, shell, { hooks, save, itemIds: itemIds(token), onFailure: failedAttempt });
+      return await streamResponse(c, turnRequest, shell, { hooks, products, answered, itemIds: itemIds(token), onFailure: failedAttempt });
     }
+    let response: ResponseObject | null = null;
+    const build = (completed: CompletedTurn): ResponseObject => {
+      const builder = new OutputBuilder(undefined, itemIds(token));
+      replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
+      const choice = completed.completion.choices[0];
+      response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
+      return response;
+    };
     // The turn outlives a client that goes away, so its key is settled (or released) either way.
-    const running = runTurn(services, turnRequest, { hooks });
+    const running = runTurn(services, turnRequest, { hooks, products: (completed) => products(build(completed), completed) });
     c.executionCtx.waitUntil(running.catch(failedAttempt));
     const completed = await running;
-    const builder = new OutputBuilder(undefined, itemIds(token));
-    replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
-    const choice = completed.completion.choices[0];
-    const response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
-    // Stored before the answer: the client may continue from it (previous_response_id) at once.
-    await save({ conversation_id: conversationId, turn_id: completed.turn.id, response });
+    const finished = response ?? build(completed);
+    answered(finished);
     Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
-    return c.json(response);
+    return c.json(finished);
   } catch (error) {
+    const replayed = replayedRecord(error);
+    if (replayed) {
+      rememberIdempotent(c, services.claims, idempotency, replayed);
+      return replay(replayed);
+    }
     failedAttempt();
     throw error;
   }
 });
 
-/** A continuation holds until its turn is stored; after that the response is simply no longer the latest. */
-const CONTINUATION_RETAIN_MS = 3_600_000;
-const CONTINUATION_LEASE_MARGIN_MS = 30_000;
-
-async function claimContinuation(c: Context<AppEnv>, tenant: string, turnId: string): Promise<{ key: string; token: string }> {
-  const key = claimKey("continuation", tenant, turnId);
-  const outcome = await c.get("services").claims.claim(key, "", { leaseMs: c.get("config").limits.turnDeadlineMs + CONTINUATION_LEASE_MARGIN_MS });
-  if (outcome.status !== "claimed") {
-    throw new ApiError(409, "Another request is already continuing this response; continue from the response it returns.", {
-      type: "invalid_request_error",
-      param: "previous_response_id",
-      code: "response_not_latest",
-    });
-  }
-  return { key, token: outcome.token };
-}
-
 responses.get("/responses/:id", async (c) => {
   const id = responseId(c.req.param("id"));
-  const record = await c.get("services").responses.get(c.get("tenant"), id);
+  const record = await c.get("services").homes.response(c.get("tenant"), id);
   if (!record) throw notFound(id, "id");
   c.header(CONVERSATION_HEADER, record.conversation_id);
   return c.json(record.response);
@@ -176,7 +149,7 @@ responses.get("/responses/:id", async (c) => {
 // The response is forgotten; the turn stays in its conversation (DELETE /v1/conversations/:id removes that).
 responses.delete("/responses/:id", async (c) => {
   const id = responseId(c.req.param("id"));
-  if (!(await c.get("services").responses.delete(c.get("tenant"), id))) throw notFound(id, "id");
+  if (!(await c.get("services").homes.deleteResponse(c.get("tenant"), id))) throw notFound(id, "id");
   return c.json({ id, object: "response", deleted: true });
 });
 
@@ -195,7 +168,7 @@ async function readResponsesRequest(c: Context<AppEnv>): Promise<{ request: Resp
 async function previousResponse(c: Context<AppEnv>, request: ResponsesRequest): Promise<StoredResponse | null> {
   const id = request.previous_response_id;
   if (!id) return null;
-  const record = await c.get("services").responses.get(c.get("tenant"), id);
+  const record = await c.get("services").homes.response(c.get("tenant"), id);
   if (!record) throw notFound(id, "previous_response_id");
   return record;
 }

@@ -3,6 +3,8 @@
 // the last retry lands in the dead-letter queue, and its consumer keeps an inspectable record.
 
 import { readConfig } from "../config.js";
+import type { RescueJob } from "../conversations/rescue.js";
+import { commitRescued } from "../conversations/rescue.js";
 import { type Env, namedVariable } from "../env.js";
 import type { LedgerApi } from "../ledger/claims.js";
 import { claimKey, parseResult } from "../ledger/claims.js";
@@ -11,7 +13,7 @@ import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
 import { runTurn } from "../run-turn.js";
 import type { Services } from "../services.js";
-import { conversationStore, createServices } from "../services.js";
+import { createServices } from "../services.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
 import { DELIVERY_TTL_SECONDS, deadLetterKey, jobQueue, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
@@ -20,8 +22,6 @@ import type { HookConfig } from "./types.js";
 import { signStandardWebhook } from "./verify.js";
 
 const MAX_BACKOFF_SECONDS = 3_600;
-/** The journal of jobs queued before jobs said where they came from. */
-const QUEUE_PLACE = "queue";
 const CALLBACK_TIMEOUT_MS = 10_000;
 /** Claims outlive the work they guard by this much before another consumer may take them over. */
 const TURN_LEASE_MARGIN_MS = 30_000;
@@ -42,14 +42,17 @@ function backoffSeconds(baseSeconds: number, attempts: number): number {
   return Math.min(MAX_BACKOFF_SECONDS, Math.round(baseSeconds * 2 ** Math.max(0, attempts - 1)));
 }
 
-export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: Env, ctx: ExecutionContext): Promise<void> {
+export async function handleWebhookBatch(batch: MessageBatch<WebhookJob | RescueJob>, env: Env, ctx: ExecutionContext): Promise<void> {
   const config = readConfig(env);
   const log = createLogger({ queue: batch.queue }, config.secrets);
-  // A queue consumer has no request to place it: a turn is committed where its event was received.
-  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work), place: QUEUE_PLACE });
+  const services = createServices(env, config, { log, waitUntil: (work) => ctx.waitUntil(work) });
   const deadLetters = batch.queue.endsWith("-dlq");
   for (const message of batch.messages) {
     const job = message.body;
+    if (job.kind === "rescue") {
+      await rescue(env, services, job, message, deadLetters, config.webhookRetryBaseSeconds);
+      continue;
+    }
     const hook = hooks.get(job.hook);
     const jobLog = log.with({ hook: job.hook, delivery_id: job.delivery_id, conversation_id: job.conversation_id, kind: job.kind, attempt: message.attempts });
     if (!hook) {
@@ -64,10 +67,8 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
       continue;
     }
     try {
-      if (job.kind === "turn") {
-        const store = job.place ? conversationStore(env, config, job.place) : services.store;
-        await runWebhookTurn(env, { ...services, store, log: jobLog }, hook, job);
-      } else await deliverCallback(env, services.claims, hook, job, jobLog);
+      if (job.kind === "turn") await runWebhookTurn(env, { ...services, log: jobLog }, hook, job);
+      else await deliverCallback(env, services.claims, hook, job, jobLog);
       message.ack();
     } catch (error) {
       if (error instanceof ClaimedElsewhere) {
@@ -82,6 +83,26 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob>, env: E
       jobLog.warn("webhook_retry", { delay_seconds: delaySeconds, message: reason });
       message.retry({ delaySeconds });
     }
+  }
+}
+
+/** A streamed turn the client saw that its home could not take at the time: committed now, or retried. */
+async function rescue(env: Env, services: Services, job: RescueJob, message: Message<unknown>, deadLetters: boolean, baseSeconds: number): Promise<void> {
+  const log = services.log.with({ conversation_id: job.conversation_id, turn_id: job.turn_id, kind: job.kind, attempt: message.attempts });
+  if (deadLetters) {
+    // Its payload stays in KV (7 days) for an operator to look at.
+    log.error("turn_rescue_dead_letter", { payload_key: job.payload_key });
+    message.ack();
+    return;
+  }
+  try {
+    await commitRescued(env.CONVERSATIONS, services.homes, job);
+    log.info("turn_rescued");
+    message.ack();
+  } catch (error) {
+    const delaySeconds = backoffSeconds(baseSeconds, message.attempts);
+    log.warn("turn_rescue_retry", { delay_seconds: delaySeconds, message: error instanceof Error ? error.message : String(error) });
+    message.retry({ delaySeconds });
   }
 }
 

@@ -32,8 +32,6 @@ export type WebhookJob =
       conversation_id: string;
       payload?: unknown;
       payload_key?: string;
-      /** Where the event was received: the turn is committed through that location's journal (src/ledger/journal.ts). */
-      place?: string;
     }
   | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string };
 

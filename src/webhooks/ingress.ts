@@ -9,7 +9,6 @@ import { ApiError, invalidRequest } from "../errors.js";
 import { readBodyBytes } from "../http/request-body.js";
 import type { ClaimOutcome, LedgerApi } from "../ledger/claims.js";
 import { claimKey, createClaims, parseResult } from "../ledger/claims.js";
-import { placeOf } from "../ledger/journal.js";
 import { sha256Hex } from "../lib/hash.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import type { AppEnv } from "../types.js";
@@ -92,7 +91,7 @@ webhookIngress.post(
         state: "queued",
         attempts: 0,
       };
-      const job: WebhookJob = { kind: "turn", hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId, place: placeOf(c.req.raw) };
+      const job: WebhookJob = { kind: "turn", hook: hook.name, delivery_id: deliveryId, conversation_id: conversationId };
       if (raw.byteLength <= INLINE_PAYLOAD_LIMIT) {
         job.payload = payload;
       } else {

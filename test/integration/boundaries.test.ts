@@ -286,7 +286,7 @@ describe("bodies and ids built to hurt", () => {
 });
 
 describe("delete means delete", () => {
-  it("forgets the conversation's notes too: a new turn in it recalls nothing", async () => {
+  it("forgets the conversation's notes too, and a later turn in it is a 404: nothing recalls them", async () => {
     const conversation = { conversation_id: "conv_forget_notes" };
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("notes", { action: "save", text: "the vault code is 1234" })), reply.text("Saved."));
     await post({ ...hello, ...conversation });
@@ -294,10 +294,17 @@ describe("delete means delete", () => {
     const deleted = await switchboard.request("/v1/conversations/conv_forget_notes", { method: "DELETE" });
     expect(await deleted.json()).toMatchObject({ deleted: true, tools: { notes: 1 } });
 
-    switchboard.upstream.enqueue(reply.toolCalls(toolCall("notes", { action: "recall" })), reply.text("Nothing."));
-    await post({ ...hello, ...conversation });
-    const recalled = (switchboard.upstream.chatCalls.at(-1)!.body.messages as JsonObject[]).findLast((message) => message.role === "tool")!;
-    expect(JSON.parse(String(recalled.content))).toMatchObject({ count: 0, notes: [] });
+    const later = await post({ ...hello, ...conversation });
+    expect(later.status).toBe(404);
+    expect(await later.json()).toMatchObject({ error: { code: "conversation_not_found" } });
+    // The notes tool itself, asked directly over MCP for that conversation, has nothing left.
+    const recalled = await switchboard.request("/mcp", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-Conversation-Id": "conv_forget_notes" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "notes", arguments: { action: "recall" } } }),
+    });
+    const result = (await recalled.json()) as { result: { structuredContent?: JsonObject; content: Array<{ text: string }> } };
+    expect(result.result.structuredContent ?? JSON.parse(result.result.content[0]!.text)).toMatchObject({ count: 0, notes: [] });
   });
 
   it("forgets only the asking tenant's data", async () => {

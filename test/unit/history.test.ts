@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TurnRecord } from "../../src/conversations/store.js";
+import type { TurnRecord } from "../../src/conversations/turns.js";
 import { clientViewOf, HistoryConflictError, reconcileInput } from "../../src/history/reconcile.js";
 import { checkToolCallPairs, InvalidHistoryError } from "../../src/history/tool-pairs.js";
 import type { AssistantMessage, ChatMessage } from "../../src/protocol/types.js";

@@ -11,9 +11,9 @@ import { invalidRequest } from "../../errors.js";
 import { isJsonObject } from "../types.js";
 import type { ResponseObject } from "./types.js";
 
-const ITEM_ID = /^(?:msg|rs|fc)_([A-Za-z0-9]{32})_\d+$/;
+const ITEM_ID = /^(?:msg|rs|fc)_([A-Za-z0-9]{32}|[0-9a-f]{64}[A-Za-z0-9]{16})_\d+$/;
 
-/** Ids for the output items of the response `resp_<token>`, each naming it. */
+/** Ids for the output items of the response `resp_<token>`, each naming it (and through it, the home that keeps it). */
 export function itemIds(token: string): (prefix: string) => string {
   let next = 0;
   return (prefix) => `${prefix}_${token}_${next++}`;

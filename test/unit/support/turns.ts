@@ -1,6 +1,6 @@
 // A stored turn as the conversation store keeps it: a question and its answer.
 
-import type { TurnRecord } from "../../../src/conversations/store.js";
+import type { TurnRecord } from "../../../src/conversations/turns.js";
 
 export function turn(id: string, startedAt: number, text = id): TurnRecord {
   return {

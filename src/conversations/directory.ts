@@ -1,0 +1,94 @@
+// A tenant's directory of conversations: what GET /v1/conversations pages through. A home registers
+// here when its conversation is created and leaves when it is deleted or expires, so membership is
+// exact; the summary of each (turns, size, title, times) arrives with the home's KV copy, behind the
+// answer. An entry whose first turn has not committed yet is pending: a listing asks its home, and
+// shows it from the moment that turn is stored.
+
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.js";
+import { homeOf } from "./names.js";
+import type { ConversationPage, ConversationSummary } from "./turns.js";
+
+interface EntryRow {
+  id: string;
+  state: "pending" | "live";
+  turns: number;
+  bytes: number;
+  title: string | null;
+  created_at: number;
+  updated_at: number;
+  [column: string]: SqlStorageValue;
+}
+
+export class ConversationDirectory extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS entries (
+      id TEXT PRIMARY KEY,
+      state TEXT NOT NULL,
+      turns INTEGER NOT NULL DEFAULT 0,
+      bytes INTEGER NOT NULL DEFAULT 0,
+      title TEXT,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`);
+  }
+
+  async register(id: string, createdAt: number): Promise<void> {
+    this.sql.exec("INSERT OR IGNORE INTO entries (id, state, created_at, updated_at) VALUES (?, 'pending', ?, ?)", id, createdAt, createdAt);
+  }
+
+  async update(summary: ConversationSummary): Promise<void> {
+    this.sql.exec(
+      `INSERT INTO entries (id, state, turns, bytes, title, created_at, updated_at) VALUES (?, 'live', ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = 'live', turns = excluded.turns, bytes = excluded.bytes, title = excluded.title,
+         created_at = excluded.created_at, updated_at = excluded.updated_at`,
+      summary.id,
+      summary.turns,
+      summary.bytes,
+      summary.title,
+      summary.created_at ?? Date.now(),
+      summary.updated_at ?? Date.now(),
+    );
+  }
+
+  async remove(id: string): Promise<void> {
+    this.sql.exec("DELETE FROM entries WHERE id = ?", id);
+  }
+
+  /** Conversations in id order after `after`, `limit` at most; pending ones only once their home has a turn. */
+  async list(tenant: string, limit: number, after: string | null): Promise<ConversationPage> {
+    const shown: ConversationSummary[] = [];
+    let cursor = after ?? "";
+    for (;;) {
+      const rows = this.sql.exec<EntryRow>("SELECT * FROM entries WHERE id > ? ORDER BY id LIMIT ?", cursor, limit - shown.length + 1).toArray();
+      const page = rows.slice(0, limit - shown.length);
+      for (const row of page) {
+        const summary = row.state === "live" ? summaryOf(row) : await this.resolve(tenant, row.id);
+        if (summary) shown.push(summary);
+        cursor = row.id;
+      }
+      const more = rows.length > page.length;
+      if (!more) return { conversations: shown, cursor: null };
+      if (shown.length === limit) return { conversations: shown, cursor };
+    }
+  }
+
+  /** A pending entry: live once its home committed a turn, gone when its first turn never did. */
+  private async resolve(tenant: string, id: string): Promise<ConversationSummary | null> {
+    const state = await homeOf(this.env, tenant, id).state();
+    if (state.status === "live") {
+      await this.update(state.summary);
+      return state.summary;
+    }
+    if (state.status === "empty") await this.remove(id);
+    return null;
+  }
+}
+
+function summaryOf(row: EntryRow): ConversationSummary {
+  return { id: row.id, turns: row.turns, bytes: row.bytes, title: row.title, created_at: row.created_at, updated_at: row.updated_at };
+}

@@ -1,0 +1,503 @@
+// A conversation's one home: a SQLite-backed Durable Object per conversation, its single writer.
+// A turn takes the conversation (a lease) before it reads the history, and commits everything it
+// produced (its messages and trace, the Responses object that answered it, a mixed step, the
+// Idempotency-Key's answer) in one storage transaction, which also hands the conversation to the
+// next turn waiting in line. Turns of one conversation therefore run one after another and never
+// fork; a second turn waits in a short queue and then sees the first one's history.
+//
+// KV keeps a copy written behind the answer by the object's alarm (copy.ts): the cold copy, and what
+// an object whose storage is gone rehydrates from. The tenant's directory (directory.ts) lists it.
+
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.js";
+import { readCopy, removeCopy, writeCopy } from "./copy.js";
+import { directoryOf } from "./names.js";
+import { deleteParts, getParts, PARTS_TABLE, putParts } from "./parts.js";
+import type { ConversationSummary, StoredResponse, TurnProducts, TurnRecord } from "./turns.js";
+import { titleOf } from "./turns.js";
+
+/** A lease lasts this long unless its turn renews it: a Worker that dies frees the conversation this soon. */
+export const LEASE_MS = 30_000;
+/** Turns that may wait behind the running one; past this a turn is refused (409) at once. */
+export const MAX_WAITING_TURNS = 4;
+/** The KV copy is written this long after the commit that changed it, one write for every turn in between (KV takes one write a second per key). */
+export const WRITE_BEHIND_MS = 1_000;
+/** A failed KV write is tried again after this, doubling up to a minute. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
+export interface BeginRequest {
+  tenant: string;
+  conversationId: string;
+  /** The caller minted the id just now: there is no copy to look for. */
+  fresh: boolean;
+  /** A claimed Idempotency-Key: when this conversation already committed its answer, that answer is replayed. */
+  idempotencyKey?: string;
+  /** How long to wait in line behind a running turn. */
+  waitMs: number;
+}
+
+export type BeginOutcome =
+  /** `turns` is the stored turns as one JSON array: they are kept as JSON and read as JSON, never rebuilt in between. */
+  | { status: "ready"; token: string; turns: string; bytes: number }
+  | { status: "replay"; record: string }
+  | { status: "busy"; retryAfterMs: number }
+  | { status: "gone" };
+
+export interface CommitRequest {
+  turn: TurnRecord;
+  products: TurnProducts;
+  maxBytes: number;
+  ttlSeconds: number;
+}
+
+export type CommitOutcome = { status: "ok" } | { status: "lost" } | { status: "gone" } | { status: "too_large"; bytes: number };
+
+/** What the directory learns of a home it lists. */
+export type HomeState = { status: "live"; summary: ConversationSummary } | { status: "pending" } | { status: "empty" };
+
+interface HomeRow {
+  tenant: string;
+  conversation_id: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+  ttl_seconds: number;
+  version: number;
+  written_version: number;
+  write_due: number | null;
+  write_attempts: number;
+  lease_token: string | null;
+  lease_until: number;
+  [column: string]: SqlStorageValue;
+}
+
+interface Waiter {
+  request: BeginRequest;
+  resolve: (outcome: BeginOutcome) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class ConversationHome extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly waiting: Waiter[] = [];
+  /** The turns' JSON as stored, read once per instance: every turn reads the whole history. */
+  private turnCache: string[] | null = null;
+  /** The KV write under way, which a DELETE must outlast before it removes the copy. */
+  private writing: Promise<void> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.createTables();
+  }
+
+  /** Again after deleteAll(): an instance lives on after its storage is emptied. */
+  private createTables(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS home (
+      k INTEGER PRIMARY KEY CHECK (k = 1),
+      tenant TEXT NOT NULL,
+      conversation_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      deleted_at INTEGER,
+      ttl_seconds INTEGER NOT NULL,
+      version INTEGER NOT NULL DEFAULT 0,
+      written_version INTEGER NOT NULL DEFAULT 0,
+      write_due INTEGER,
+      write_attempts INTEGER NOT NULL DEFAULT 0,
+      lease_token TEXT,
+      lease_until INTEGER NOT NULL DEFAULT 0
+    )`);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS turns (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, bytes INTEGER NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, turn_id TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS mixed_steps (call_id TEXT PRIMARY KEY, turn_id TEXT NOT NULL, step TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL)");
+    this.sql.exec(PARTS_TABLE);
+  }
+
+  // --- turns -------------------------------------------------------------------------------------
+
+  async begin(request: BeginRequest): Promise<BeginOutcome> {
+    let row = this.row();
+    if (!row) row = await this.create(request);
+    if (row.deleted_at !== null || row.tenant !== request.tenant) return { status: "gone" };
+    if (request.idempotencyKey) {
+      const done = this.sql
+        .exec<{ record: string }>("SELECT record FROM idempotency WHERE key = ? AND expires_at > ?", request.idempotencyKey, Date.now())
+        .toArray()[0];
+      if (done) return { status: "replay", record: done.record };
+    }
+    if (this.waiting.length === 0 && !this.leaseHeld(row)) return this.grant(request);
+    if (this.waiting.length >= MAX_WAITING_TURNS) return { status: "busy", retryAfterMs: 1_000 };
+    return new Promise<BeginOutcome>((resolve) => {
+      const waiter: Waiter = {
+        request,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          resolve({ status: "busy", retryAfterMs: 1_000 });
+        }, request.waitMs),
+      };
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** Keeps a long turn's lease; false once it was lost (it expired and the next turn took it). */
+  async renew(token: string): Promise<boolean> {
+    return this.sql.exec("UPDATE home SET lease_until = ? WHERE lease_token = ?", Date.now() + LEASE_MS, token).rowsWritten > 0;
+  }
+
+  async commit(token: string | null, request: CommitRequest): Promise<CommitOutcome> {
+    const row = this.row();
+    if (!row || row.deleted_at !== null) return { status: "gone" };
+    // A rescued turn (token null) was answered under a lease that has since ended: it is appended
+    // once, whoever holds the conversation now.
+    if (token !== null && row.lease_token !== token) return { status: "lost" };
+    if (token === null && this.sql.exec("SELECT 1 FROM turns WHERE id = ?", request.turn.id).toArray().length > 0) return { status: "ok" };
+    const now = Date.now();
+    let outcome: CommitOutcome = { status: "ok" };
+    try {
+      this.ctx.storage.transactionSync(() => {
+        const bytes = this.writeTurn(request.turn, request.maxBytes);
+        if (bytes > request.maxBytes) {
+          outcome = { status: "too_large", bytes };
+          throw new RollBack();
+        }
+        this.writeProducts(request.turn.id, request.products, now);
+        this.sql.exec(
+          `UPDATE home SET updated_at = ?, ttl_seconds = ?, version = version + 1, write_due = COALESCE(write_due, ?)${token === null ? "" : ", lease_token = NULL, lease_until = 0"}`,
+          now,
+          request.ttlSeconds,
+          now + WRITE_BEHIND_MS,
+        );
+      });
+    } catch (error) {
+      this.turnCache = null;
+      if (error instanceof RollBack) return outcome;
+      throw error;
+    }
+    if (token !== null) this.handOver();
+    await this.schedule();
+    return outcome;
+  }
+
+  /** The turn failed and stored nothing: the next turn in line takes the conversation. */
+  async release(token: string): Promise<void> {
+    if (this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", token).rowsWritten === 0) return;
+    this.handOver();
+    await this.schedule();
+  }
+
+  // --- reads -------------------------------------------------------------------------------------
+
+  /** The stored turns as one JSON array, or null when there are none. */
+  async read(tenant: string, conversationId: string): Promise<{ turns: string; bytes: number } | null> {
+    const row = await this.existing(tenant, conversationId);
+    if (!row) return null;
+    const texts = this.turnTexts();
+    return texts.length === 0 ? null : { turns: `[${texts.join(",")}]`, bytes: this.bytes() };
+  }
+
+  /** A StoredResponse as JSON. */
+  async response(tenant: string, id: string): Promise<string | null> {
+    if (!(await this.existing(tenant))) return null;
+    return getParts(this.sql, `response:${id}`);
+  }
+
+  /** A MixedStep as JSON. */
+  async mixedStep(tenant: string, callId: string): Promise<string | null> {
+    if (!(await this.existing(tenant))) return null;
+    return this.sql.exec<{ step: string }>("SELECT step FROM mixed_steps WHERE call_id = ?", callId).toArray()[0]?.step ?? null;
+  }
+
+  /** For the directory: whether this conversation has a committed turn yet. */
+  async state(): Promise<HomeState> {
+    const row = this.row();
+    if (!row || row.deleted_at !== null) return { status: "empty" };
+    const summary = this.summary(row);
+    if (summary.turns > 0) return { status: "live", summary };
+    return this.leaseHeld(row) ? { status: "pending" } : { status: "empty" };
+  }
+
+  // --- deleting ----------------------------------------------------------------------------------
+
+  async deleteResponse(tenant: string, id: string): Promise<boolean> {
+    if (!(await this.existing(tenant))) return false;
+    let found = false;
+    this.ctx.storage.transactionSync(() => {
+      found = this.sql.exec("DELETE FROM responses WHERE id = ?", id).rowsWritten > 0;
+      deleteParts(this.sql, `response:${id}`);
+      if (found) this.sql.exec("UPDATE home SET version = version + 1, write_due = COALESCE(write_due, ?)", Date.now() + WRITE_BEHIND_MS);
+    });
+    if (found) await this.schedule();
+    return found;
+  }
+
+  /**
+   * Tombstones the conversation first (no turn in flight, queued or written behind can bring it
+   * back), then removes the KV copy and the directory's entry. True when there was one to delete.
+   */
+  async remove(tenant: string, conversationId: string): Promise<boolean> {
+    const row = await this.existing(tenant, conversationId);
+    if (!row) return false;
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const table of ["turns", "responses", "mixed_steps", "idempotency", "parts"]) this.sql.exec(`DELETE FROM ${table}`);
+      this.sql.exec("UPDATE home SET deleted_at = ?, updated_at = ?, lease_token = NULL, lease_until = 0, write_due = NULL", now, now);
+    });
+    this.turnCache = null;
+    for (const waiter of this.waiting.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.resolve({ status: "gone" });
+    }
+    // A KV write begun before the tombstone must land before the copy is removed, not after.
+    await this.writing?.catch(() => undefined);
+    await Promise.all([removeCopy(this.env.CONVERSATIONS, tenant, row.conversation_id), directoryOf(this.env, tenant).remove(row.conversation_id)]);
+    await this.schedule();
+    return true;
+  }
+
+  // --- the alarm: leases that ran out, the KV copy, expiry ----------------------------------------
+
+  override async alarm(): Promise<void> {
+    const row = this.row();
+    if (!row) return;
+    const now = Date.now();
+    // Expired, or a tombstone that has outlived any copy that could bring it back: nothing is kept.
+    if (row.updated_at + row.ttl_seconds * 1000 <= now) {
+      if (row.deleted_at === null)
+        await directoryOf(this.env, row.tenant)
+          .remove(row.conversation_id)
+          .catch(() => undefined);
+      await this.ctx.storage.deleteAll();
+      this.turnCache = null;
+      this.createTables();
+      return;
+    }
+    if (row.lease_token !== null && row.lease_until <= now) {
+      this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", row.lease_token);
+      this.handOver();
+    }
+    if (row.write_due !== null && row.write_due <= now) await this.writeBehind(row);
+    this.sql.exec("DELETE FROM idempotency WHERE expires_at <= ?", now);
+    const after = this.row();
+    if (after && after.version === 0 && after.lease_token === null && this.waiting.length === 0) {
+      // A first turn that never committed: the object keeps nothing.
+      await directoryOf(this.env, after.tenant)
+        .remove(after.conversation_id)
+        .catch(() => undefined);
+      await this.ctx.storage.deleteAll();
+      this.createTables();
+      return;
+    }
+    await this.schedule();
+  }
+
+  private async writeBehind(row: HomeRow): Promise<void> {
+    const version = row.version;
+    const summary = this.summary(row);
+    const work = (async () => {
+      await writeCopy(this.env.CONVERSATIONS, {
+        tenant: row.tenant,
+        conversationId: row.conversation_id,
+        turns: this.turns(),
+        responses: this.storedResponses(),
+        summary,
+        ttlSeconds: row.ttl_seconds,
+      });
+      await directoryOf(this.env, row.tenant).update(summary);
+    })();
+    this.writing = work;
+    try {
+      await work;
+      // Commits made while the copy was written are due in their turn.
+      this.sql.exec(
+        "UPDATE home SET written_version = ?, write_attempts = 0, write_due = CASE WHEN version > ? THEN ? ELSE NULL END",
+        version,
+        version,
+        Date.now() + WRITE_BEHIND_MS,
+      );
+    } catch (error) {
+      const attempts = row.write_attempts + 1;
+      const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempts - 1));
+      console.warn(JSON.stringify({ event: "conversation_copy_failed", conversation_id: row.conversation_id, attempts, message: String(error) }));
+      this.sql.exec("UPDATE home SET write_attempts = ?, write_due = ? WHERE deleted_at IS NULL", attempts, Date.now() + delay);
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  // --- internals ---------------------------------------------------------------------------------
+
+  private row(): HomeRow | null {
+    return this.sql.exec<HomeRow>("SELECT * FROM home").toArray()[0] ?? null;
+  }
+
+  /**
+   * The row, if it exists for this tenant and is not deleted. Reached by name, an object without
+   * storage first takes back what KV's copy holds; reached by a response or call id, only a home
+   * that exists can answer.
+   */
+  private async existing(tenant: string, conversationId: string | null = null): Promise<HomeRow | null> {
+    const row = this.row() ?? (conversationId === null ? null : await this.rehydrate(tenant, conversationId));
+    return row && row.deleted_at === null && row.tenant === tenant ? row : null;
+  }
+
+  private async create(request: BeginRequest): Promise<HomeRow> {
+    if (!request.fresh) {
+      const restored = await this.rehydrate(request.tenant, request.conversationId);
+      if (restored) return restored;
+    }
+    const now = Date.now();
+    this.sql.exec(
+      "INSERT OR IGNORE INTO home (k, tenant, conversation_id, created_at, updated_at, ttl_seconds) VALUES (1, ?, ?, ?, ?, ?)",
+      request.tenant,
+      request.conversationId,
+      now,
+      now,
+      86_400,
+    );
+    // Listed from the first turn on: the directory asks a pending entry's home whether it committed.
+    const row = this.row() as HomeRow;
+    await directoryOf(this.env, request.tenant)
+      .register(request.conversationId, now)
+      .catch((error: unknown) => console.warn(JSON.stringify({ event: "directory_register_failed", message: String(error) })));
+    return row;
+  }
+
+  /** An object whose storage is gone (or a conversation from before homes) takes back KV's copy. */
+  private async rehydrate(tenant: string, conversationId: string): Promise<HomeRow | null> {
+    const copy = await readCopy(this.env.CONVERSATIONS, tenant, conversationId);
+    if (!copy || copy.turns.length === 0 || this.row()) return this.row();
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO home (k, tenant, conversation_id, created_at, updated_at, ttl_seconds, version, written_version) VALUES (1, ?, ?, ?, ?, ?, 1, 1)",
+        tenant,
+        conversationId,
+        copy.turns[0]?.started_at ?? now,
+        now,
+        copy.ttlSeconds,
+      );
+      for (const turn of copy.turns) this.writeTurn(turn, Number.POSITIVE_INFINITY);
+      for (const response of copy.responses) this.writeProducts(response.turn_id, { response }, now);
+    });
+    this.turnCache = null;
+    await directoryOf(this.env, tenant)
+      .update(this.summary(this.row() as HomeRow))
+      .catch(() => undefined);
+    return this.row();
+  }
+
+  private leaseHeld(row: HomeRow): boolean {
+    return row.lease_token !== null && row.lease_until > Date.now();
+  }
+
+  private grant(request: BeginRequest): BeginOutcome {
+    const token = crypto.randomUUID();
+    this.sql.exec("UPDATE home SET lease_token = ?, lease_until = ?", token, Date.now() + LEASE_MS);
+    this.schedule().catch(() => undefined);
+    return { status: "ready", token, turns: request.fresh ? "[]" : `[${this.turnTexts().join(",")}]`, bytes: this.bytes() };
+  }
+
+  /** The conversation is free: the first turn in line takes it (in order of arrival). */
+  private handOver(): void {
+    const next = this.waiting.shift();
+    if (!next) return;
+    clearTimeout(next.timer);
+    next.resolve(this.grant({ ...next.request, fresh: false }));
+  }
+
+  /** Writes the turn (replacing an earlier attempt of the same id); answers the conversation's size, its oldest traces given up first when over `maxBytes`. */
+  private writeTurn(turn: TurnRecord, maxBytes: number): number {
+    this.sql.exec("DELETE FROM turns WHERE id = ?", turn.id);
+    const bytes = putParts(this.sql, `turn:${turn.id}`, JSON.stringify(turn));
+    this.sql.exec("INSERT INTO turns (id, bytes) VALUES (?, ?)", turn.id, bytes);
+    this.turnCache = null;
+    let total = this.bytes();
+    if (total <= maxBytes) return total;
+    // Traces are observations: they give way before a turn is refused.
+    for (const earlier of this.turns()) {
+      if (total <= maxBytes) break;
+      if (!earlier.trace) continue;
+      const { trace: _dropped, ...rest } = earlier;
+      const smaller = putParts(this.sql, `turn:${earlier.id}`, JSON.stringify(rest));
+      this.sql.exec("UPDATE turns SET bytes = ? WHERE id = ?", smaller, earlier.id);
+      total = this.bytes();
+    }
+    this.turnCache = null;
+    return total;
+  }
+
+  private writeProducts(turnId: string, products: TurnProducts, now: number): void {
+    if (products.response) {
+      this.sql.exec("INSERT OR REPLACE INTO responses (id, turn_id) VALUES (?, ?)", products.response.response.id, turnId);
+      putParts(this.sql, `response:${products.response.response.id}`, JSON.stringify(products.response));
+    }
+    if (products.mixedStep) {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO mixed_steps (call_id, turn_id, step) VALUES (?, ?, ?)",
+        products.mixedStep.callId,
+        turnId,
+        JSON.stringify(products.mixedStep.step),
+      );
+    }
+    if (products.idempotency) {
+      const { key, record, retainMs } = products.idempotency;
+      this.sql.exec("INSERT OR REPLACE INTO idempotency (key, record, expires_at) VALUES (?, ?, ?)", key, record, now + retainMs);
+    }
+  }
+
+  private turnTexts(): string[] {
+    if (this.turnCache) return this.turnCache;
+    const ids = this.sql.exec<{ id: string }>("SELECT id FROM turns ORDER BY seq").toArray();
+    this.turnCache = ids.flatMap(({ id }) => getParts(this.sql, `turn:${id}`) ?? []);
+    return this.turnCache;
+  }
+
+  private turns(): TurnRecord[] {
+    return this.turnTexts().map((text) => JSON.parse(text) as TurnRecord);
+  }
+
+  private storedResponses(): StoredResponse[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM responses")
+      .toArray()
+      .flatMap(({ id }) => {
+        const text = getParts(this.sql, `response:${id}`);
+        return text === null ? [] : [JSON.parse(text) as StoredResponse];
+      });
+  }
+
+  private bytes(): number {
+    return this.sql.exec<{ total: number | null }>("SELECT SUM(bytes) AS total FROM turns").one().total ?? 0;
+  }
+
+  private summary(row: HomeRow): ConversationSummary {
+    const turns = this.turns();
+    return {
+      id: row.conversation_id,
+      turns: turns.length,
+      bytes: this.bytes(),
+      title: titleOf(turns),
+      created_at: turns[0]?.started_at ?? row.created_at,
+      updated_at: turns.length > 0 ? Math.max(...turns.map((turn) => turn.completed_at)) : row.updated_at,
+    };
+  }
+
+  /** One alarm for whatever is due first: a lease running out, the KV copy, expiry. */
+  private async schedule(): Promise<void> {
+    const row = this.row();
+    if (!row) return;
+    const due = [row.updated_at + row.ttl_seconds * 1000];
+    if (row.lease_token !== null) due.push(row.lease_until);
+    if (row.write_due !== null) due.push(row.write_due);
+    const next = Math.min(...due);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next || current < Date.now()) await this.ctx.storage.setAlarm(next);
+  }
+}
+
+/** Thrown inside a transaction to undo it: the outcome says why. */
+class RollBack extends Error {}
