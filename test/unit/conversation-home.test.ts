@@ -247,6 +247,28 @@ describe("listing and deleting", () => {
     expect(await storedTurns(id)).toBeNull();
   });
 
+  it("lists a just-answered conversation even while KV's listing lags behind its writes, as it does across locations for a minute", async () => {
+    const real = ENV.CONVERSATIONS;
+    // A KV whose list does not show a key written in the last minute (as KV's list may not, from
+    // another location): whatever wrote it, its metadata says when.
+    const lagging = new Proxy(real, {
+      get(target, property) {
+        if (property === "list")
+          return async (options: KVNamespaceListOptions) => {
+            const page = await target.list<{ updated_at?: number }>(options);
+            return { ...page, keys: page.keys.filter((key) => (key.metadata?.updated_at ?? 0) < Date.now() - 60_000) };
+          };
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const environment = testEnv({ CONVERSATIONS: lagging });
+    const first = await chat({ messages: [{ role: "user", content: "list me at once" }] }, {}, environment);
+    const { conversation_id: id } = (await first.json()) as { conversation_id: string };
+    const page = (await (await call("/v1/conversations?limit=100", {}, environment)).json()) as { data: Array<{ id: string }> };
+    expect(page.data.map((entry) => entry.id)).toContain(id);
+  });
+
   it("answers 404 to every later read and turn of a deleted conversation", async () => {
     const id = "conv_deleted";
     expect((await chat({ conversation_id: id, messages: [{ role: "user", content: "hi" }] })).status).toBe(200);
