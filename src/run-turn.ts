@@ -146,13 +146,23 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     serverAddress: hostOf(services.config.dmxapi.baseUrl),
   });
   let steps = 0;
-  // A new conversation has no history to wait for: its home is warmed (and taken) while the model
-  // is called. A turn that keeps nothing takes no lease; it only reads what is there.
-  const leasing = request.store === false ? null : services.homes.begin(beginRequest(request));
-  leasing?.catch(() => undefined);
+  // A turn that keeps nothing takes no lease; it only reads what is there.
+  let leasing: Promise<Lease> | null = null;
+  const takeHome = (): Promise<Lease> => {
+    if (!leasing) {
+      leasing = services.homes.begin(beginRequest(request));
+      leasing.catch(() => undefined);
+    }
+    return leasing;
+  };
+  // A new conversation has no history to wait for: its home is taken while the model works. A
+  // streamed one takes it once the first stream has opened, so that first content never waits for
+  // an object to be created (locally the home shares the Worker's thread); the rest of the
+  // generation covers it.
+  if (request.store !== false && !(request.newConversation && options.stream)) takeHome();
   const history = async (): Promise<TurnRecord[]> => {
-    if (!leasing) return (await services.homes.read(request.tenant, request.conversationId))?.turns ?? [];
-    const lease = await leasing;
+    if (request.store === false) return (await services.homes.read(request.tenant, request.conversationId))?.turns ?? [];
+    const lease = await takeHome();
     if (lease.replay !== null) throw new AlreadyAnsweredError(lease.replay);
     checkSize(services.config, lease.bytes);
     return lease.turns;
@@ -203,6 +213,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
               onOpen: (step) => {
                 streamOpened = true;
                 listener.onOpen?.(step);
+                if (request.store !== false) setTimeout(takeHome, 0);
               },
               onDelta: (delta, step) => {
                 if (delta.content) shownText += delta.content;
@@ -238,14 +249,15 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     });
   } catch (error) {
     // Until a stream opened the client saw nothing, and a failure stores nothing.
-    const keptPartial = streamOpened && leasing !== null && (await keepPartial(services, request, leasing, record(withShownText(committed, shownText), true)));
+    const keptPartial =
+      streamOpened && request.store !== false && (await keepPartial(services, request, takeHome(), record(withShownText(committed, shownText), true)));
     if (!keptPartial) await endLease(leasing);
     if (deadline.aborted) throw new TurnDeadlineError(request.deadlineMs, keptPartial);
     if (request.signal?.aborted) throw request.signal.reason;
     throw error;
   }
   const completed: CompletedTurn = { ...result, conversationId: request.conversationId, turn: record(result.messages, false) };
-  if (!leasing) return completed;
+  if (request.store === false) return completed;
   let products: TurnProducts;
   try {
     await options.beforeStore?.();
@@ -256,7 +268,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
   }
   const marked = result.mixedStep ? markedCallId(result.mixedStep.assistant) : undefined;
   if (result.mixedStep && marked) products.mixedStep = { callId: marked, step: result.mixedStep };
-  await commitTurn(services, request, leasing, completed.turn, products, listener !== undefined);
+  await commitTurn(services, request, takeHome(), completed.turn, products, listener !== undefined);
   return completed;
 }
 

@@ -82,7 +82,11 @@ export class ConversationHome extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly waiting: Waiter[] = [];
   /** The turns' JSON as stored, read once per instance: every turn reads the whole history. */
-  private turnCache: string[] | null = null;
+  private turnCache: Array<{ id: string; text: string }> | null = null;
+  /** When the alarm is set for, as far as this instance knows: undefined until it has asked storage. */
+  private alarmAt: number | null | undefined;
+  /** Wakes the line when a lease that nobody renews runs out (a Worker died holding it). */
+  private leaseTimer: ReturnType<typeof setTimeout> | null = null;
   /** The KV write under way, which a DELETE must outlast before it removes the copy. */
   private writing: Promise<void> | null = null;
 
@@ -140,7 +144,27 @@ export class ConversationHome extends DurableObject<Env> {
         }, request.waitMs),
       };
       this.waiting.push(waiter);
+      this.watchLease();
     });
+  }
+
+  /** While turns wait, the lease ahead of them is watched: one that runs out unrenewed is handed on. */
+  private watchLease(): void {
+    if (this.leaseTimer !== null) return;
+    const row = this.row();
+    if (!row || row.lease_token === null || this.waiting.length === 0) return;
+    this.leaseTimer = setTimeout(
+      () => {
+        this.leaseTimer = null;
+        const current = this.row();
+        if (current && current.lease_token !== null && !this.leaseHeld(current)) {
+          this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", current.lease_token);
+          this.handOver();
+        }
+        this.watchLease();
+      },
+      Math.max(0, row.lease_until - Date.now()) + 1,
+    );
   }
 
   /** Keeps a long turn's lease; false once it was lost (it expired and the next turn took it). */
@@ -217,7 +241,13 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row || row.deleted_at !== null) return { status: "empty" };
     const summary = this.summary(row);
     if (summary.turns > 0) return { status: "live", summary };
-    return this.leaseHeld(row) ? { status: "pending" } : { status: "empty" };
+    if (this.leaseHeld(row) || this.waiting.length > 0) return { status: "pending" };
+    // A first turn that never committed (its Worker died, or it failed): the object keeps nothing.
+    await this.ctx.storage.deleteAll();
+    this.alarmAt = null;
+    this.turnCache = null;
+    this.createTables();
+    return { status: "empty" };
   }
 
   // --- deleting ----------------------------------------------------------------------------------
@@ -261,6 +291,7 @@ export class ConversationHome extends DurableObject<Env> {
   // --- the alarm: leases that ran out, the KV copy, expiry ----------------------------------------
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const row = this.row();
     if (!row) return;
     const now = Date.now();
@@ -397,7 +428,6 @@ export class ConversationHome extends DurableObject<Env> {
   private grant(request: BeginRequest): BeginOutcome {
     const token = crypto.randomUUID();
     this.sql.exec("UPDATE home SET lease_token = ?, lease_until = ?", token, Date.now() + LEASE_MS);
-    this.schedule().catch(() => undefined);
     return { status: "ready", token, turns: request.fresh ? "[]" : `[${this.turnTexts().join(",")}]`, bytes: this.bytes() };
   }
 
@@ -412,11 +442,13 @@ export class ConversationHome extends DurableObject<Env> {
   /** Writes the turn (replacing an earlier attempt of the same id); answers the conversation's size, its oldest traces given up first when over `maxBytes`. */
   private writeTurn(turn: TurnRecord, maxBytes: number): number {
     this.sql.exec("DELETE FROM turns WHERE id = ?", turn.id);
-    const bytes = putParts(this.sql, `turn:${turn.id}`, JSON.stringify(turn));
+    const text = JSON.stringify(turn);
+    const bytes = putParts(this.sql, `turn:${turn.id}`, text);
     this.sql.exec("INSERT INTO turns (id, bytes) VALUES (?, ?)", turn.id, bytes);
-    this.turnCache = null;
+    if (this.turnCache) this.turnCache = [...this.turnCache.filter((cached) => cached.id !== turn.id), { id: turn.id, text }];
     let total = this.bytes();
     if (total <= maxBytes) return total;
+    this.turnCache = null;
     // Traces are observations: they give way before a turn is refused.
     for (const earlier of this.turns()) {
       if (total <= maxBytes) break;
@@ -450,10 +482,14 @@ export class ConversationHome extends DurableObject<Env> {
   }
 
   private turnTexts(): string[] {
-    if (this.turnCache) return this.turnCache;
-    const ids = this.sql.exec<{ id: string }>("SELECT id FROM turns ORDER BY seq").toArray();
-    this.turnCache = ids.flatMap(({ id }) => getParts(this.sql, `turn:${id}`) ?? []);
-    return this.turnCache;
+    if (!this.turnCache) {
+      const ids = this.sql.exec<{ id: string }>("SELECT id FROM turns ORDER BY seq").toArray();
+      this.turnCache = ids.flatMap(({ id }) => {
+        const text = getParts(this.sql, `turn:${id}`);
+        return text === null ? [] : [{ id, text }];
+      });
+    }
+    return this.turnCache.map((cached) => cached.text);
   }
 
   private turns(): TurnRecord[] {
@@ -486,16 +522,18 @@ export class ConversationHome extends DurableObject<Env> {
     };
   }
 
-  /** One alarm for whatever is due first: a lease running out, the KV copy, expiry. */
+  /**
+   * One alarm for whatever is due first: the KV copy, expiry (a lease needs none: an expired one is
+   * free to the next turn, and waiting turns watch it in memory). Set only when it must move earlier.
+   */
   private async schedule(): Promise<void> {
     const row = this.row();
     if (!row) return;
-    const due = [row.updated_at + row.ttl_seconds * 1000];
-    if (row.lease_token !== null) due.push(row.lease_until);
-    if (row.write_due !== null) due.push(row.write_due);
-    const next = Math.min(...due);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next || current < Date.now()) await this.ctx.storage.setAlarm(next);
+    const next = Math.min(row.updated_at + row.ttl_seconds * 1000, row.write_due ?? Number.POSITIVE_INFINITY);
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= next) return;
+    this.alarmAt = next;
+    await this.ctx.storage.setAlarm(next);
   }
 }
 

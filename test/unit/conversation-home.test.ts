@@ -142,6 +142,17 @@ describe("one turn at a time", () => {
     expect((await chat({ conversation_id: id, messages: [{ role: "user", content: "after the crash" }] })).status).toBe(200);
     expect(await storedTurns(id)).toHaveLength(1);
   });
+  it("hands the conversation to a turn waiting behind a dead holder as soon as that lease runs out", async () => {
+    const id = "conv_dead_holder";
+    const dead = await home(id).begin({ tenant: TENANT, conversationId: id, fresh: false, waitMs: 10_000 });
+    expect(dead.status).toBe("ready");
+    await runInDurableObject(home(id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE home SET lease_until = ?", Date.now() + 100);
+    });
+    const waiting = await chat({ conversation_id: id, messages: [{ role: "user", content: "behind a dead holder" }] });
+    expect(waiting.status).toBe(200);
+    expect(await storedTurns(id)).toHaveLength(1);
+  });
 });
 
 describe("one commit for everything a turn produces", () => {
