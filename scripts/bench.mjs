@@ -1,6 +1,7 @@
-// `npm run bench` (issues 7 and 13): what Switchboard adds on top of the platform, beside a gateway users
+// `npm run bench` (issues 7, 13 and 21): what Switchboard adds on top of the platform, beside a gateway users
 // pick for the same job (Portkey), locally, against a zero-latency mock model, so the numbers are the
-// gateways' own work and nothing else. What runs, how and why: bench/README.md.
+// gateways' own work and nothing else; and the same added time beside a realistic model (a 200 ms answer),
+// turns on a warm conversation and `store: false` turns. What runs, how and why: bench/README.md.
 //
 //   node scripts/bench.mjs            full run: bench/results/tmp/latest.{json,svg} (ignored by git)
 //   node scripts/bench.mjs --save     full run that also publishes bench/results/latest.{json,svg} and a dated copy
@@ -8,6 +9,8 @@
 //   --out=DIR                         write the results to DIR instead (latest.* / quick.*)
 //   BENCH_SECONDS  BENCH_ROUNDS  BENCH_WARMUP_SECONDS  BENCH_CONCURRENCY (1,16,64)  BENCH_PAUSE_MS (250)
 //   BENCH_STREAM_REQUESTS  BENCH_COST_TURNS  BENCH_STORE_DELAY_MS  BENCH_STARTUP_RUNS  BENCH_STARTUP_COPIES
+//   BENCH_MODEL_ANSWER_MS (200)  BENCH_MODEL_FIRST_CONTENT_MS (150)  BENCH_REALISTIC_SECONDS  BENCH_REALISTIC_CONCURRENCY
+//   BENCH_CONVERSATION_TURNS (20)
 //
 // Processes: this one generates load and does nothing else while measuring; the mock model, the Workers
 // runtime (one Miniflare, scripts/bench/runtime.mjs, which also receives the Workers' log lines) and the
@@ -19,8 +22,9 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs";
+import { conversationLoad } from "./bench/conversation.mjs";
 import { median, percentile, runLoad } from "./bench/load.mjs";
-import { PORTKEY_VERSION, portkeyHeaders, startPortkey } from "./bench/portkey.mjs";
+import { PORTKEY_VERSION, startPortkey } from "./bench/portkey.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./bench/prompts.mjs";
 import {
   bundleTable,
@@ -35,8 +39,10 @@ import {
   targetLines,
 } from "./bench/report.mjs";
 import { startRuntime } from "./bench/runtime.mjs";
-import { mockStats, ORCHESTRATOR, orchestratorVars, requestBody, requestHeaders, startMock } from "./bench/setup.mjs";
+import { checkScenarios, checkStreams, latencyScenarios, post, statsDelta, streamTargets } from "./bench/scenarios.mjs";
+import { mockStats, orchestratorVars, requestBody, requestHeaders, startMock } from "./bench/setup.mjs";
 import { runStream } from "./bench/stream.mjs";
+import { comparisonsOf, streamOver, targetsOf } from "./bench/targets.mjs";
 import { miniflareWorkers, root } from "./lib/workers.mjs";
 
 // ---------------------------------------------------------------------------------------------
@@ -44,12 +50,14 @@ import { miniflareWorkers, root } from "./lib/workers.mjs";
 
 const USAGE = `Usage: npm run bench [-- --quick] [-- --save] [-- --out=DIR]
 
-  (none)     full run, about 5.5 minutes; results in bench/results/tmp/ (ignored by git)
+  (none)     full run, about 9 minutes; results in bench/results/tmp/ (ignored by git)
   --save     full run that also publishes bench/results/latest.{json,svg} and a dated copy
-  --quick    smoke run, about 75 s; bench/results/tmp/quick.{json,svg}
+  --quick    smoke run, about 1.5-2.2 minutes; bench/results/tmp/quick.{json,svg}
   --out=DIR  write the results to DIR instead
 Environment: BENCH_SECONDS BENCH_ROUNDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_PAUSE_MS
-BENCH_STREAM_REQUESTS BENCH_COST_TURNS BENCH_STORE_DELAY_MS BENCH_STARTUP_RUNS BENCH_STARTUP_COPIES (see bench/README.md).`;
+BENCH_STREAM_REQUESTS BENCH_COST_TURNS BENCH_STORE_DELAY_MS BENCH_STARTUP_RUNS BENCH_STARTUP_COPIES
+BENCH_MODEL_ANSWER_MS BENCH_MODEL_FIRST_CONTENT_MS BENCH_REALISTIC_SECONDS BENCH_REALISTIC_CONCURRENCY
+BENCH_CONVERSATION_TURNS (see bench/README.md).`;
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
@@ -62,21 +70,34 @@ const numberFrom = (name, fallback) => {
   const value = Number.parseFloat(process.env[name] ?? "");
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
+const listFrom = (name, fallback) =>
+  (process.env[name] ?? fallback)
+    .split(",")
+    .map((value) => Number.parseInt(value, 10))
+    .filter((value) => value > 0);
+const concurrency = listFrom("BENCH_CONCURRENCY", "1,16,64");
+// The realistic model's runs, at some of the same concurrencies (the tables have a column per concurrency).
+const realisticConcurrency = listFrom("BENCH_REALISTIC_CONCURRENCY", quick ? "1" : "1,16").filter((value) => concurrency.includes(value));
 const settings = {
   quick,
   seconds: numberFrom("BENCH_SECONDS", quick ? 0.6 : 1.5),
   rounds: Math.round(numberFrom("BENCH_ROUNDS", quick ? 2 : 5)),
   warmupSeconds: numberFrom("BENCH_WARMUP_SECONDS", quick ? 0.6 : 2),
-  concurrency: (process.env.BENCH_CONCURRENCY ?? "1,16,64")
-    .split(",")
-    .map((value) => Number.parseInt(value, 10))
-    .filter((value) => value > 0),
+  concurrency,
   pauseMs: numberFrom("BENCH_PAUSE_MS", 250),
   streamRequests: Math.round(numberFrom("BENCH_STREAM_REQUESTS", quick ? 40 : 150)),
   costTurns: Math.round(numberFrom("BENCH_COST_TURNS", quick ? 5 : 20)),
   storeDelayMs: numberFrom("BENCH_STORE_DELAY_MS", 20),
   startupRuns: Math.round(numberFrom("BENCH_STARTUP_RUNS", quick ? 1 : 3)),
   startupCopies: Math.round(numberFrom("BENCH_STARTUP_COPIES", quick ? 3 : 6)),
+  // The realistic model: how long it holds an answer, and a stream's first content.
+  modelAnswerMs: numberFrom("BENCH_MODEL_ANSWER_MS", 200),
+  modelFirstContentMs: numberFrom("BENCH_MODEL_FIRST_CONTENT_MS", 150),
+  // At 200 ms an answer, c=1 gets 5 samples a second: its runs are longer than the zero-latency ones.
+  realisticSeconds: numberFrom("BENCH_REALISTIC_SECONDS", quick ? 1.2 : 2),
+  realisticConcurrency: realisticConcurrency.length > 0 ? realisticConcurrency : concurrency.slice(0, 1),
+  // Timed turns per warm conversation before its connection starts another (scripts/bench/conversation.mjs).
+  conversationTurns: Math.round(numberFrom("BENCH_CONVERSATION_TURNS", 20)),
 };
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 /** Closed-loop concurrency well past the cores: the load generator, the runtime and the mock queue for CPU. */
@@ -106,48 +127,14 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const statsDelta = (after, before) => Object.fromEntries(Object.keys(after).map((key) => [key, after[key] - (before[key] ?? 0)]));
-
-async function post(url, body, headers) {
-  const response = await fetch(url, { method: "POST", headers, body });
-  const text = await response.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: response.status, headers: response.headers, text, json };
-}
-
-const answerOf = (json) => json?.choices?.[0]?.message?.content;
-/** Median over rounds of a per-round value, with its range. */
-const spread = (values) => {
-  const finite = values.filter(Number.isFinite);
-  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), rounds: values };
-};
 const rotate = (list, by) => list.map((_, index) => list[(index + by) % list.length]);
 
 // ---------------------------------------------------------------------------------------------
 // Sections
 
-async function sanityCheck(scenarios, mockPort) {
-  for (const scenario of scenarios) {
-    const before = await mockStats(mockPort);
-    const response = await post(scenario.url, scenario.body, scenario.headers);
-    const delta = statsDelta(await mockStats(mockPort), before);
-    const problems = [];
-    if (response.status !== 200) problems.push(`status ${response.status}: ${response.text.slice(0, 300)}`);
-    if (answerOf(response.json) !== scenario.expect.answer)
-      problems.push(`answer ${JSON.stringify(answerOf(response.json))}, expected ${JSON.stringify(scenario.expect.answer)}`);
-    for (const [key, value] of Object.entries(scenario.expect.upstream)) {
-      if (delta[key] !== value) problems.push(`mock saw ${key}=${delta[key]}, expected ${value}`);
-    }
-    if (problems.length > 0) throw new Error(`Scenario "${scenario.label}" does not do what it should:\n  ${problems.join("\n  ")}`);
-  }
-}
-
 async function settleCounts(countsUrl) {
-  // Work after the response (waitUntil, the journal's alarm, which writes KV up to 250 ms after a
-  // commit) may still be running: wait until the counts have not moved for longer than that.
+  // Work after the response (waitUntil: a released lease, a stream's commit) may still be running:
+  // wait until the counts have not moved for a while.
   let last = "";
   let stableSince = performance.now();
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -239,21 +226,31 @@ async function measureCosts(countingUrl, mockPort, runtime) {
   };
 }
 
-/** Interleaved rounds; each round runs every scenario once per concurrency, in an order that rotates. */
+/**
+ * Interleaved rounds; each round runs every scenario once per concurrency it runs at (its own list: the
+ * realistic model's are fewer), in an order that rotates.
+ */
 async function measureLatency(scenarios, mockPort, kvAdminUrl) {
   const runs = [];
+  // Pauses let the work a run leaves behind settle before the next run; warm-up runs (round 0) are not
+  // measured, so only the last of them is followed by one (which keeps --quick short).
+  const settleAfter = (scenario) => sleep(scenario.realistic ? Math.max(settings.pauseMs, settings.modelAnswerMs + 50) : settings.pauseMs);
   const oneRun = async (scenario, concurrency, seconds, round) => {
     // Runs against the orchestrator's local KV start from an empty namespace: Miniflare's local KV lists by
     // scanning the whole namespace, so a run's cost would otherwise depend on how many runs wrote before it.
     let purgedKeys = 0;
     if (scenario.localKv) {
       purgedKeys = (await (await fetch(new URL("/purge", kvAdminUrl), { method: "POST" })).json()).deleted;
-      if (purgedKeys > 0) await sleep(settings.pauseMs);
+      if (purgedKeys > 0 && round > 0) await sleep(settings.pauseMs);
     }
     const before = await mockStats(mockPort);
-    const result = await runLoad({ url: scenario.url, body: scenario.body, headers: scenario.headers, connections: concurrency, seconds });
+    // A warm conversation's load is built per run: every run creates its own conversations.
+    const load = scenario.conversationTurns ? conversationLoad({ prompt: TEXT_PROMPT, turns: scenario.conversationTurns }) : {};
+    const result = await runLoad({ url: scenario.url, body: scenario.body, headers: scenario.headers, connections: concurrency, seconds, ...load });
     const delta = statsDelta(await mockStats(mockPort), before);
-    await sleep(settings.pauseMs);
+    // Requests in flight when a run ends still reach their gateway, whose turn goes on without the client:
+    // with the realistic model they finish one model answer later, which must be before the next run.
+    if (round > 0) await settleAfter(scenario);
     const sorted = Float64Array.from(result.latencies).sort();
     return {
       scenario: scenario.key,
@@ -262,6 +259,7 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
       seconds: result.seconds,
       sorted,
       ok: result.ok,
+      untimed: result.untimed,
       errors: result.errors + result.non2xx,
       timeouts: result.timeouts,
       statusCodes: result.statusCodes,
@@ -273,23 +271,26 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
     };
   };
 
-  log(`\nWarm-up: ${settings.warmupSeconds} s per scenario, split over c=${settings.concurrency.join(",")}`);
+  log(`\nWarm-up: ${settings.warmupSeconds} s per scenario, split over the concurrencies it runs at`);
   for (const scenario of scenarios) {
-    for (const concurrency of settings.concurrency) {
-      const run = await oneRun(scenario, concurrency, settings.warmupSeconds / settings.concurrency.length, 0);
+    for (const concurrency of scenario.concurrency) {
+      const run = await oneRun(scenario, concurrency, settings.warmupSeconds / scenario.concurrency.length, 0);
       if (run.errors > 0) log(`  warm-up ${scenario.short} c=${concurrency}: ${run.errors} errors ${JSON.stringify(run.statusCodes)}`);
     }
   }
+  await settleAfter({ realistic: scenarios.some((scenario) => scenario.realistic) });
 
   for (let round = 1; round <= settings.rounds; round++) {
     log(`Round ${round}/${settings.rounds} (${elapsed()})`);
     for (const [index, concurrency] of settings.concurrency.entries()) {
-      const order = rotate(scenarios, (round - 1 + index) % scenarios.length);
+      const here = scenarios.filter((scenario) => scenario.concurrency.includes(concurrency));
+      const order = rotate(here, (round - 1 + index) % here.length);
       const line = [];
       for (const scenario of order) {
-        const run = await oneRun(scenario, concurrency, settings.seconds, round);
+        const run = await oneRun(scenario, concurrency, scenario.seconds, round);
         runs.push(run);
-        line.push(`${scenario.short} ${run.medianMs.toFixed(2)}${run.errors ? ` ERR ${run.errors}` : ""}`);
+        const busy = run.statusCodes["409"] ? ` (409: ${run.statusCodes["409"]})` : "";
+        line.push(`${scenario.short} ${run.medianMs.toFixed(2)}${run.errors ? ` ERR ${run.errors}${busy}` : ""}`);
       }
       log(`  c=${String(concurrency).padEnd(3)} ${line.join(" | ")}`);
     }
@@ -299,7 +300,7 @@ async function measureLatency(scenarios, mockPort, kvAdminUrl) {
 
 function summarise(runs, scenarios) {
   return scenarios.flatMap((scenario) =>
-    settings.concurrency.map((concurrency) => {
+    scenario.concurrency.map((concurrency) => {
       const mine = runs.filter((run) => run.round > 0 && run.scenario === scenario.key && run.concurrency === concurrency);
       const pooled = new Float64Array(mine.reduce((sum, run) => sum + run.sorted.length, 0));
       let offset = 0;
@@ -309,6 +310,8 @@ function summarise(runs, scenarios) {
       }
       pooled.sort();
       const ok = mine.reduce((sum, run) => sum + run.ok, 0);
+      // Responses to setup requests (a warm conversation's creation): served, not timed.
+      const untimed = mine.reduce((sum, run) => sum + run.untimed, 0);
       const seconds = mine.reduce((sum, run) => sum + run.seconds, 0);
       const statusCodes = {};
       for (const run of mine) for (const [code, count] of Object.entries(run.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + count;
@@ -317,7 +320,8 @@ function summarise(runs, scenarios) {
       return {
         scenario: scenario.key,
         concurrency,
-        saturated: saturated(concurrency),
+        // With the realistic model a connection sends 5 requests a second: c=16 is not saturation there.
+        saturated: !scenario.realistic && saturated(concurrency),
         // Per-round medians summarised by their median: what comparisons below are made of.
         medianMs: median(mine.map((run) => run.medianMs)),
         // Tail figures over every response of every round.
@@ -326,12 +330,15 @@ function summarise(runs, scenarios) {
         maxMs: pooled.length ? pooled[pooled.length - 1] : Number.NaN,
         reqPerSec: ok / seconds,
         samples: ok,
+        untimed,
         errors: mine.reduce((sum, run) => sum + run.errors, 0),
         timeouts: mine.reduce((sum, run) => sum + run.timeouts, 0),
         statusCodes,
         // What the model received, from the mock's counters: calls per answered request (in-flight ones at a
-        // run's end inflate it slightly), bytes per call, and the tool definitions in it.
-        modelCallsPerRequest: ok ? model.requests / ok : null,
+        // run's end inflate it, up to one per connection and run: visible with the realistic model's few
+        // requests), bytes and messages per call, and the tool definitions in it.
+        modelCallsPerRequest: ok ? model.requests / (ok + untimed) : null,
+        messagesPerModelCall: model.requests ? model.messages / model.requests : null,
         requestBytesPerModelCall: model.requests ? model.bytesIn / model.requests : null,
         toolsPerModelCall: model.requests ? model.toolDefinitions / model.requests : null,
         toolDefinitionBytesPerModelCall: model.requests ? model.toolDefinitionBytes / model.requests : null,
@@ -353,11 +360,11 @@ function summarise(runs, scenarios) {
 /** Streaming, concurrency 1: first content and [DONE], interleaved rounds in rotating order. */
 async function measureStreaming(streams, kvAdminUrl) {
   const perRound = [];
-  for (const target of streams) await runStream({ ...target, count: 10, seconds: 2 }); // warm-up
+  for (const target of streams) await runStream({ ...target, count: target.warmupCount, seconds: 2 }); // warm-up
   for (let round = 1; round <= settings.rounds; round++) {
     for (const target of rotate(streams, (round - 1) % streams.length)) {
       if (target.localKv) await fetch(new URL("/purge", kvAdminUrl), { method: "POST" });
-      const result = await runStream({ ...target, count: settings.streamRequests, seconds: Math.max(1, settings.seconds) });
+      const result = await runStream({ ...target, count: settings.streamRequests });
       perRound.push({
         target: target.key,
         round,
@@ -369,13 +376,14 @@ async function measureStreaming(streams, kvAdminUrl) {
       await sleep(settings.pauseMs);
     }
   }
-  return streams.map(({ key, label, short, diagnostic }) => {
+  return streams.map(({ key, label, short, diagnostic, realistic }) => {
     const mine = perRound.filter((row) => row.target === key);
     return {
       key,
       short,
       label,
       diagnostic,
+      realistic,
       firstContentMs: median(mine.map((row) => row.firstContentMs)),
       doneMs: median(mine.map((row) => row.doneMs)),
       samples: mine.reduce((sum, row) => sum + row.samples, 0),
@@ -474,10 +482,10 @@ async function main() {
     { worker: BENCH_WORKERS.peer.name, ...bundleSize(BENCH_WORKERS.peer.scriptPath) },
   ];
 
-  const mock = await startMock();
+  const mock = await startMock({ answerMs: settings.modelAnswerMs, firstContentMs: settings.modelFirstContentMs });
   started.mock = mock.child;
   const upstreamBaseUrl = mock.baseUrl;
-  log(`Mock model on ${upstreamBaseUrl} (pid ${mock.child.pid})`);
+  log(`Mock model on ${upstreamBaseUrl}, realistic model on ${mock.realisticBaseUrl} (pid ${mock.child.pid})`);
   const portkeyStart = performance.now();
   const portkey = await startPortkey();
   started.portkey = portkey.child;
@@ -485,97 +493,13 @@ async function main() {
   const runtime = await startRuntime(upstreamBaseUrl);
   started.runtime = runtime;
   log(`Workers runtime ready in ${runtime.readyMs.toFixed(0)} ms: ${runtime.workers.length} Workers in one workerd (pid ${runtime.child.pid})`);
-  const chat = (name) => new URL("/v1/chat/completions", runtime.urls[name]).href;
 
-  const text = { answer: "Hello.", upstream: { requests: 1, text: 1 } };
-  const tool = { answer: "2*(3+4) = 14.", upstream: { requests: 2, toolCall: 1, afterTool: 1, toolResultHas14: 1 } };
-  const offers = (count) => ({ toolsOffered: text.upstream.requests, toolDefinitions: count });
-  const oneTool = { server_tools: ["calculate"] };
-  const scenarios = [
-    { key: "mock", short: "1", label: "1. mock model (floor)", url: `${upstreamBaseUrl}/chat/completions`, body: requestBody(TEXT_PROMPT), expect: text },
-    {
-      key: "passthrough",
-      short: "2",
-      label: "2. pass-through Worker",
-      url: runtime.urls[BENCH_WORKERS.passthrough.name],
-      body: requestBody(TEXT_PROMPT),
-      expect: text,
-    },
-    {
-      key: "portkey",
-      short: "3",
-      label: `3. Portkey gateway ${portkey.version} (Node)`,
-      url: portkey.url,
-      headers: portkeyHeaders(upstreamBaseUrl),
-      body: requestBody(TEXT_PROMPT),
-      expect: text,
-    },
-    {
-      key: "switchboard",
-      short: "4",
-      label: "4. Switchboard, no tool",
-      url: chat(ORCHESTRATOR),
-      body: requestBody(TEXT_PROMPT),
-      expect: { ...text, upstream: { ...text.upstream, ...offers(4) } },
-      localKv: true,
-    },
-    {
-      key: "switchboard-tool",
-      short: "5",
-      label: "5. Switchboard, one tool round trip",
-      url: chat(ORCHESTRATOR),
-      body: requestBody(TOOL_PROMPT),
-      expect: tool,
-      localKv: true,
-    },
-    {
-      key: "pair-no-tool",
-      short: "6",
-      label: "6. Switchboard, no tool · mem KV, 1 tool offered",
-      url: chat(BENCH_WORKERS.memoryKv.name),
-      body: requestBody(TEXT_PROMPT, oneTool),
-      expect: { ...text, upstream: { ...text.upstream, ...offers(1) } },
-    },
-    {
-      key: "pair-tool",
-      short: "7",
-      label: "7. Switchboard, one tool · mem KV, 1 tool offered",
-      url: chat(BENCH_WORKERS.memoryKv.name),
-      body: requestBody(TOOL_PROMPT, oneTool),
-      expect: { ...tool, upstream: { ...tool.upstream, toolDefinitions: 2 } },
-    },
-    {
-      key: "ai-sdk",
-      short: "8",
-      label: "8. AI SDK peer, one tool · mem KV, 1 tool offered",
-      url: runtime.urls[BENCH_WORKERS.peer.name],
-      body: requestBody(TOOL_PROMPT),
-      expect: { ...tool, upstream: { ...tool.upstream, toolDefinitions: 2 } },
-    },
-    {
-      key: "memory-kv",
-      short: "d",
-      label: "d. Switchboard, no tool · mem KV, 4 tools offered",
-      url: chat(BENCH_WORKERS.memoryKv.name),
-      body: requestBody(TEXT_PROMPT),
-      expect: { ...text, upstream: { ...text.upstream, ...offers(4) } },
-      diagnostic: true,
-    },
-  ].map((scenario) => ({ headers: requestHeaders, localKv: false, diagnostic: false, ...scenario }));
-
-  await sanityCheck(scenarios, mock.port);
+  const where = { mock, urls: runtime.urls, portkey, settings };
+  const scenarios = latencyScenarios(where);
+  await checkScenarios(scenarios, mock.port);
+  const streams = streamTargets(where);
+  await checkStreams(streams);
   log("Sanity check passed: every scenario answers as expected and makes the model calls it should");
-
-  const streams = [
-    { key: "mock", short: "1", label: "1. mock model (floor)", url: `${upstreamBaseUrl}/chat/completions` },
-    { key: "passthrough", short: "2", label: "2. pass-through Worker", url: runtime.urls[BENCH_WORKERS.passthrough.name] },
-    { key: "switchboard", short: "4", label: "4. Switchboard, no tool", url: chat(ORCHESTRATOR), localKv: true },
-    { key: "memory-kv", short: "d", label: "d. Switchboard, no tool, mem KV", url: chat(BENCH_WORKERS.memoryKv.name), diagnostic: true },
-  ].map((target) => ({ localKv: false, diagnostic: false, ...target, body: requestBody(TEXT_PROMPT, { stream: true }), headers: requestHeaders }));
-  for (const target of streams) {
-    const check = await runStream({ ...target, count: 1, seconds: 5 });
-    if (check.errors > 0) throw new Error(`Streaming to "${target.label}" does not give content and [DONE]`);
-  }
 
   const costs = await measureCosts(runtime.urls[BENCH_WORKERS.counting.name], mock.port, runtime);
   log(`Counted what a turn costs over ${settings.costTurns} turns per case (${elapsed()})`);
@@ -603,81 +527,15 @@ async function main() {
 
   // -------------------------------------------------------------------------------------------
   const results = summarise(runs, scenarios);
-  /** A per-round value at each concurrency (from that round's medians), summarised over the rounds. */
-  const perRound = (fn) =>
-    Object.fromEntries(
-      settings.concurrency.map((concurrency) => {
-        const values = [];
-        for (let round = 1; round <= settings.rounds; round++) {
-          const get = (key) => runs.find((run) => run.round === round && run.concurrency === concurrency && run.scenario === key)?.medianMs ?? Number.NaN;
-          values.push(fn(get));
-        }
-        return [concurrency, spread(values)];
-      }),
-    );
-  const comparison = (key, label, unit, fn) => ({ key, label, unit, values: perRound(fn) });
-  const comparisons = [
-    comparison("passthroughAddedMs", "2 − 1  pass-through Worker over the mock (platform hop)", "ms", (m) => m("passthrough") - m("mock")),
-    comparison("portkeyAddedMs", "3 − 1  Portkey over the mock", "ms", (m) => m("portkey") - m("mock")),
-    comparison("switchboardAddedMs", "4 − 1  Switchboard no-tool over the mock", "ms", (m) => m("switchboard") - m("mock")),
-    comparison("switchboardOverPortkeyMs", "4 − 3  Switchboard no-tool minus Portkey", "ms", (m) => m("switchboard") - m("portkey")),
-    comparison("switchboardToolAddedMs", "5 − 1  Switchboard one-tool over the mock", "ms", (m) => m("switchboard-tool") - m("mock")),
-    comparison("toolRoundTripMs", "7 − 6  one tool round trip (matched pair)", "ms", (m) => m("pair-tool") - m("pair-no-tool")),
-    comparison("toolRoundTripLocalKvMs", "5 − 4  one tool round trip, local KV (reference)", "ms", (m) => m("switchboard-tool") - m("switchboard")),
-    comparison("pairVsAiSdk", "7 ÷ 8  Switchboard one-tool ÷ AI SDK peer (matched)", "x", (m) => m("pair-tool") / m("ai-sdk")),
-    comparison("localKvMs", "4 − d  Miniflare's local KV simulator's share", "ms", (m) => m("switchboard") - m("memory-kv")),
-    comparison("toolDefinitionsMs", "d − 6  3 more tool definitions offered (mem KV)", "ms", (m) => m("memory-kv") - m("pair-no-tool")),
-  ];
-  const streamOverMock = (() => {
-    const values = [];
-    for (let round = 1; round <= settings.rounds; round++) {
-      const get = (key) => streaming.find((row) => row.key === key)?.rounds.find((row) => row.round === round)?.firstContentMs ?? Number.NaN;
-      values.push(get("switchboard") - get("mock"));
-    }
-    return spread(values);
-  })();
-
-  const valueAt = (key, concurrency) => comparisons.find((entry) => entry.key === key).values[concurrency]?.median ?? Number.NaN;
-  const switchboardKeys = scenarios.filter((scenario) => /^(switchboard|pair|memory)/.test(scenario.key)).map((scenario) => scenario.key);
-  const errorsAt64 = results.filter((row) => row.concurrency === 64);
-  const stores = costs.cases.find((entry) => entry.key === "new");
-  const storedPuts = stores?.perTurn["kv:CONVERSATIONS.put"]?.total ?? 0;
-  const putsWaited = stores?.perTurn["kv:CONVERSATIONS.put"]?.onAnswerPath ?? 0;
-  const commits = stores?.perTurn["do:LEDGER.commitWrite"];
-  const targets = [
-    {
-      key: "noToolVsPortkey",
-      label: "Switchboard no-tool added latency ≤ Portkey's (c=1, medians of per-round differences over the mock)",
-      pass: valueAt("switchboardAddedMs", 1) <= valueAt("portkeyAddedMs", 1),
-      detail: `${valueAt("switchboardAddedMs", 1).toFixed(2)} ms vs ${valueAt("portkeyAddedMs", 1).toFixed(2)} ms; stores the conversation: ${storedPuts} KV put(s) per turn (${putsWaited} waited for), ${commits?.onAnswerPath ?? 0} journal commit(s) waited for`,
-      measured: settings.concurrency.includes(1),
-    },
-    {
-      key: "toolRoundTrip",
-      label: "one tool round trip ≤ 1 ms added (c=1, matched pair 7 − 6)",
-      pass: valueAt("toolRoundTripMs", 1) <= 1,
-      detail: `${valueAt("toolRoundTripMs", 1).toFixed(2)} ms (with Miniflare's local KV, 5 − 4: ${valueAt("toolRoundTripLocalKvMs", 1).toFixed(2)} ms)`,
-      measured: settings.concurrency.includes(1),
-    },
-    {
-      key: "streamFirstContent",
-      label: "streaming first content ≤ 1.5 ms over the mock (c=1)",
-      pass: streamOverMock.median <= 1.5,
-      detail: `${streamOverMock.median.toFixed(2)} ms (pass-through Worker: ${(streaming.find((row) => row.key === "passthrough").firstContentMs - streaming.find((row) => row.key === "mock").firstContentMs).toFixed(2)} ms)`,
-      measured: true,
-    },
-    {
-      key: "zeroErrorsAt64",
-      label: "zero errors at c=64 (Switchboard scenarios)",
-      pass: errorsAt64.filter((row) => switchboardKeys.includes(row.scenario)).every((row) => row.errors === 0),
-      detail: errorsAt64.map((row) => `${scenarios.find((scenario) => scenario.key === row.scenario).short}: ${row.errors}`).join(", "),
-      measured: errorsAt64.length > 0,
-    },
-  ];
+  const comparisons = comparisonsOf(runs, settings);
+  const streamOverMock = streamOver(streaming, settings.rounds, "switchboard", "mock");
+  const realisticStreamOverMock = streamOver(streaming, settings.rounds, "switchboard-realistic", "mock-realistic");
+  const targets = targetsOf({ comparisons, results, scenarios, streaming, streamOverMock, costs, concurrencies: settings.concurrency });
 
   const totalSeconds = (performance.now() - startedAt) / 1000;
   const report = {
-    schema: 2,
+    // 3: realistic-model, store: false and warm-conversation scenarios; per-scenario concurrency and seconds.
+    schema: 3,
     date: date.toISOString(),
     quick,
     totalSeconds,
@@ -689,25 +547,44 @@ async function main() {
         "in its own Node process that also receives the Workers' log lines); Portkey gateway (its own Node process)",
       routing:
         "each Worker under test has its own loopback socket (Miniflare unsafeDirectSockets): no Miniflare entry Worker in the path; tool Workers are reachable only over service bindings",
-      upstream: "zero-latency mock (scripts/bench/mock-upstream.mjs): precomputed JSON and SSE answers; decides by whether the last message is a tool result",
+      upstream:
+        "mock model (scripts/bench/mock-upstream.mjs): precomputed JSON and SSE answers; decides by whether the last message is a tool result. Zero latency, " +
+        `except under /realistic/ (scenarios r*): a JSON answer held ${settings.modelAnswerMs} ms after the request's body arrived, a stream's role event at once and its content after ${settings.modelFirstContentMs} ms`,
       portkey: "@portkey-ai/gateway's own start script on Node, x-portkey-provider: openai with x-portkey-custom-host set to the mock",
       load: "closed loop: N keep-alive connections each sending the next POST when the last answer arrived; latency per response in fractional ms",
-      order: "warm-up, then rounds; each round runs every scenario once per concurrency, the order rotated by one per round and per concurrency",
+      order:
+        "warm-up, then rounds; each round runs every scenario once per concurrency it runs at (realistic-model scenarios: realisticConcurrency, for realisticSeconds), " +
+        "the order rotated by one per round and per concurrency",
       statistics:
         "a scenario's median is the median of its per-round medians; comparisons are computed within each round and summarised by their median over the rounds (range shown); p99 is pooled over rounds",
       saturation: `concurrency ≥ 4 × ${cores} cores is saturation: the closed loop keeps every core busy, latency there is mostly queueing`,
       orchestratorVars: { ...orchestratorVars(upstreamBaseUrl), DMXAPI_API_KEY: "(set)", SWITCHBOARD_API_KEYS: "(one key, tenant bench)" },
       conversations:
-        "no conversation_id: every request starts (and writes) a new conversation. Scenarios 4 and 5 use Miniflare's local KV, emptied before every run (its list is a " +
-        "full scan of the namespace); 6, 7 and d the same bundle with an in-memory KV; 8 stores its turn in the same in-memory KV",
+        "no conversation_id: every request starts (and writes) a new conversation, except 10 (warm conversation): each connection creates a conversation with an " +
+        `untimed request, then sends ${settings.conversationTurns} timed turns naming it (one user message each), then creates the next. 9 and r9 send store: false. ` +
+        "Scenarios 4, 5, 9, 10, r4 and r9 use Miniflare's local KV, emptied before every run (its list is a full scan of the namespace); 6, 7 and d the same bundle " +
+        "with an in-memory KV; 8 stores its turn in the same in-memory KV. r4 and r9 run a copy of the orchestrator (same bundle and bindings) whose model URL is the realistic one",
     },
-    scenarios: scenarios.map(({ key, short, label, diagnostic, localKv, body }) => ({ key, short, label, diagnostic, localKv, body: JSON.parse(body) })),
+    scenarios: scenarios.map(({ key, short, label, diagnostic, localKv, realistic, baseline, concurrency, seconds, conversationTurns, body }) => ({
+      key,
+      short,
+      label,
+      diagnostic,
+      localKv,
+      realistic,
+      baseline: baseline ?? null,
+      concurrency,
+      seconds,
+      conversationTurns: conversationTurns ?? null,
+      body: JSON.parse(body),
+    })),
     results,
     comparisons,
     streaming: {
       method: "c=1, node:http, time to the first SSE event with delta content, and to data: [DONE]; medians per round, then over rounds",
       rows: streaming,
       overMockMs: streamOverMock,
+      realisticOverMockMs: realisticStreamOverMock,
     },
     targets,
     costs,
@@ -719,17 +596,24 @@ async function main() {
 
   // -------------------------------------------------------------------------------------------
   const rule = "=".repeat(110);
-  log(`\n${rule}\nSide by side (c=1 unless said; medians of per-round medians; "added" = per-round difference over the mock, median over rounds)\n`);
+  log(
+    `\n${rule}\nSide by side (c=1 unless said; medians of per-round medians; "added" = per-round difference over the mock, median over rounds;\nr* = realistic model, added over r1)\n`,
+  );
   log(headlineTable(results, scenarios, settings.concurrency, saturated));
   log(`\n${targetLines(targets)}`);
   log(
-    `\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s; p99 pooled over rounds; errors = non-2xx + socket errors + timeouts; * = saturation)\n`,
+    `\nLatency (closed loop, ${settings.rounds} interleaved round(s) × ${settings.seconds} s, r*: × ${settings.realisticSeconds} s; p99 pooled over rounds; errors = non-2xx (409 included) + socket errors + timeouts; * = saturation)\n`,
   );
   log(latencyTable(results, scenarios));
   log(`\nComparisons, per round then median over rounds [min … max]:\n`);
   log(comparisonTable(comparisons, settings.concurrency, saturated));
   log(`\nStreaming, c=1 (${report.streaming.method}):\n`);
-  log(streamTable(streaming, streamOverMock));
+  log(
+    streamTable(streaming, [
+      { label: "Switchboard's (4) first content over the mock's", value: streamOverMock },
+      { label: "Switchboard's (r4) first content over the realistic mock's (r1)", value: realisticStreamOverMock },
+    ]),
+  );
   log(`\nWhat the model was sent per call (the mock's counters, c=1 runs; tokens ≈ bytes / 4):\n`);
   log(
     modelRequestTable(
@@ -760,8 +644,8 @@ async function main() {
     scenarios,
     concurrencies: settings.concurrency,
     saturated,
-    title: "Switchboard bench: latency per scenario (zero-latency mock model, local workerd, Portkey on Node)",
-    subtitle: `${report.date.slice(0, 19)}Z · ${m.cpus.count} × ${m.cpus.model} · node ${m.node} · ${settings.rounds} round(s) × ${settings.seconds} s${quick ? " · QUICK" : ""}`,
+    title: `Switchboard bench: latency per scenario with a zero-latency mock model, and added over a ${settings.modelAnswerMs} ms model (local workerd, Portkey on Node)`,
+    subtitle: `${report.date.slice(0, 19)}Z · ${m.cpus.count} × ${m.cpus.model} · node ${m.node} · ${settings.rounds} round(s) × ${settings.seconds} s (realistic model: × ${settings.realisticSeconds} s)${quick ? " · QUICK" : ""}`,
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const base = quick ? "quick" : "latest";

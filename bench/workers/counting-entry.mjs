@@ -1,5 +1,5 @@
 // The orchestrator's own bundle behind a thin wrapper that counts what each turn asks of the platform
-// (lib/counters.mjs): KV operations on CONVERSATIONS, LEDGER Durable Object calls, service-binding calls
+// (lib/counters.mjs): KV operations on CONVERSATIONS, Durable Object calls (LEDGER, CONVERSATION_HOME, CONVERSATION_DIRECTORY), service-binding calls
 // to tool Workers, outbound fetches (the model). Only the bench's cost accounting runs through it;
 // latency is measured on the unwrapped orchestrator.
 //
@@ -17,7 +17,7 @@ function countedEnv(env) {
   const wrapped = { ...env };
   for (const [name, value] of Object.entries(env)) {
     if (name === "CONVERSATIONS") wrapped[name] = countedKv(value, name);
-    else if (name === "LEDGER") wrapped[name] = countedDurableObjects(value, name);
+    else if (name === "LEDGER" || name.startsWith("CONVERSATION_")) wrapped[name] = countedDurableObjects(value, name);
     else if (/^(TOOL|MCP)_/.test(name) && value && typeof value.fetch === "function") wrapped[name] = countedService(value, name);
   }
   return wrapped;

@@ -2,15 +2,21 @@
 // answer arrived (closed loop), for `seconds`. autocannon drives the sockets (its client is far cheaper
 // per request than fetch, which matters on 2 cores); latencies come from its per-response event, in
 // fractional milliseconds, because its own histogram keeps whole milliseconds only.
+// A run can also send a sequence of requests per connection (autocannon's `requests`: see
+// scripts/bench/conversation.mjs), some of them setup that is not timed.
 
 import autocannon from "autocannon";
 
 /**
- * @returns {Promise<{ latencies: number[], ok: number, errors: number, non2xx: number, timeouts: number, seconds: number, statusCodes: Record<string, number> }>}
+ * `requests` (optional) is autocannon's per-connection sequence; `untimed()`, asked as each response
+ * arrives, says whether it answered setup (not timed, not in `ok`; still in the status counts and, when
+ * not 2xx, in `non2xx`).
+ * @returns {Promise<{ latencies: number[], ok: number, untimed: number, errors: number, non2xx: number, timeouts: number, seconds: number, statusCodes: Record<string, number> }>}
  */
-export function runLoad({ url, body, headers = {}, connections, seconds, timeoutSeconds = 30 }) {
+export function runLoad({ url, body, headers = {}, connections, seconds, timeoutSeconds = 30, requests, untimed = () => false }) {
   return new Promise((resolve, reject) => {
     const latencies = [];
+    let setup = 0;
     const instance = autocannon(
       {
         url,
@@ -24,6 +30,7 @@ export function runLoad({ url, body, headers = {}, connections, seconds, timeout
         sampleInt: 100,
         // Record every response, not only 2xx, so the per-status counts are complete.
         excludeErrorStats: false,
+        ...(requests ? { requests } : {}),
       },
       (error, result) => {
         if (error) return reject(error);
@@ -31,6 +38,7 @@ export function runLoad({ url, body, headers = {}, connections, seconds, timeout
         resolve({
           latencies,
           ok: latencies.length,
+          untimed: setup,
           errors: result.errors,
           non2xx: result.non2xx,
           timeouts: result.timeouts,
@@ -40,7 +48,9 @@ export function runLoad({ url, body, headers = {}, connections, seconds, timeout
       },
     );
     instance.on("response", (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+      if (statusCode < 200 || statusCode >= 300) return;
+      if (untimed()) setup++;
+      else latencies.push(responseTime);
     });
   });
 }

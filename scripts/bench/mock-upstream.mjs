@@ -1,13 +1,19 @@
-// The zero-latency model for `npm run bench`: a Node http server on 127.0.0.1 speaking OpenAI chat
-// completions, run in its own process so the load generator never shares its event loop.
+// The mock model for `npm run bench`: a Node http server on 127.0.0.1 speaking OpenAI chat completions,
+// run in its own process so the load generator never shares its event loop.
 //
 // Every answer is precomputed, as a JSON completion and as an SSE stream (`stream: true`). The only
 // per-request work is reading the body and parsing it to find the last message:
 //   - last message is a tool result          -> the final text answer (after one tool round trip);
 //   - last user message asks for the calculator -> one `calculate` tool call;
 //   - anything else                          -> a text answer.
+// Two speeds, chosen by the path, so one process (and one set of counters) serves both:
+//   - any path                 -> zero latency: the answer is written as soon as the body is read;
+//   - a path under /realistic/ -> a realistic model: a JSON answer is held MOCK_ANSWER_MS (200) after the
+//     body is read; a stream sends its headers and role event at once and its content MOCK_FIRST_CONTENT_MS
+//     (150) later. A gateway's own milliseconds then sit beside a wait like a real model's, which is what
+//     overlapping requests and the event loop see in production.
 // It keeps counters (GET /__stats) so the bench can check each scenario made the calls it should, and
-// can say what the model was sent: body bytes, and how many tool definitions, in how many bytes.
+// can say what the model was sent: body bytes, messages, and how many tool definitions, in how many bytes.
 
 import http from "node:http";
 import { TOOL_EXPRESSION } from "./prompts.mjs";
@@ -24,7 +30,10 @@ const completion = (id, message, finish) => ({
   usage,
 });
 
-/** The same answer as a stream, in the shape OpenAI sends: role, content or tool calls, finish, usage, [DONE]. */
+/**
+ * The same answer as a stream, in the shape OpenAI sends: role, content or tool calls, finish, usage, [DONE];
+ * split after the role event, which a realistic model sends before it has content.
+ */
 function chunks(answer) {
   const { id, choices } = answer;
   const { message, finish_reason } = choices[0];
@@ -41,7 +50,9 @@ function chunks(answer) {
   for (const [index, call] of (message.tool_calls ?? []).entries()) events.push(chunk({ tool_calls: [{ index, ...call }] }));
   events.push(chunk({}, finish_reason));
   events.push({ id, object: "chat.completion.chunk", created, model, choices: [], usage });
-  return Buffer.from(`${events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("")}data: [DONE]\n\n`);
+  const sse = (list) => list.map((event) => `data: ${JSON.stringify(event)}\n\n`).join("");
+  const [role, ...rest] = events;
+  return { sse: Buffer.from(`${sse(events)}data: [DONE]\n\n`), head: Buffer.from(sse([role])), tail: Buffer.from(`${sse(rest)}data: [DONE]\n\n`) };
 }
 
 const toolCall = {
@@ -53,7 +64,7 @@ const ANSWERS = Object.fromEntries(
     text: completion("chatcmpl-bench-text", { content: "Hello." }, "stop"),
     toolCall: completion("chatcmpl-bench-tool", toolCall, "tool_calls"),
     afterTool: completion("chatcmpl-bench-final", { content: "2*(3+4) = 14." }, "stop"),
-  }).map(([kind, answer]) => [kind, { json: Buffer.from(JSON.stringify(answer)), sse: chunks(answer) }]),
+  }).map(([kind, answer]) => [kind, { json: Buffer.from(JSON.stringify(answer)), ...chunks(answer) }]),
 );
 
 const stats = {
@@ -67,8 +78,42 @@ const stats = {
   toolDefinitions: 0,
   toolDefinitionBytes: 0,
   streamed: 0,
+  messages: 0,
+  realistic: 0,
   bad: 0,
 };
+
+const delayFrom = (name, fallback) => {
+  const value = Number.parseFloat(process.env[name] ?? "");
+  return Number.isFinite(value) && value >= 0 ? value : fallback;
+};
+const ANSWER_MS = delayFrom("MOCK_ANSWER_MS", 200);
+const FIRST_CONTENT_MS = delayFrom("MOCK_FIRST_CONTENT_MS", 150);
+/** The last part of a hold, spent in turns of the event loop rather than in a timer. */
+const POLL_MS = 2;
+let holding = 0;
+
+/**
+ * Calls `then` once `ms` have passed since `since` (a performance.now() time). libuv's timers count whole
+ * milliseconds from a loop time cached per iteration, so a bare setTimeout lands up to a millisecond
+ * early or late: noise the size of what the bench compares at c=1. A lone hold therefore takes a timer
+ * to POLL_MS before its end, then setImmediate turns until due. While other holds are pending (c>1) it
+ * stays with timers: polling then would keep a core busy that the gateways under test need, and their
+ * hundreds of samples per run average the timers' noise out.
+ */
+function hold(ms, since, then) {
+  holding++;
+  const check = () => {
+    const left = ms - (performance.now() - since);
+    if (left <= 0) {
+      holding--;
+      then();
+    } else if (left > POLL_MS) setTimeout(check, left - POLL_MS);
+    else if (holding > 1) setTimeout(check, left);
+    else setImmediate(check);
+  };
+  check();
+}
 
 function contentText(content) {
   if (typeof content === "string") return content;
@@ -78,6 +123,7 @@ function contentText(content) {
 
 function choose(body) {
   const messages = Array.isArray(body?.messages) ? body.messages : [];
+  stats.messages += messages.length;
   const last = messages.at(-1);
   if (Array.isArray(body?.tools) && body.tools.length > 0) {
     stats.toolsOffered++;
@@ -105,10 +151,13 @@ const server = http.createServer((request, response) => {
     response.end();
     return;
   }
+  const realistic = request.url.startsWith("/realistic/");
   const chunks = [];
   request.on("data", (chunk) => chunks.push(chunk));
   request.on("end", () => {
+    const arrived = performance.now();
     stats.requests++;
+    if (realistic) stats.realistic++;
     const body = Buffer.concat(chunks);
     stats.bytesIn += body.length;
     let kind;
@@ -124,16 +173,29 @@ const server = http.createServer((request, response) => {
       return;
     }
     stats[kind]++;
+    const answer = ANSWERS[kind];
     if (stream) {
       stats.streamed++;
-      const answer = ANSWERS[kind].sse;
-      response.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Content-Length": answer.length });
-      response.end(answer);
+      if (!realistic) {
+        response.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "Content-Length": answer.sse.length });
+        response.end(answer.sse);
+        return;
+      }
+      response.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+      response.write(answer.head);
+      hold(FIRST_CONTENT_MS, arrived, () => {
+        // A client gone while the model "thought" (the end of a load run) gets nothing more.
+        if (!response.destroyed) response.end(answer.tail);
+      });
       return;
     }
-    const answer = ANSWERS[kind].json;
-    response.writeHead(200, { "Content-Type": "application/json", "Content-Length": answer.length });
-    response.end(answer);
+    const send = () => {
+      if (response.destroyed) return;
+      response.writeHead(200, { "Content-Type": "application/json", "Content-Length": answer.json.length });
+      response.end(answer.json);
+    };
+    if (realistic) hold(ANSWER_MS, arrived, send);
+    else send();
   });
 });
 

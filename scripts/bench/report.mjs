@@ -19,7 +19,22 @@ export function latencyTable(results, scenarios) {
   return lines.join("\n");
 }
 
-/** The issue's side-by-side view: c=1 latency and what each adds over the mock, throughput at c=16, errors at c=64. */
+/**
+ * What a scenario adds over its baseline (the mock, or the realistic mock) at one concurrency: the
+ * difference of the two medians within each round, summarised by median and range over the rounds.
+ */
+export function addedOver(results, scenario, concurrency) {
+  const at = (key) => results.find((row) => row.scenario === key && row.concurrency === concurrency);
+  const row = at(scenario.key);
+  const base = at(scenario.baseline);
+  if (!row || !base) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const values = row.rounds
+    .map((round) => round.medianMs - (base.rounds.find((other) => other.round === round.round)?.medianMs ?? Number.NaN))
+    .filter(Number.isFinite);
+  return { median: medianOf(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** The issues' side-by-side view: c=1 latency and what each adds over its mock, throughput at c=16, errors at c=64. */
 export function headlineTable(results, scenarios, concurrencies, saturated) {
   const at = (key, concurrency) => results.find((row) => row.scenario === key && row.concurrency === concurrency);
   const [first] = concurrencies;
@@ -29,14 +44,12 @@ export function headlineTable(results, scenarios, concurrencies, saturated) {
   const mark = (c) => (saturated(c) ? "*" : "");
   const header = `${padEnd("scenario", labelWidth)}  ${pad(`median c=${first}`, 12)}  ${pad("added over mock", 16)}  ${pad(`req/s c=${busy}${mark(busy)}`, 12)}  ${pad(`errors c=${last}${mark(last)}`, 14)}`;
   const lines = [header, "-".repeat(header.length)];
-  const mockRounds = at("mock", first)?.rounds ?? [];
   for (const scenario of scenarios) {
     const row = at(scenario.key, first);
-    // The per-round difference over the mock, median over rounds.
-    const added =
-      scenario.key === "mock" ? Number.NaN : medianOf(row.rounds.map((round, index) => round.medianMs - (mockRounds[index]?.medianMs ?? Number.NaN)));
+    // The per-round difference over the scenario's mock, median over rounds.
+    const added = scenario.baseline ? `${fmt(addedOver(results, scenario, first).median)} ms` : "—";
     lines.push(
-      `${padEnd(scenario.label, labelWidth)}  ${pad(fmt(row?.medianMs), 12)}  ${pad(scenario.key === "mock" ? "—" : `${fmt(added)} ms`, 16)}  ${pad(fmt(at(scenario.key, busy)?.reqPerSec, 0), 12)}  ${pad(at(scenario.key, last)?.errors ?? "—", 14)}`,
+      `${padEnd(scenario.label, labelWidth)}  ${pad(fmt(row?.medianMs), 12)}  ${pad(added, 16)}  ${pad(fmt(at(scenario.key, busy)?.reqPerSec, 0), 12)}  ${pad(at(scenario.key, last)?.errors ?? "—", 14)}`,
     );
   }
   if (concurrencies.some(saturated))
@@ -70,29 +83,31 @@ export function comparisonTable(comparisons, concurrencies, saturated) {
   return lines.join("\n");
 }
 
-export function streamTable(rows, overMock) {
+/** `overs`: [{ label, value }], one line each, a difference per round summarised over the rounds. */
+export function streamTable(rows, overs) {
+  const width = Math.max(28, ...rows.map((row) => row.label.length + 2));
   const lines = [
-    `${padEnd("target", 28)}${pad("first content ms", 18)}${pad("[DONE] ms", 11)}${pad("samples", 9)}${pad("errors", 8)}  round medians (first content)`,
+    `${padEnd("target", width)}${pad("first content ms", 18)}${pad("[DONE] ms", 11)}${pad("samples", 9)}${pad("errors", 8)}  round medians (first content)`,
   ];
   for (const row of rows) {
     lines.push(
-      `${padEnd(row.label, 28)}${pad(fmt(row.firstContentMs), 18)}${pad(fmt(row.doneMs), 11)}${pad(row.samples, 9)}${pad(row.errors, 8)}  ${row.rounds.map((round) => fmt(round.firstContentMs)).join(" ")}`,
+      `${padEnd(row.label, width)}${pad(fmt(row.firstContentMs), 18)}${pad(fmt(row.doneMs), 11)}${pad(row.samples, 9)}${pad(row.errors, 8)}  ${row.rounds.map((round) => fmt(round.firstContentMs)).join(" ")}`,
     );
   }
-  lines.push(`Switchboard's (4) first content over the mock's, per round then median: ${fmt(overMock.median)} ms [${fmt(overMock.min)}…${fmt(overMock.max)}]`);
+  for (const { label, value } of overs) lines.push(`${label}, per round then median: ${fmt(value.median)} ms [${fmt(value.min)}…${fmt(value.max)}]`);
   return lines.join("\n");
 }
 
 export function modelRequestTable(results, scenarios) {
   const labelWidth = Math.max(...scenarios.map((scenario) => scenario.label.length), 8);
   const lines = [
-    `${padEnd("scenario", labelWidth)}${pad("calls/req", 11)}${pad("body B/call", 13)}${pad("tools/call", 12)}${pad("tool defs B/call", 18)}${pad("≈ tokens", 10)}`,
+    `${padEnd("scenario", labelWidth)}${pad("calls/req", 11)}${pad("body B/call", 13)}${pad("msgs/call", 11)}${pad("tools/call", 12)}${pad("tool defs B/call", 18)}${pad("≈ tokens", 10)}`,
   ];
   for (const scenario of scenarios) {
     const row = results.find((result) => result.scenario === scenario.key);
     if (!row) continue;
     lines.push(
-      `${padEnd(scenario.label, labelWidth)}${pad(fmt(row.modelCallsPerRequest), 11)}${pad(fmt(row.requestBytesPerModelCall, 0), 13)}${pad(fmt(row.toolsPerModelCall, 1), 12)}${pad(fmt(row.toolDefinitionBytesPerModelCall, 0), 18)}${pad(fmt(row.toolDefinitionBytesPerModelCall / 4, 0), 10)}`,
+      `${padEnd(scenario.label, labelWidth)}${pad(fmt(row.modelCallsPerRequest), 11)}${pad(fmt(row.requestBytesPerModelCall, 0), 13)}${pad(fmt(row.messagesPerModelCall, 1), 11)}${pad(fmt(row.toolsPerModelCall, 1), 12)}${pad(fmt(row.toolDefinitionBytesPerModelCall, 0), 18)}${pad(fmt(row.toolDefinitionBytesPerModelCall / 4, 0), 10)}`,
     );
   }
   return lines.join("\n");
@@ -157,10 +172,29 @@ export function startupTable(startup) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SVG: one panel per concurrency (each with its own linear scale, since c=1 and c=64 differ by orders
-// of magnitude), a bar per scenario at its median, a whisker from the median up to the p99.
+// SVG: one panel per concurrency for the zero-latency scenarios (each with its own linear scale, since
+// c=1 and c=64 differ by orders of magnitude), a bar per scenario at its median, a whisker from the median
+// up to the p99; then one panel per concurrency for the realistic model's scenarios, whose latency is
+// mostly the model's 200 ms: a bar per scenario at what it adds over the realistic mock, a whisker to the
+// highest round.
 
-const COLORS = ["#9aa5b1", "#5b8def", "#f28e2b", "#e15759", "#ff9d9a", "#59a14f", "#8cd17d", "#b07aa1", "#76b7b2"];
+const COLORS = [
+  "#9aa5b1",
+  "#5b8def",
+  "#f28e2b",
+  "#e15759",
+  "#ff9d9a",
+  "#59a14f",
+  "#8cd17d",
+  "#b07aa1",
+  "#76b7b2",
+  "#edc948",
+  "#d37295",
+  "#bab0ac",
+  "#a0cbe8",
+  "#ffbe7d",
+  "#86bcb6",
+];
 const escapeXml = (text) => String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function niceMax(value) {
@@ -176,15 +210,72 @@ function ticks(max) {
 }
 
 const tickLabel = (value) => String(Math.round(value * 1000) / 1000);
-const valueLabel = (value) => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
+const valueLabel = (value) => (Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 10 ? value.toFixed(1) : value.toFixed(2));
+const colorOf = (index) => COLORS[index % COLORS.length];
+const lookOf = (scenario, index) => (scenario.diagnostic ? ` fill-opacity="0.45" stroke="${colorOf(index)}" stroke-dasharray="3 2"` : "");
+
+/** The panels: { title, axis, bars: [{ scenario, index, value, whisker, whiskerLabel, tooltip }] }. */
+function panelsOf({ results, scenarios, concurrencies, saturated }) {
+  const indexed = scenarios.map((scenario, index) => ({ scenario, index }));
+  const at = (key, concurrency) => results.find((result) => result.scenario === key && result.concurrency === concurrency);
+  const zero = indexed.filter(({ scenario }) => !scenario.realistic);
+  const realistic = indexed.filter(({ scenario }) => scenario.realistic && scenario.baseline);
+  const latency = concurrencies.map((concurrency) => ({
+    title: `concurrency ${concurrency}${saturated(concurrency) ? " (saturation)" : ""}`,
+    axis: "latency, ms (bar: median, whisker: p99, dashed: off the scale)",
+    bars: zero.map(({ scenario, index }) => {
+      const row = at(scenario.key, concurrency);
+      return {
+        scenario,
+        index,
+        value: row?.medianMs ?? Number.NaN,
+        whisker: row?.p99Ms ?? Number.NaN,
+        whiskerLabel: "p99",
+        tooltip: row
+          ? `${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`
+          : "",
+      };
+    }),
+  }));
+  const added = concurrencies
+    .filter((concurrency) => realistic.some(({ scenario }) => at(scenario.key, concurrency)))
+    .map((concurrency) => ({
+      title: `realistic model, concurrency ${concurrency}`,
+      axis: "added over r1, ms (bar: median of rounds, whisker: highest)",
+      bars: realistic.map(({ scenario, index }) => {
+        const value = addedOver(results, scenario, concurrency);
+        const row = at(scenario.key, concurrency);
+        return {
+          scenario,
+          index,
+          value: value.median,
+          whisker: value.max,
+          whiskerLabel: "max",
+          tooltip: row
+            ? `${scenario.label}, c=${concurrency}: adds ${fmt(value.median)} ms [${fmt(value.min)}…${fmt(value.max)}] over r1; median ${row.medianMs.toFixed(2)} ms, ${row.errors} errors`
+            : "",
+        };
+      }),
+    }));
+  return [...latency, ...added];
+}
 
 export function renderSvg({ results, scenarios, concurrencies, saturated = () => false, title, subtitle }) {
+  const panels = panelsOf({ results, scenarios, concurrencies, saturated });
   const panelWidth = 360;
   const panelHeight = 300;
   const margin = { top: 78, left: 70, right: 20, bottom: 70 };
   const gap = 40;
-  const legendHeight = 22 * Math.ceil(scenarios.length / 2) + 10;
-  const width = margin.left + concurrencies.length * panelWidth + (concurrencies.length - 1) * gap + margin.right;
+  // A panel whose axis differs from the one before it gets room for its own axis label.
+  const lefts = [];
+  let left = margin.left;
+  panels.forEach((panel, index) => {
+    if (index > 0) left += panelWidth + (panel.axis === panels[index - 1].axis ? gap : margin.left);
+    lefts.push(left);
+  });
+  const width = left + panelWidth + margin.right;
+  const columns = Math.max(2, Math.floor((width - margin.left - margin.right) / 420));
+  const legendHeight = 22 * Math.ceil(scenarios.length / columns) + 10;
   const height = margin.top + panelHeight + margin.bottom + legendHeight;
   const parts = [];
   parts.push(
@@ -193,76 +284,74 @@ export function renderSvg({ results, scenarios, concurrencies, saturated = () =>
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(title)}</text>`);
   parts.push(`<text x="${width / 2}" y="42" text-anchor="middle" font-size="11" fill="#555">${escapeXml(subtitle)}</text>`);
-
-  concurrencies.forEach((concurrency, panelIndex) => {
-    const x0 = margin.left + panelIndex * (panelWidth + gap);
-    const y0 = margin.top;
-    const rows = scenarios.map((scenario) => results.find((result) => result.scenario === scenario.key && result.concurrency === concurrency));
-    // Scaled to the medians: a p99 far above them (a shared machine's hiccups) is cut at the top and labelled.
-    const max = niceMax(Math.max(...rows.map((row) => (row ? row.medianMs * 1.6 : 0)).filter(Number.isFinite), 0.001));
-    const y = (value) => y0 + panelHeight - (Math.min(value, max) / max) * panelHeight;
-    parts.push(`<g>`);
-    parts.push(
-      `<text x="${x0 + panelWidth / 2}" y="${y0 - 14}" text-anchor="middle" font-size="13" font-weight="bold">concurrency ${concurrency}${saturated(concurrency) ? " (saturation)" : ""}</text>`,
-    );
-    for (const tick of ticks(max)) {
-      const ty = y(tick);
-      parts.push(`<line x1="${x0}" y1="${ty}" x2="${x0 + panelWidth}" y2="${ty}" stroke="#e5e5e5"/>`);
-      parts.push(`<text x="${x0 - 6}" y="${ty + 4}" text-anchor="end" fill="#333">${tickLabel(tick)}</text>`);
-    }
-    parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + panelHeight}" stroke="#333"/>`);
-    parts.push(`<line x1="${x0}" y1="${y0 + panelHeight}" x2="${x0 + panelWidth}" y2="${y0 + panelHeight}" stroke="#333"/>`);
-    if (panelIndex === 0) {
-      const cy = y0 + panelHeight / 2;
-      parts.push(
-        `<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">latency, ms (bar: median, whisker: p99, dashed: off the scale)</text>`,
-      );
-    }
-    const slot = panelWidth / scenarios.length;
-    const barWidth = slot * 0.62;
-    rows.forEach((row, index) => {
-      const bx = x0 + slot * index + (slot - barWidth) / 2;
-      const cx = bx + barWidth / 2;
-      const scenario = scenarios[index];
-      parts.push(`<text x="${cx}" y="${y0 + panelHeight + 16}" text-anchor="middle" fill="#333">${escapeXml(scenario.short)}</text>`);
-      if (!row || !Number.isFinite(row.medianMs)) {
-        parts.push(`<text x="${cx}" y="${y0 + panelHeight - 6}" text-anchor="middle" fill="#999">n/a</text>`);
-        return;
-      }
-      const top = y(row.medianMs);
-      const look = scenario.diagnostic ? ` fill-opacity="0.45" stroke="${COLORS[index % COLORS.length]}" stroke-dasharray="3 2"` : "";
-      parts.push(
-        `<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${COLORS[index % COLORS.length]}"${look}><title>${escapeXml(`${scenario.label}, c=${concurrency}: median ${row.medianMs.toFixed(2)} ms, p99 ${row.p99Ms.toFixed(2)} ms, ${row.reqPerSec.toFixed(0)} req/s, ${row.errors} errors`)}</title></rect>`,
-      );
-      const cut = row.p99Ms > max;
-      if (Number.isFinite(row.p99Ms)) {
-        const wy = y(row.p99Ms);
-        parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"${cut ? ' stroke-dasharray="2 2"' : ""}/>`);
-        if (cut)
-          parts.push(
-            `<text x="${cx + 3}" y="${wy + 2}" font-size="9" fill="#555" transform="rotate(90 ${cx + 3} ${wy + 2})">p99 ${valueLabel(row.p99Ms)}</text>`,
-          );
-        else parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
-      }
-      const labelY = cut ? top - 4 : Math.min(top, y(row.p99Ms)) - 4;
-      parts.push(
-        `<text x="${cx}" y="${labelY}" text-anchor="middle" font-size="10" fill="#111"${cut ? ' stroke="#fff" stroke-width="3" paint-order="stroke"' : ""}>${valueLabel(row.medianMs)}</text>`,
-      );
-    });
-    parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 + panelHeight + 36}" text-anchor="middle" font-size="12">scenario</text>`);
-    parts.push(`</g>`);
+  panels.forEach((panel, panelIndex) => {
+    const newAxis = panelIndex === 0 || panel.axis !== panels[panelIndex - 1].axis;
+    drawPanel(parts, panel, { x0: lefts[panelIndex], y0: margin.top, panelWidth, panelHeight, newAxis });
   });
 
   const legendTop = margin.top + panelHeight + margin.bottom - 8;
   scenarios.forEach((scenario, index) => {
-    const column = index % 2;
-    const line = Math.floor(index / 2);
-    const lx = margin.left + column * ((width - margin.left - margin.right) / 2);
+    const column = index % columns;
+    const line = Math.floor(index / columns);
+    const lx = margin.left + column * ((width - margin.left - margin.right) / columns);
     const ly = legendTop + line * 22;
-    const look = scenario.diagnostic ? ` fill-opacity="0.45" stroke="${COLORS[index % COLORS.length]}" stroke-dasharray="3 2"` : "";
-    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[index % COLORS.length]}"${look}/>`);
+    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colorOf(index)}"${lookOf(scenario, index)}/>`);
     parts.push(`<text x="${lx + 18}" y="${ly}" font-size="11">${escapeXml(scenario.label)}</text>`);
   });
   parts.push(`</svg>`);
   return `${parts.join("\n")}\n`;
+}
+
+function drawPanel(parts, panel, { x0, y0, panelWidth, panelHeight, newAxis }) {
+  // Scaled to the bars: a whisker far above them (a shared machine's hiccups) is cut at the top and labelled.
+  const max = niceMax(Math.max(...panel.bars.map((bar) => (Number.isFinite(bar.value) ? Math.abs(bar.value) * 1.6 : 0)), 0.001));
+  // Bars below zero (a gateway faster than the mock within noise) are drawn at zero; their label says the value.
+  const y = (value) => y0 + panelHeight - (Math.min(Math.max(value, 0), max) / max) * panelHeight;
+  parts.push(`<g>`);
+  parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 - 14}" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(panel.title)}</text>`);
+  for (const tick of ticks(max)) {
+    const ty = y(tick);
+    parts.push(`<line x1="${x0}" y1="${ty}" x2="${x0 + panelWidth}" y2="${ty}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${x0 - 6}" y="${ty + 4}" text-anchor="end" fill="#333">${tickLabel(tick)}</text>`);
+  }
+  parts.push(`<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + panelHeight}" stroke="#333"/>`);
+  parts.push(`<line x1="${x0}" y1="${y0 + panelHeight}" x2="${x0 + panelWidth}" y2="${y0 + panelHeight}" stroke="#333"/>`);
+  if (newAxis) {
+    const cy = y0 + panelHeight / 2;
+    parts.push(`<text x="${x0 - 48}" y="${cy}" text-anchor="middle" transform="rotate(-90 ${x0 - 48} ${cy})" font-size="12">${escapeXml(panel.axis)}</text>`);
+  }
+  const slot = panelWidth / panel.bars.length;
+  const barWidth = slot * 0.62;
+  panel.bars.forEach((bar) => {
+    const position = panel.bars.indexOf(bar);
+    const bx = x0 + slot * position + (slot - barWidth) / 2;
+    const cx = bx + barWidth / 2;
+    const { scenario, index } = bar;
+    parts.push(`<text x="${cx}" y="${y0 + panelHeight + 16}" text-anchor="middle" fill="#333">${escapeXml(scenario.short)}</text>`);
+    if (!Number.isFinite(bar.value)) {
+      parts.push(`<text x="${cx}" y="${y0 + panelHeight - 6}" text-anchor="middle" fill="#999">n/a</text>`);
+      return;
+    }
+    const top = y(bar.value);
+    parts.push(
+      `<rect x="${bx}" y="${top}" width="${barWidth}" height="${y0 + panelHeight - top}" fill="${colorOf(index)}"${lookOf(scenario, index)}><title>${escapeXml(bar.tooltip)}</title></rect>`,
+    );
+    const cut = bar.whisker > max;
+    if (Number.isFinite(bar.whisker)) {
+      const wy = y(bar.whisker);
+      parts.push(`<line x1="${cx}" y1="${top}" x2="${cx}" y2="${wy}" stroke="#222" stroke-width="1.2"${cut ? ' stroke-dasharray="2 2"' : ""}/>`);
+      if (cut)
+        parts.push(
+          `<text x="${cx + 3}" y="${wy + 2}" font-size="9" fill="#555" transform="rotate(90 ${cx + 3} ${wy + 2})">${bar.whiskerLabel} ${valueLabel(bar.whisker)}</text>`,
+        );
+      else parts.push(`<line x1="${cx - barWidth / 4}" y1="${wy}" x2="${cx + barWidth / 4}" y2="${wy}" stroke="#222" stroke-width="1.2"/>`);
+    }
+    const whiskerTop = Number.isFinite(bar.whisker) ? y(bar.whisker) : top;
+    const labelY = cut ? top - 4 : Math.min(top, whiskerTop) - 4;
+    parts.push(
+      `<text x="${cx}" y="${labelY}" text-anchor="middle" font-size="10" fill="#111"${cut ? ' stroke="#fff" stroke-width="3" paint-order="stroke"' : ""}>${valueLabel(bar.value)}</text>`,
+    );
+  });
+  parts.push(`<text x="${x0 + panelWidth / 2}" y="${y0 + panelHeight + 36}" text-anchor="middle" font-size="12">scenario</text>`);
+  parts.push(`</g>`);
 }

@@ -10,6 +10,8 @@ export const CLIENT_KEY = "sk-bench-client-0123456789abcdef";
 export const UPSTREAM_KEY = "sk-bench-upstream-0123456789abcdef";
 export const MODEL = "gpt-5-mini";
 export const ORCHESTRATOR = "switchboard";
+/** The orchestrator's own bundle and bindings again, as deployed, but calling the mock's realistic model. */
+export const REALISTIC_ORCHESTRATOR = "bench-switchboard-realistic";
 /** An ephemeral port on loopback: Miniflare serves the Worker on it directly (no entry Worker). */
 export const DIRECT_SOCKET = [{ host: "127.0.0.1", port: 0 }];
 
@@ -17,14 +19,24 @@ export const DIRECT_SOCKET = [{ host: "127.0.0.1", port: 0 }];
 export const requestBody = (content, extra = {}) => JSON.stringify({ model: MODEL, messages: [{ role: "user", content }], ...extra });
 export const requestHeaders = { "content-type": "application/json", authorization: `Bearer ${CLIENT_KEY}` };
 
-/** Starts scripts/bench/mock-upstream.mjs in its own Node process; resolves once it listens. */
-export async function startMock() {
-  const child = fork(path.join(root, "scripts/bench/mock-upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+/** The mock's realistic model (scripts/bench/mock-upstream.mjs): the same server, under /realistic/. */
+export const realisticBaseUrl = (upstreamBaseUrl) => upstreamBaseUrl.replace(/\/v1$/, "/realistic/v1");
+
+/**
+ * Starts scripts/bench/mock-upstream.mjs in its own Node process; resolves once it listens. `answerMs` and
+ * `firstContentMs` set its realistic model's holds (its defaults: 200 and 150).
+ */
+export async function startMock({ answerMs, firstContentMs } = {}) {
+  const env = { ...process.env };
+  if (answerMs !== undefined) env.MOCK_ANSWER_MS = String(answerMs);
+  if (firstContentMs !== undefined) env.MOCK_FIRST_CONTENT_MS = String(firstContentMs);
+  const child = fork(path.join(root, "scripts/bench/mock-upstream.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"], env });
   const port = await new Promise((resolve, reject) => {
     child.once("message", (message) => resolve(message.port));
     child.once("exit", (code) => reject(new Error(`mock upstream exited (${code}) before listening`)));
   });
-  return { child, port, baseUrl: `http://127.0.0.1:${port}/v1` };
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  return { child, port, baseUrl, realisticBaseUrl: realisticBaseUrl(baseUrl) };
 }
 
 export async function mockStats(port) {
@@ -44,7 +56,8 @@ export function orchestratorVars(upstreamBaseUrl) {
 
 /**
  * Every Worker for one Miniflare: the project's (from their wrangler.toml, via miniflareWorkers()), the
- * orchestrator with a direct socket, and the bench's own Workers, each with a direct socket.
+ * orchestrator with a direct socket, a copy of it calling the realistic model, and the bench's own
+ * Workers, each with a direct socket.
  */
 export function benchWorkerOptions(projectWorkers, upstreamBaseUrl) {
   const orchestrator = projectWorkers.find((worker) => worker.name === ORCHESTRATOR);
@@ -68,6 +81,15 @@ export function benchWorkerOptions(projectWorkers, upstreamBaseUrl) {
   });
   return [
     ...project,
+    // The model's URL is a variable of the Worker, so the realistic model needs a Worker of its own: the
+    // same bundle, bindings and KV namespace (emptied with the orchestrator's), its own Durable Objects.
+    {
+      ...orchestratorShape,
+      name: REALISTIC_ORCHESTRATOR,
+      scriptPath: orchestrator.scriptPath,
+      bindings: { ...orchestrator.bindings, ...orchestratorVars(realisticBaseUrl(upstreamBaseUrl)) },
+      unsafeDirectSockets: DIRECT_SOCKET,
+    },
     wrapped(BENCH_WORKERS.counting, "bench-counting"),
     wrapped(BENCH_WORKERS.memoryKv, "bench-memory-kv-unused"),
     // Bound to the orchestrator's own CONVERSATIONS namespace (same id, so the same storage).
