@@ -335,7 +335,18 @@ async function commitTurn(
   products: TurnProducts,
   streamed: boolean,
 ): Promise<void> {
-  const lease = await leasing;
+  const rescue = async (error: unknown) => {
+    console.error(JSON.stringify({ event: "turn_commit_rescued", conversation_id: request.conversationId, turn_id: turn.id, message: String(error) }));
+    await services.rescue(request.tenant, request.conversationId, turn, products);
+  };
+  let lease: Lease;
+  try {
+    lease = await leasing;
+  } catch (error) {
+    // A streamed new conversation takes its home mid-stream: if that failed, what the client saw is rescued all the same.
+    if (!streamed || isRefusal(error)) throw error;
+    return rescue(error);
+  }
   const retries = streamed ? STREAMED_COMMIT_RETRIES : [];
   for (let attempt = 0; ; attempt++) {
     try {
@@ -348,9 +359,7 @@ async function commitTurn(
       if (delay === undefined) {
         await lease.release().catch(() => undefined);
         if (!streamed) throw error;
-        console.error(JSON.stringify({ event: "turn_commit_rescued", conversation_id: request.conversationId, turn_id: turn.id, message: String(error) }));
-        await services.rescue(request.tenant, request.conversationId, turn, products);
-        return;
+        return rescue(error);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

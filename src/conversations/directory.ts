@@ -81,8 +81,17 @@ export class ConversationDirectory extends DurableObject<Env> {
   private async resolve(tenant: string, id: string): Promise<ConversationSummary | null> {
     const state = await homeOf(this.env, tenant, id).state();
     if (state.status === "live") {
-      await this.update(state.summary);
-      return state.summary;
+      // Only an entry still here: a DELETE may have removed it while its home was asked.
+      const { summary } = state;
+      const updated = this.sql.exec(
+        "UPDATE entries SET state = 'live', turns = ?, bytes = ?, title = ?, updated_at = ? WHERE id = ?",
+        summary.turns,
+        summary.bytes,
+        summary.title,
+        summary.updated_at ?? Date.now(),
+        id,
+      ).rowsWritten;
+      return updated > 0 ? summary : null;
     }
     if (state.status === "empty") await this.remove(id);
     return null;

@@ -45,6 +45,8 @@ export type BeginOutcome =
   | { status: "gone" };
 
 export interface CommitRequest {
+  /** For a rescued turn: whose conversation it is, should the home have to be created again. */
+  owner?: { tenant: string; conversationId: string };
   turn: TurnRecord;
   products: TurnProducts;
   maxBytes: number;
@@ -85,6 +87,8 @@ export class ConversationHome extends DurableObject<Env> {
   private turnCache: Array<{ id: string; text: string }> | null = null;
   /** When the alarm is set for, as far as this instance knows: undefined until it has asked storage. */
   private alarmAt: number | null | undefined;
+  /** Turns creating this home right now (awaiting KV or the directory): it is not empty, whatever storage says. */
+  private starting = 0;
   /** Wakes the line when a lease that nobody renews runs out (a Worker died holding it). */
   private leaseTimer: ReturnType<typeof setTimeout> | null = null;
   /** The KV write under way, which a DELETE must outlast before it removes the copy. */
@@ -123,8 +127,16 @@ export class ConversationHome extends DurableObject<Env> {
   // --- turns -------------------------------------------------------------------------------------
 
   async begin(request: BeginRequest): Promise<BeginOutcome> {
-    let row = this.row();
-    if (!row) row = await this.create(request);
+    if (!this.row()) {
+      this.starting++;
+      try {
+        await this.create(request);
+      } finally {
+        this.starting--;
+      }
+    }
+    // Read again: another turn may have come in (and taken the lease) while this one created the home.
+    const row = this.row() as HomeRow;
     if (row.deleted_at !== null || row.tenant !== request.tenant) return { status: "gone" };
     if (request.idempotencyKey) {
       const done = this.sql
@@ -139,7 +151,8 @@ export class ConversationHome extends DurableObject<Env> {
         request,
         resolve,
         timer: setTimeout(() => {
-          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          const index = this.waiting.indexOf(waiter);
+          if (index >= 0) this.waiting.splice(index, 1);
           resolve({ status: "busy", retryAfterMs: 1_000 });
         }, request.waitMs),
       };
@@ -173,6 +186,9 @@ export class ConversationHome extends DurableObject<Env> {
   }
 
   async commit(token: string | null, request: CommitRequest): Promise<CommitOutcome> {
+    // A rescued turn may reach a home that was emptied meanwhile (its first turn released the lease
+    // before it was rescued): it is created again to take the turn.
+    if (token === null && request.owner && !this.row()) await this.create({ ...request.owner, fresh: true, waitMs: 0 });
     const row = this.row();
     if (!row || row.deleted_at !== null) return { status: "gone" };
     // A rescued turn (token null) was answered under a lease that has since ended: it is appended
@@ -241,12 +257,9 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row || row.deleted_at !== null) return { status: "empty" };
     const summary = this.summary(row);
     if (summary.turns > 0) return { status: "live", summary };
-    if (this.leaseHeld(row) || this.waiting.length > 0) return { status: "pending" };
+    if (this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0) return { status: "pending" };
     // A first turn that never committed (its Worker died, or it failed): the object keeps nothing.
-    await this.ctx.storage.deleteAll();
-    this.alarmAt = null;
-    this.turnCache = null;
-    this.createTables();
+    await this.wipe();
     return { status: "empty" };
   }
 
@@ -283,7 +296,12 @@ export class ConversationHome extends DurableObject<Env> {
     }
     // A KV write begun before the tombstone must land before the copy is removed, not after.
     await this.writing?.catch(() => undefined);
-    await Promise.all([removeCopy(this.env.CONVERSATIONS, tenant, row.conversation_id), directoryOf(this.env, tenant).remove(row.conversation_id)]);
+    // The copy cannot come back (the tombstone outlives it); a KV that refuses the delete only leaves a
+    // cold copy that expires, and is logged.
+    const copyRemoved = removeCopy(this.env.CONVERSATIONS, tenant, row.conversation_id).catch((error: unknown) =>
+      console.warn(JSON.stringify({ event: "conversation_copy_not_removed", conversation_id: row.conversation_id, message: String(error) })),
+    );
+    await Promise.all([copyRemoved, directoryOf(this.env, tenant).remove(row.conversation_id)]);
     await this.schedule();
     return true;
   }
@@ -296,32 +314,17 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row) return;
     const now = Date.now();
     // Expired, or a tombstone that has outlived any copy that could bring it back: nothing is kept.
-    if (row.updated_at + row.ttl_seconds * 1000 <= now) {
-      if (row.deleted_at === null)
-        await directoryOf(this.env, row.tenant)
-          .remove(row.conversation_id)
-          .catch(() => undefined);
-      await this.ctx.storage.deleteAll();
-      this.turnCache = null;
-      this.createTables();
-      return;
+    if (row.updated_at + row.ttl_seconds * 1000 <= now && !this.leaseHeld(row) && this.waiting.length === 0 && this.starting === 0) {
+      if (row.deleted_at === null) await directoryOf(this.env, row.tenant).remove(row.conversation_id);
+      // A turn that began while the directory was asked keeps the conversation alive.
+      const after = this.row();
+      if (after && !this.leaseHeld(after) && this.waiting.length === 0 && this.starting === 0) {
+        await this.wipe();
+        return;
+      }
     }
-    if (row.lease_token !== null && row.lease_until <= now) {
-      this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", row.lease_token);
-      this.handOver();
-    }
-    if (row.write_due !== null && row.write_due <= now) await this.writeBehind(row);
+    if (row.deleted_at === null && row.write_due !== null && row.write_due <= now) await this.writeBehind(row);
     this.sql.exec("DELETE FROM idempotency WHERE expires_at <= ?", now);
-    const after = this.row();
-    if (after && after.version === 0 && after.lease_token === null && this.waiting.length === 0) {
-      // A first turn that never committed: the object keeps nothing.
-      await directoryOf(this.env, after.tenant)
-        .remove(after.conversation_id)
-        .catch(() => undefined);
-      await this.ctx.storage.deleteAll();
-      this.createTables();
-      return;
-    }
     await this.schedule();
   }
 
@@ -344,7 +347,7 @@ export class ConversationHome extends DurableObject<Env> {
       await work;
       // Commits made while the copy was written are due in their turn.
       this.sql.exec(
-        "UPDATE home SET written_version = ?, write_attempts = 0, write_due = CASE WHEN version > ? THEN ? ELSE NULL END",
+        "UPDATE home SET written_version = ?, write_attempts = 0, write_due = CASE WHEN version > ? THEN ? ELSE NULL END WHERE deleted_at IS NULL",
         version,
         version,
         Date.now() + WRITE_BEHIND_MS,
@@ -360,6 +363,14 @@ export class ConversationHome extends DurableObject<Env> {
   }
 
   // --- internals ---------------------------------------------------------------------------------
+
+  /** Empties the object: its storage, its alarm and what this instance remembers of them. */
+  private async wipe(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    this.alarmAt = null;
+    this.turnCache = null;
+    this.createTables();
+  }
 
   private row(): HomeRow | null {
     return this.sql.exec<HomeRow>("SELECT * FROM home").toArray()[0] ?? null;
@@ -399,7 +410,12 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** An object whose storage is gone (or a conversation from before homes) takes back KV's copy. */
   private async rehydrate(tenant: string, conversationId: string): Promise<HomeRow | null> {
-    const copy = await readCopy(this.env.CONVERSATIONS, tenant, conversationId);
+    // KV down must not stop turns: a home that cannot read its copy starts empty (the copy is only
+    // there for a home whose storage was lost, or a conversation from before homes), and says so.
+    const copy = await readCopy(this.env.CONVERSATIONS, tenant, conversationId).catch((error: unknown) => {
+      console.warn(JSON.stringify({ event: "conversation_copy_unreadable", conversation_id: conversationId, message: String(error) }));
+      return null;
+    });
     if (!copy || copy.turns.length === 0 || this.row()) return this.row();
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
@@ -529,7 +545,8 @@ export class ConversationHome extends DurableObject<Env> {
   private async schedule(): Promise<void> {
     const row = this.row();
     if (!row) return;
-    const next = Math.min(row.updated_at + row.ttl_seconds * 1000, row.write_due ?? Number.POSITIVE_INFINITY);
+    // Never in the past: an expired conversation whose turn is still running is looked at again a second later.
+    const next = Math.max(Date.now() + 1_000, Math.min(row.updated_at + row.ttl_seconds * 1000, row.write_due ?? Number.POSITIVE_INFINITY));
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt !== null && this.alarmAt <= next) return;
     this.alarmAt = next;

@@ -145,9 +145,15 @@ export function createHomes(env: Env, options: HomesOptions): ConversationHomes 
     responseToken: (tenant, conversationId) => `${homeId(env, tenant, conversationId).toString()}${randomToken(16)}`,
 
     async rescue(tenant, conversationId, turn, products) {
-      const result = await homeOf(env, tenant, conversationId).commit(null, { turn, products, maxBytes: options.maxBytes, ttlSeconds: options.ttlSeconds });
+      const result = await homeOf(env, tenant, conversationId).commit(null, {
+        owner: { tenant, conversationId },
+        turn,
+        products,
+        maxBytes: options.maxBytes,
+        ttlSeconds: options.ttlSeconds,
+      });
       // Deleted or too large since: there is nothing left to keep it in, and retrying cannot change that.
-      if (result.status === "lost") throw commitFailure(conversationId, result);
+      if (result.status !== "ok") console.warn(JSON.stringify({ event: "rescued_turn_refused", conversation_id: conversationId, status: result.status }));
     },
   };
 }

@@ -412,3 +412,55 @@ describe("names", () => {
     expect((await call("/v1/responses/resp_not!valid")).status).toBe(400);
   });
 });
+
+describe("races and faults found in review", () => {
+  it("runs two concurrent first turns on a new named conversation one after the other: both answered, both stored", async () => {
+    const id = "conv_two_firsts";
+    const [one, two] = await Promise.all([
+      chat({ conversation_id: id, messages: [{ role: "user", content: "one" }] }),
+      chat({ conversation_id: id, messages: [{ role: "user", content: "two" }] }),
+    ]);
+    expect([one.status, two.status]).toEqual([200, 200]);
+    expect(await storedTurns(id)).toHaveLength(2);
+  });
+
+  it("commits a rescued first turn even when a listing emptied its home in between", async () => {
+    const commit = vi.spyOn(ConversationHome.prototype, "commit");
+    commit.mockImplementation(async () => {
+      throw new Error("injected: the home is unreachable");
+    });
+    const sent: RescueJob[] = [];
+    const environment = testEnv({ WEBHOOK_QUEUE: { send: async (job: RescueJob) => void sent.push(job) } as unknown as Queue });
+    const response = await chat({ stream: true, messages: [{ role: "user", content: "rescue me" }] }, {}, environment);
+    expect(await response.text()).toContain("data: [DONE]");
+    await settle();
+    commit.mockRestore();
+    await listedIds();
+    const message = { body: sent[0]!, attempts: 1, ack: () => undefined, retry: () => undefined };
+    await handleWebhookBatch({ queue: "switchboard-webhooks", messages: [message] } as unknown as MessageBatch<RescueJob>, environment, executionContext().ctx);
+    expect(await storedTurns(response.headers.get("X-Conversation-Id")!)).toHaveLength(1);
+  });
+
+  it("writes nothing behind a tombstone: a deleted conversation's due copy never lists it again", async () => {
+    const id = "conv_tombstone_due";
+    await chat({ conversation_id: id, messages: [{ role: "user", content: "hi" }] });
+    expect((await call(`/v1/conversations/${id}`, { method: "DELETE" })).status).toBe(200);
+    await writeBehindNow(id);
+    await runInDurableObject(home(id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE home SET write_due = ?", Date.now() - 1);
+    });
+    await runDurableObjectAlarm(home(id));
+    expect(await listedIds()).not.toContain(id);
+    expect(await ENV.CONVERSATIONS.get(`conversation/${TENANT}/${id}`)).toBeNull();
+  });
+
+  it("starts a named conversation and deletes one while KV refuses reads and deletes", async () => {
+    vi.spyOn(ENV.CONVERSATIONS, "getWithMetadata").mockRejectedValue(new Error("KV is down"));
+    vi.spyOn(ENV.CONVERSATIONS, "list").mockRejectedValue(new Error("KV is down"));
+    vi.spyOn(ENV.CONVERSATIONS, "delete").mockRejectedValue(new Error("KV is down"));
+    const id = "conv_kv_down";
+    expect((await chat({ conversation_id: id, messages: [{ role: "user", content: "hi" }] })).status).toBe(200);
+    expect((await call(`/v1/conversations/${id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await call(`/v1/conversations/${id}`)).status).toBe(404);
+  });
+});
