@@ -355,6 +355,9 @@ async function commitTurn(
     } catch (error) {
       if (error instanceof ConversationTooLargeError) throw new ConversationFullError(error.bytes, error.maxBytes);
       const delay = retries[attempt];
+      // A streamed turn whose lease ran out meanwhile (its renewals failed) is still the client's: it is
+      // rescued, appended after whatever the next turn stored. Only a deleted conversation refuses it.
+      if (streamed && error instanceof ConversationBusyError) return rescue(error);
       if (isRefusal(error)) throw error;
       if (delay === undefined) {
         await lease.release().catch(() => undefined);

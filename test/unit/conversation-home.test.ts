@@ -463,4 +463,17 @@ describe("races and faults found in review", () => {
     expect((await call(`/v1/conversations/${id}`, { method: "DELETE" })).status).toBe(200);
     expect((await call(`/v1/conversations/${id}`)).status).toBe(404);
   });
+
+  it("keeps a streamed turn whose lease ran out before its commit: it is rescued, not lost", async () => {
+    vi.spyOn(ConversationHome.prototype, "commit").mockResolvedValueOnce({ status: "lost" });
+    const sent: RescueJob[] = [];
+    const environment = testEnv({ WEBHOOK_QUEUE: { send: async (job: RescueJob) => void sent.push(job) } as unknown as Queue });
+    const response = await chat({ stream: true, messages: [{ role: "user", content: "late but mine" }] }, {}, environment);
+    expect(await response.text()).toContain("data: [DONE]");
+    await settle();
+    expect(sent).toHaveLength(1);
+    const message = { body: sent[0]!, attempts: 1, ack: () => undefined, retry: () => undefined };
+    await handleWebhookBatch({ queue: "switchboard-webhooks", messages: [message] } as unknown as MessageBatch<RescueJob>, environment, executionContext().ctx);
+    expect(await storedTurns(response.headers.get("X-Conversation-Id")!)).toHaveLength(1);
+  });
 });
