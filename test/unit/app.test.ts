@@ -1,24 +1,9 @@
 import { reset } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createApp } from "../../src/app.js";
 import type { TestEnv } from "./support/app.js";
-import { CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
+import { appRequests, CLIENT_KEY, routeFetchToOfflineModel, testEnv } from "./support/app.js";
 
-let contexts: Array<ReturnType<typeof executionContext>> = [];
-
-async function call(path: string, init: RequestInit = {}, env: TestEnv = testEnv()): Promise<Response> {
-  const context = executionContext();
-  contexts.push(context);
-  const headers = new Headers(init.headers);
-  if (!headers.has("Authorization")) headers.set("Authorization", `Bearer ${CLIENT_KEY}`);
-  return createApp().request(`https://switchboard.test${path}`, { ...init, headers }, env, context.ctx);
-}
-
-async function callWith(request: Request, env: TestEnv = testEnv()): Promise<Response> {
-  const context = executionContext();
-  contexts.push(context);
-  return createApp().request(request, undefined, env, context.ctx);
-}
+const { call, callWith, settle } = appRequests();
 
 function chat(body: unknown, headers: Record<string, string> = {}, env?: TestEnv): Promise<Response> {
   return call(
@@ -50,8 +35,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  await Promise.all(contexts.map((context) => context.settle()));
-  contexts = [];
+  await settle();
   vi.restoreAllMocks();
   await reset();
 });

@@ -6,7 +6,6 @@
 import { reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createApp } from "../../src/app.js";
 import { ConversationHome, WRITE_BEHIND_MS } from "../../src/conversations/home.js";
 import { homeId } from "../../src/conversations/names.js";
 import type { RescueJob } from "../../src/conversations/rescue.js";
@@ -16,27 +15,16 @@ import { claimKey } from "../../src/ledger/claims.js";
 import { sha256Hex } from "../../src/lib/hash.js";
 import { handleWebhookBatch } from "../../src/webhooks/consumer.js";
 import type { TestEnv } from "./support/app.js";
-import { CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
+import { appRequests, CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
 
 const ENV = env as unknown as Env;
 const TENANT = "unit";
-let contexts: Array<ReturnType<typeof executionContext>> = [];
-
-async function call(path: string, init: RequestInit = {}, environment: TestEnv = testEnv()): Promise<Response> {
-  const context = executionContext();
-  contexts.push(context);
-  const headers = new Headers(init.headers);
-  if (!headers.has("Authorization")) headers.set("Authorization", `Bearer ${CLIENT_KEY}`);
-  return createApp().request(`https://switchboard.test${path}`, { ...init, headers }, environment, context.ctx);
-}
+const { call, settle } = appRequests();
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}, environment?: TestEnv) =>
   call(path, { method: "POST", headers: { "Content-Type": "application/json", ...headers }, body: JSON.stringify(body) }, environment);
 
 const chat = (body: unknown, headers: Record<string, string> = {}, environment?: TestEnv) => post("/v1/chat/completions", body, headers, environment);
-
-/** Lets what the requests handed to waitUntil finish (a stream's commit, a released lease). */
-const settle = () => Promise.all(contexts.map((context) => context.settle()));
 
 async function storedTurns(id: string): Promise<Array<{ id: string; incomplete: boolean; started_at: number }> | null> {
   const response = await call(`/v1/conversations/${id}`);
@@ -75,7 +63,6 @@ beforeEach(() => {
 
 afterEach(async () => {
   await settle();
-  contexts = [];
   vi.restoreAllMocks();
   await reset();
 });

@@ -4,6 +4,7 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { vi } from "vitest";
 import { handleModelRequest } from "../../../dev/offline-model/index.js";
+import { createApp } from "../../../src/app.js";
 import type { Env } from "../../../src/env.js";
 
 // The client key the app is configured with. The orchestrator may require Bearer keys
@@ -46,4 +47,30 @@ export function routeFetchToOfflineModel(): void {
     if (!request.url.startsWith(OFFLINE_MODEL_BASE_URL)) throw new Error(`Unexpected fetch in a unit test: ${request.url}`);
     return handleModelRequest(request);
   });
+}
+
+/**
+ * Requests to the orchestrator's app, as a client sends them (with the client key unless the test
+ * sets Authorization), each with an ExecutionContext; `settle` lets what they handed to waitUntil finish.
+ */
+export function appRequests() {
+  let contexts: Array<ReturnType<typeof executionContext>> = [];
+  const run = (request: Request | string, init: RequestInit | undefined, env: TestEnv) => {
+    const context = executionContext();
+    contexts.push(context);
+    return createApp().request(request, init, env, context.ctx);
+  };
+  return {
+    call(path: string, init: RequestInit = {}, env: TestEnv = testEnv()): Promise<Response> {
+      const headers = new Headers(init.headers);
+      if (!headers.has("Authorization")) headers.set("Authorization", `Bearer ${CLIENT_KEY}`);
+      return Promise.resolve(run(`https://switchboard.test${path}`, { ...init, headers }, env));
+    },
+    callWith: (request: Request, env: TestEnv = testEnv()): Promise<Response> => Promise.resolve(run(request, undefined, env)),
+    async settle(): Promise<void> {
+      const pending = contexts;
+      contexts = [];
+      await Promise.all(pending.map((context) => context.settle()));
+    },
+  };
 }
