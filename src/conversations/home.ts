@@ -66,7 +66,6 @@ interface HomeRow {
   deleted_at: number | null;
   ttl_seconds: number;
   version: number;
-  written_version: number;
   write_due: number | null;
   write_attempts: number;
   lease_token: string | null;
@@ -111,7 +110,6 @@ export class ConversationHome extends DurableObject<Env> {
       deleted_at INTEGER,
       ttl_seconds INTEGER NOT NULL,
       version INTEGER NOT NULL DEFAULT 0,
-      written_version INTEGER NOT NULL DEFAULT 0,
       write_due INTEGER,
       write_attempts INTEGER NOT NULL DEFAULT 0,
       lease_token TEXT,
@@ -171,7 +169,7 @@ export class ConversationHome extends DurableObject<Env> {
         this.leaseTimer = null;
         const current = this.row();
         if (current && current.lease_token !== null && !this.leaseHeld(current)) {
-          this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", current.lease_token);
+          this.freeLease(current.lease_token);
           this.handOver();
         }
         this.watchLease();
@@ -224,7 +222,7 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** The turn failed and stored nothing: the next turn in line takes the conversation. */
   async release(token: string): Promise<void> {
-    if (this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", token).rowsWritten === 0) return;
+    if (!this.freeLease(token)) return;
     this.handOver();
     await this.schedule();
   }
@@ -257,7 +255,7 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row || row.deleted_at !== null) return { status: "empty" };
     const summary = this.summary(row);
     if (summary.turns > 0) return { status: "live", summary };
-    if (this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0) return { status: "pending" };
+    if (this.inUse(row)) return { status: "pending" };
     // A first turn that never committed (its Worker died, or it failed): the object keeps nothing.
     await this.wipe();
     return { status: "empty" };
@@ -306,7 +304,7 @@ export class ConversationHome extends DurableObject<Env> {
     return true;
   }
 
-  // --- the alarm: leases that ran out, the KV copy, expiry ----------------------------------------
+  // --- the alarm: the KV copy, expiry ------------------------------------------------------------
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
@@ -314,11 +312,11 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row) return;
     const now = Date.now();
     // Expired, or a tombstone that has outlived any copy that could bring it back: nothing is kept.
-    if (row.updated_at + row.ttl_seconds * 1000 <= now && !this.leaseHeld(row) && this.waiting.length === 0 && this.starting === 0) {
+    if (row.updated_at + row.ttl_seconds * 1000 <= now && !this.inUse(row)) {
       if (row.deleted_at === null) await directoryOf(this.env, row.tenant).remove(row.conversation_id);
       // A turn that began while the directory was asked keeps the conversation alive.
       const after = this.row();
-      if (after && !this.leaseHeld(after) && this.waiting.length === 0 && this.starting === 0) {
+      if (after && !this.inUse(after)) {
         await this.wipe();
         return;
       }
@@ -347,8 +345,7 @@ export class ConversationHome extends DurableObject<Env> {
       await work;
       // Commits made while the copy was written are due in their turn.
       this.sql.exec(
-        "UPDATE home SET written_version = ?, write_attempts = 0, write_due = CASE WHEN version > ? THEN ? ELSE NULL END WHERE deleted_at IS NULL",
-        version,
+        "UPDATE home SET write_attempts = 0, write_due = CASE WHEN version > ? THEN ? ELSE NULL END WHERE deleted_at IS NULL",
         version,
         Date.now() + WRITE_BEHIND_MS,
       );
@@ -420,7 +417,7 @@ export class ConversationHome extends DurableObject<Env> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
-        "INSERT INTO home (k, tenant, conversation_id, created_at, updated_at, ttl_seconds, version, written_version) VALUES (1, ?, ?, ?, ?, ?, 1, 1)",
+        "INSERT INTO home (k, tenant, conversation_id, created_at, updated_at, ttl_seconds, version) VALUES (1, ?, ?, ?, ?, ?, 1)",
         tenant,
         conversationId,
         copy.turns[0]?.started_at ?? now,
@@ -439,6 +436,16 @@ export class ConversationHome extends DurableObject<Env> {
 
   private leaseHeld(row: HomeRow): boolean {
     return row.lease_token !== null && row.lease_until > Date.now();
+  }
+
+  /** A turn holds the conversation, waits for it, or is creating the home: it must not be emptied. */
+  private inUse(row: HomeRow): boolean {
+    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0;
+  }
+
+  /** True when `token` held the lease. */
+  private freeLease(token: string): boolean {
+    return this.sql.exec("UPDATE home SET lease_token = NULL, lease_until = 0 WHERE lease_token = ?", token).rowsWritten > 0;
   }
 
   private grant(request: BeginRequest): BeginOutcome {
