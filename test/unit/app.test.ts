@@ -1,7 +1,6 @@
-import { reset } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { TestEnv } from "./support/app.js";
-import { appRequests, CLIENT_KEY, routeFetchToOfflineModel, testEnv } from "./support/app.js";
+import { appRequests, CLIENT_KEY, testEnv, useAppHooks } from "./support/app.js";
 
 const { call, callWith, settle } = appRequests();
 
@@ -26,19 +25,7 @@ interface CompletionBody {
   usage: { total_tokens: number } | null;
 }
 
-beforeEach(() => {
-  // The app writes a JSON access log line per request; keep the test output readable.
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  vi.spyOn(console, "warn").mockImplementation(() => undefined);
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  routeFetchToOfflineModel();
-});
-
-afterEach(async () => {
-  await settle();
-  vi.restoreAllMocks();
-  await reset();
-});
+useAppHooks(settle);
 
 describe("app", () => {
   it("answers /healthz", async () => {

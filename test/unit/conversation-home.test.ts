@@ -3,9 +3,9 @@
 // streamed turn the client saw kept even when its first commit fails, listing and deleting exact,
 // and turns answered while KV is down.
 
-import { reset, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ConversationHome, WRITE_BEHIND_MS } from "../../src/conversations/home.js";
 import { homeId } from "../../src/conversations/names.js";
 import type { RescueJob } from "../../src/conversations/rescue.js";
@@ -15,7 +15,7 @@ import { claimKey } from "../../src/ledger/claims.js";
 import { sha256Hex } from "../../src/lib/hash.js";
 import { handleWebhookBatch } from "../../src/webhooks/consumer.js";
 import type { TestEnv } from "./support/app.js";
-import { appRequests, CLIENT_KEY, executionContext, routeFetchToOfflineModel, testEnv } from "./support/app.js";
+import { appRequests, CLIENT_KEY, executionContext, testEnv, useAppHooks } from "./support/app.js";
 
 const ENV = env as unknown as Env;
 const TENANT = "unit";
@@ -54,18 +54,7 @@ async function writeBehindNow(id: string): Promise<void> {
   await runDurableObjectAlarm(home(id));
 }
 
-beforeEach(() => {
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  vi.spyOn(console, "warn").mockImplementation(() => undefined);
-  vi.spyOn(console, "error").mockImplementation(() => undefined);
-  routeFetchToOfflineModel();
-});
-
-afterEach(async () => {
-  await settle();
-  vi.restoreAllMocks();
-  await reset();
-});
+useAppHooks(settle);
 
 describe("one turn at a time", () => {
   it("never forks under a burst of 40 turns, refuses the overflow with 409 conversation_busy and Retry-After, and stays usable", async () => {

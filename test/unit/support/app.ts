@@ -1,8 +1,9 @@
 // The orchestrator's app as unit tests drive it inside workerd: its env with the offline model as
 // DMXAPI (reached through a stubbed global fetch), and an ExecutionContext a test can wait on.
 
+import { reset } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 import { handleModelRequest } from "../../../dev/offline-model/index.js";
 import { createApp } from "../../../src/app.js";
 import type { Env } from "../../../src/env.js";
@@ -73,4 +74,23 @@ export function appRequests() {
       await Promise.all(pending.map((context) => context.settle()));
     },
   };
+}
+
+/**
+ * The hooks every test file of the app shares: the app's log lines kept out of the output, fetches
+ * routed to the offline model; afterwards, what the requests deferred finishes and storage is reset.
+ */
+export function useAppHooks(settle: () => Promise<void>): void {
+  beforeEach(() => {
+    // The app writes a JSON access log line per request; keep the test output readable.
+    vi.spyOn(console, "log").mockImplementation(() => undefined);
+    vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    routeFetchToOfflineModel();
+  });
+  afterEach(async () => {
+    await settle();
+    vi.restoreAllMocks();
+    await reset();
+  });
 }
