@@ -167,21 +167,19 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     checkSize(services.config, lease.bytes);
     return lease.turns;
   };
-  let turns: TurnRecord[];
   let discovered: ServerTool[];
+  let prepared: CheckedHistory;
   try {
+    let turns: TurnRecord[];
     [turns, discovered] = await Promise.all([
       request.newConversation ? [] : tracer.time("load_conversation", history()),
       tracer.time("discover_tools", services.registry.list()),
     ]);
+    prepared = await prepareHistory(services, request, turns);
   } catch (error) {
     await endLease(leasing);
     throw error;
   }
-  const prepared = await prepareHistory(services, request, turns).catch(async (error: unknown) => {
-    await endLease(leasing);
-    throw error;
-  });
   const { history: past, input } = prepared;
   const serverTools = toolsForRequest(discovered, services.config, request.tenant, request.allowedTools);
   const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => {
