@@ -124,14 +124,14 @@ export function createHomes(env: Env, options: HomesOptions): ConversationHomes 
       const hex = RESPONSE_ID.exec(responseId)?.[1];
       if (hex) return parsed<StoredResponse>(await homeByHex(env, hex)?.response(tenant, responseId));
       if (!LEGACY_RESPONSE_ID.test(responseId)) return null;
-      return env.CONVERSATIONS.get<StoredResponse>(`responses/${encodeURIComponent(tenant)}/${responseId}`, "json");
+      return env.CONVERSATIONS.get<StoredResponse>(legacyResponseKey(tenant, responseId), "json");
     },
 
     async deleteResponse(tenant, responseId) {
       const hex = RESPONSE_ID.exec(responseId)?.[1];
       if (hex) return (await homeByHex(env, hex)?.deleteResponse(tenant, responseId)) ?? false;
       if (!LEGACY_RESPONSE_ID.test(responseId)) return false;
-      const key = `responses/${encodeURIComponent(tenant)}/${responseId}`;
+      const key = legacyResponseKey(tenant, responseId);
       if ((await env.CONVERSATIONS.get(key)) === null) return false;
       await env.CONVERSATIONS.delete(key);
       return true;
@@ -156,6 +156,11 @@ export function createHomes(env: Env, options: HomesOptions): ConversationHomes 
       if (result.status !== "ok") console.warn(JSON.stringify({ event: "rescued_turn_refused", conversation_id: conversationId, status: result.status }));
     },
   };
+}
+
+/** Where a response stored before homes is kept until it expires. */
+function legacyResponseKey(tenant: string, responseId: string): string {
+  return `responses/${encodeURIComponent(tenant)}/${responseId}`;
 }
 
 function parsed<T>(text: string | null | undefined): T | null {
