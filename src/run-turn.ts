@@ -16,7 +16,7 @@ import type { CheckedHistory } from "./history/tool-pairs.js";
 import { checkToolCallPairs } from "./history/tool-pairs.js";
 import { randomToken } from "./lib/ids.js";
 import type { ModelPort } from "./loop/model-port.js";
-import type { LoopHooks, StepStreamListener, TurnResult } from "./loop/tool-loop.js";
+import type { LoopCheckpoint, LoopHooks, StepStreamListener, TurnResult } from "./loop/tool-loop.js";
 import { combineHooks, runToolLoop } from "./loop/tool-loop.js";
 import type { ChatMessage, FunctionToolDefinition, JsonObject } from "./protocol/types.js";
 import type { ServerTool, ToolRegistry } from "./tools/registry.js";
@@ -58,6 +58,10 @@ export interface TurnRequest {
   responseId?: string;
   /** The claimed Idempotency-Key this turn runs under: a conversation that already committed its answer replays it. */
   idempotencyKey?: string;
+  /** A run holds its conversation under its own id, so the same run continuing after a crash takes it back at once. */
+  leaseToken?: string;
+  /** Where an interrupted run stopped: the loop continues from this checkpoint. */
+  resume?: LoopCheckpoint;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
@@ -229,6 +233,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       limits: services.config.limits,
       turnId,
       mixedStepIdPrefix: mixedStepIdPrefix(request.conversationId),
+      ...(request.resume ? { resume: request.resume } : {}),
       context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant, traceparent: tracer.traceparent },
       signal,
       hooks: combineHooks(
@@ -275,6 +280,7 @@ function beginRequest(request: TurnRequest): Parameters<ConversationHomes["begin
     tenant: request.tenant,
     conversationId: request.conversationId,
     fresh: request.newConversation === true,
+    ...(request.leaseToken ? { token: request.leaseToken } : {}),
     ...(request.idempotencyKey ? { idempotencyKey: request.idempotencyKey } : {}),
   };
 }

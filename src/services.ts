@@ -3,7 +3,7 @@
 // queue batch, and handed to every door; nothing else constructs these.
 
 import type { Config } from "./config.js";
-import type { ConversationHomes } from "./conversations/homes.js";
+import type { ConversationHomes, HomesOptions } from "./conversations/homes.js";
 import { createHomes } from "./conversations/homes.js";
 import type { RescueJob } from "./conversations/rescue.js";
 import { enqueueRescue } from "./conversations/rescue.js";
@@ -12,6 +12,8 @@ import type { LedgerApi } from "./ledger/claims.js";
 import { createClaims } from "./ledger/claims.js";
 import type { Logger } from "./log.js";
 import type { TurnServices } from "./run-turn.js";
+import type { Runs } from "./runs/runs.js";
+import { createRuns } from "./runs/runs.js";
 import { InvocationBudget } from "./tools/invocation-budget.js";
 import { createServerToolRegistry } from "./tools/server-tools.js";
 import type { ModelClient } from "./upstream/dmxapi-client.js";
@@ -23,6 +25,8 @@ import { createModelPort } from "./upstream/model.js";
 export const TURN_QUEUE_WAIT_MS = 30_000;
 
 export interface Services extends TurnServices {
+  /** The run engine: turns started in their conversation's home, followed, resumed, cancelled. */
+  runs: Runs;
   /** Service-binding calls left for this request (the platform allows 32 Worker invocations). */
   budget: InvocationBudget;
   claims: LedgerApi;
@@ -32,18 +36,21 @@ export interface Services extends TurnServices {
 export interface ServiceOptions {
   log: Logger;
   waitUntil: (work: Promise<unknown>) => void;
+  /** Built inside a conversation's home (for a run it hosts): that home is reached directly. */
+  self?: HomesOptions["self"];
 }
 
 export function createServices(env: Env, config: Config, options: ServiceOptions): Services {
   const { log } = options;
   const budget = new InvocationBudget(config.limits.maxToolInvocations);
-  const homes = conversationHomes(env, config);
+  const homes = conversationHomes(env, config, options.self);
   return {
     config,
     log,
     budget,
     model: createModelPort(createModelClient(config, log)),
     homes,
+    runs: createRuns(env),
     registry: createServerToolRegistry({ env, config, budget, log }),
     rescue: (tenant, conversationId, turn, products) =>
       enqueueRescue(env.CONVERSATIONS, env.WEBHOOK_QUEUE as Queue<RescueJob>, tenant, conversationId, turn, products),
@@ -54,8 +61,8 @@ export function createServices(env: Env, config: Config, options: ServiceOptions
   };
 }
 
-export function conversationHomes(env: Env, config: Config): ConversationHomes {
-  return createHomes(env, { ...config.conversations, waitMs: Math.min(TURN_QUEUE_WAIT_MS, config.limits.turnDeadlineMs) });
+export function conversationHomes(env: Env, config: Config, self?: HomesOptions["self"]): ConversationHomes {
+  return createHomes(env, { ...config.conversations, waitMs: Math.min(TURN_QUEUE_WAIT_MS, config.limits.turnDeadlineMs), ...(self ? { self } : {}) });
 }
 
 function createModelClient(config: Config, log: Logger): ModelClient {

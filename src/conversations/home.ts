@@ -9,15 +9,21 @@
 // an object whose storage is gone rehydrates from. The tenant's directory (directory.ts) lists it.
 
 import { DurableObject } from "cloudflare:workers";
+import { readConfig } from "../config.js";
 import type { Env } from "../env.js";
+import { createLogger } from "../log.js";
+import type { InputItem } from "../protocol/responses/input-items.js";
+import { inputItemsOf } from "../protocol/responses/input-items.js";
+import type { CancelOutcome } from "../runs/host.js";
+import { RUN_TABLES, RunHost } from "../runs/host.js";
+import type { ResponsesDoor, RunSpec } from "../runs/types.js";
+import { createServices } from "../services.js";
 import { readCopy, removeCopy, writeCopy } from "./copy.js";
-import { directoryOf } from "./names.js";
+import { directoryOf, LEASE_MS } from "./names.js";
 import { deleteParts, getParts, PARTS_TABLE, putParts } from "./parts.js";
 import type { ConversationSummary, StoredResponse, TurnProducts, TurnRecord } from "./turns.js";
 import { titleOf } from "./turns.js";
 
-/** A lease lasts this long unless its turn renews it: a Worker that dies frees the conversation this soon. */
-export const LEASE_MS = 30_000;
 /** Turns that may wait behind the running one; past this a turn is refused (409) at once. */
 export const MAX_WAITING_TURNS = 4;
 /** The KV copy is written this long after the commit that changed it, one write for every turn in between (KV takes one write a second per key). */
@@ -35,6 +41,8 @@ export interface BeginRequest {
   idempotencyKey?: string;
   /** How long to wait in line behind a running turn. */
   waitMs: number;
+  /** The lease's token, chosen by the caller (a run's id): the same caller asking again takes its lease back. */
+  token?: string;
 }
 
 export type BeginOutcome =
@@ -54,6 +62,13 @@ export interface CommitRequest {
 }
 
 export type CommitOutcome = { status: "ok" } | { status: "lost" } | { status: "gone" } | { status: "too_large"; bytes: number };
+
+/** A resumed stream: the run's events from the start (the door skips what the client saw), or why not. */
+export type FollowOutcome =
+  | { status: "ok"; events: ReadableStream<Uint8Array>; door: ResponsesDoor }
+  | { status: "not_found" }
+  | { status: "not_background" }
+  | { status: "past_end"; last: number };
 
 /** What the directory learns of a home it lists. */
 export type HomeState = { status: "live"; summary: ConversationSummary } | { status: "pending" } | { status: "empty" };
@@ -92,11 +107,14 @@ export class ConversationHome extends DurableObject<Env> {
   private leaseTimer: ReturnType<typeof setTimeout> | null = null;
   /** The KV write under way, which a DELETE must outlast before it removes the copy. */
   private writing: Promise<void> | null = null;
+  /** The conversation's runs: its turns, driven here so they outlive the requests that started them. */
+  private readonly runs: RunHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.createTables();
+    this.runs = new RunHost({ ctx, sql: this.sql, services: () => this.runServices(), schedule: () => this.schedule() });
   }
 
   /** Again after deleteAll(): an instance lives on after its storage is emptied. */
@@ -120,6 +138,63 @@ export class ConversationHome extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS mixed_steps (call_id TEXT PRIMARY KEY, turn_id TEXT NOT NULL, step TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL)");
     this.sql.exec(PARTS_TABLE);
+    for (const statement of RUN_TABLES) this.sql.exec(statement);
+  }
+
+  // --- runs --------------------------------------------------------------------------------------
+
+  /** Starts a turn as a run of this conversation; its events as NDJSON when the caller follows it. */
+  async startRun(spec: RunSpec, follow: boolean): Promise<ReadableStream<Uint8Array> | null> {
+    return this.runs.start(spec, follow);
+  }
+
+  /** A background response's stream again, from the start: only a background run keeps its events. */
+  async followRun(tenant: string, responseId: string, startingAfter: number | null): Promise<FollowOutcome> {
+    const runId = this.runs.runOfResponse(responseId, tenant);
+    const spec = runId ? this.runs.spec(runId) : null;
+    if (!runId || !spec) return { status: (await this.existing(tenant)) && this.responseRecord(responseId) ? "not_background" : "not_found" };
+    if (!spec.background || spec.door.kind !== "responses") return { status: "not_background" };
+    const count = this.runs.view(spec).count;
+    if (startingAfter !== null && startingAfter >= count) return { status: "past_end", last: count - 1 };
+    return { status: "ok", events: this.runs.follow(runId, 0), door: spec.door };
+  }
+
+  async cancelRun(tenant: string, responseId: string): Promise<CancelOutcome> {
+    const runId = this.runs.runOfResponse(responseId, tenant);
+    if (runId) return this.runs.cancel(runId);
+    return (await this.existing(tenant)) && this.responseRecord(responseId) ? { status: "not_cancellable", reason: "not_background" } : null;
+  }
+
+  /** The items a response's model call was given: the conversation before its turn, then its input. */
+  async inputItems(tenant: string, responseId: string, token: string): Promise<InputItem[] | null> {
+    const runId = this.runs.runOfResponse(responseId, tenant);
+    if (!(await this.existing(tenant)) && !runId) return null;
+    const stored = this.responseRecord(responseId);
+    const idFor = (prefix: string, index: number) => `${prefix}_${token}_in${index}`;
+    const turns = this.turns();
+    if (stored) {
+      const { turn_id: turnId } = JSON.parse(stored) as StoredResponse;
+      const at = turns.findIndex((turn) => turn.id === turnId);
+      if (at >= 0) {
+        const turn = turns[at] as TurnRecord;
+        const earlier = turns.slice(0, at).flatMap((each) => each.messages);
+        return inputItemsOf([...earlier, ...turn.messages.slice(0, turn.input_count ?? turn.messages.length)].filter(notSystem), idFor);
+      }
+    }
+    const spec = runId ? this.runs.spec(runId) : null;
+    if (!spec) return null;
+    const earlier = turns.filter((turn) => turn.id !== spec.id).flatMap((each) => each.messages);
+    return inputItemsOf([...earlier, ...spec.turn.input].filter(notSystem), idFor);
+  }
+
+  private responseRecord(responseId: string): string | null {
+    return getParts(this.sql, `response:${responseId}`);
+  }
+
+  private runServices() {
+    const config = readConfig(this.env);
+    const log = createLogger({ home: this.ctx.id.toString() }, config.secrets);
+    return createServices(this.env, config, { log, waitUntil: (work) => this.ctx.waitUntil(work), self: { id: this.ctx.id, home: this } });
   }
 
   // --- turns -------------------------------------------------------------------------------------
@@ -142,6 +217,8 @@ export class ConversationHome extends DurableObject<Env> {
         .toArray()[0];
       if (done) return { status: "replay", record: done.record };
     }
+    // A run continuing after its instance died takes back the lease it held.
+    if (request.token !== undefined && row.lease_token === request.token) return this.grant(request);
     if (this.waiting.length === 0 && !this.leaseHeld(row)) return this.grant(request);
     if (this.waiting.length >= MAX_WAITING_TURNS) return { status: "busy", retryAfterMs: 1_000 };
     return new Promise<BeginOutcome>((resolve) => {
@@ -239,8 +316,11 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** A StoredResponse as JSON. */
   async response(tenant: string, id: string): Promise<string | null> {
-    if (!(await this.existing(tenant))) return null;
-    return getParts(this.sql, `response:${id}`);
+    const stored = (await this.existing(tenant)) ? getParts(this.sql, `response:${id}`) : null;
+    if (stored !== null) return stored;
+    // Not committed with a turn: still running (perhaps before its conversation was created here), or ended without one.
+    const run = this.runs.response(id, tenant);
+    return run ? JSON.stringify(run) : null;
   }
 
   /** A MixedStep as JSON. */
@@ -268,6 +348,7 @@ export class ConversationHome extends DurableObject<Env> {
     let found = false;
     this.ctx.storage.transactionSync(() => {
       found = this.sql.exec("DELETE FROM responses WHERE id = ?", id).rowsWritten > 0;
+      found = this.runs.forgetResponse(id) || found;
       deleteParts(this.sql, `response:${id}`);
       if (found) this.sql.exec("UPDATE home SET version = version + 1, write_due = COALESCE(write_due, ?)", Date.now() + WRITE_BEHIND_MS);
     });
@@ -284,10 +365,11 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row) return false;
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      for (const table of ["turns", "responses", "mixed_steps", "idempotency", "parts"]) this.sql.exec(`DELETE FROM ${table}`);
+      for (const table of ["turns", "responses", "mixed_steps", "idempotency", "parts", "runs", "run_events"]) this.sql.exec(`DELETE FROM ${table}`);
       this.sql.exec("UPDATE home SET deleted_at = ?, updated_at = ?, lease_token = NULL, lease_until = 0, write_due = NULL", now, now);
     });
     this.turnCache = null;
+    this.runs.abortAll();
     for (const waiter of this.waiting.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.resolve({ status: "gone" });
@@ -308,8 +390,13 @@ export class ConversationHome extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    // Runs that were under way when a previous instance died are taken up from their checkpoints.
+    this.runs.resumeStale();
     const row = this.row();
-    if (!row) return;
+    if (!row) {
+      await this.schedule();
+      return;
+    }
     const now = Date.now();
     // Expired, or a tombstone that has outlived any copy that could bring it back: nothing is kept.
     if (row.updated_at + row.ttl_seconds * 1000 <= now && !this.inUse(row)) {
@@ -449,7 +536,7 @@ export class ConversationHome extends DurableObject<Env> {
   }
 
   private grant(request: BeginRequest): BeginOutcome {
-    const token = crypto.randomUUID();
+    const token = request.token ?? crypto.randomUUID();
     this.sql.exec("UPDATE home SET lease_token = ?, lease_until = ?", token, Date.now() + LEASE_MS);
     return { status: "ready", token, turns: request.fresh ? "[]" : `[${this.turnTexts().join(",")}]`, bytes: this.bytes() };
   }
@@ -551,14 +638,20 @@ export class ConversationHome extends DurableObject<Env> {
    */
   private async schedule(): Promise<void> {
     const row = this.row();
-    if (!row) return;
+    const runs = this.runs.nextWake() ?? Number.POSITIVE_INFINITY;
+    if (!row && runs === Number.POSITIVE_INFINITY) return;
+    const due = row ? Math.min(row.updated_at + row.ttl_seconds * 1000, row.write_due ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
     // Never in the past: an expired conversation whose turn is still running is looked at again a second later.
-    const next = Math.max(Date.now() + 1_000, Math.min(row.updated_at + row.ttl_seconds * 1000, row.write_due ?? Number.POSITIVE_INFINITY));
+    const next = Math.max(Date.now() + 1_000, Math.min(due, runs));
     if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
     if (this.alarmAt !== null && this.alarmAt <= next) return;
     this.alarmAt = next;
     await this.ctx.storage.setAlarm(next);
   }
+}
+
+function notSystem(message: { role: string }): boolean {
+  return message.role !== "system" && message.role !== "developer";
 }
 
 /** Thrown inside a transaction to undo it: the outcome says why. */

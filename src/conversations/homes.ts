@@ -6,9 +6,8 @@ import type { Env } from "../env.js";
 import type { MixedStep } from "../history/mixed-steps.js";
 import { conversationOfCall } from "../history/mixed-steps.js";
 import { randomToken } from "../lib/ids.js";
-import type { BeginRequest, CommitOutcome } from "./home.js";
-import { LEASE_MS } from "./home.js";
-import { directoryOf, homeByHex, homeId, homeOf } from "./names.js";
+import type { BeginRequest, CommitOutcome, ConversationHome } from "./home.js";
+import { directoryOf, homeId, LEASE_MS, homeByHex as stubByHex, homeOf as stubOf } from "./names.js";
 import type { ConversationPage, StoredResponse, TurnProducts, TurnRecord } from "./turns.js";
 import { ConversationBusyError, ConversationGoneError, ConversationTooLargeError } from "./turns.js";
 
@@ -48,6 +47,8 @@ export interface HomesOptions {
   ttlSeconds: number;
   /** How long a turn waits behind a running one before it is refused. */
   waitMs: number;
+  /** The home these homes are used from (a run it hosts): reached directly, not through its own stub. */
+  self?: { id: DurableObjectId; home: ConversationHome };
 }
 
 export class InvalidCursorError extends Error {
@@ -58,6 +59,12 @@ export class InvalidCursorError extends Error {
 }
 
 export function createHomes(env: Env, options: HomesOptions): ConversationHomes {
+  const self = options.self;
+  // The object's own methods take what its stub takes and answer what it answers.
+  const own = self ? (self.home as unknown as DurableObjectStub<ConversationHome>) : null;
+  const homeOf = (envIn: Env, tenant: string, conversationId: string): DurableObjectStub<ConversationHome> =>
+    own && self?.id.equals(homeId(envIn, tenant, conversationId)) ? own : stubOf(envIn, tenant, conversationId);
+  const homeByHex = (envIn: Env, hex: string): DurableObjectStub<ConversationHome> | null => (own && self?.id.toString() === hex ? own : stubByHex(envIn, hex));
   const commitFailure = (conversationId: string, outcome: Exclude<CommitOutcome, { status: "ok" }>): Error => {
     if (outcome.status === "too_large") return new ConversationTooLargeError(outcome.bytes, options.maxBytes);
     if (outcome.status === "gone") return new ConversationGoneError(conversationId);

@@ -6,6 +6,9 @@ import type { Env } from "../env.js";
 import type { ConversationDirectory } from "./directory.js";
 import type { ConversationHome } from "./home.js";
 
+/** A lease lasts this long unless its turn renews it: a Worker that dies frees the conversation this soon. */
+export const LEASE_MS = 30_000;
+
 const homeIds = new Map<string, DurableObjectId>();
 const MAX_CACHED_IDS = 10_000;
 

@@ -7,7 +7,7 @@
 import type { ToolCallContext } from "../../kit/protocol.js";
 import { MIXED_STEP_ID_PREFIX, mixedStepRandomChars } from "../history/mixed-steps.js";
 import type { NormalizedToolCall } from "../protocol/normalize.js";
-import { addUsage, normalizeAssistantMessage, ToolCallIds, truncate } from "../protocol/normalize.js";
+import { addUsage, normalizeAssistantMessage, parseArguments, ToolCallIds, truncate } from "../protocol/normalize.js";
 import type {
   AssistantMessage,
   ChatCompletion,
@@ -59,6 +59,22 @@ export interface ToolLoopInput {
   turnId: string;
   signal?: AbortSignal;
   hooks?: LoopHooks;
+  /** Where a run that was interrupted stopped (its last checkpoint): the loop continues from there. */
+  resume?: LoopCheckpoint;
+}
+
+/**
+ * How far a turn has got, told after every model call and every tool call: enough to continue it
+ * elsewhere without asking the model again for an answer it gave or running a tool that already ran.
+ */
+export interface LoopCheckpoint {
+  /** Model calls whose answers are in `messages` or `pending`. */
+  step: number;
+  /** What the turn added after its input: whole steps only (an assistant message and all its results). */
+  messages: ChatMessage[];
+  /** The step under way: the model's answer (its tool calls) and the results that are in so far. */
+  pending?: { completion: ChatCompletion; assistant: AssistantMessage; results: ToolMessage[] };
+  usage: Usage | null;
 }
 
 export interface StepStreamListener {
@@ -77,6 +93,8 @@ export interface LoopHooks {
   onToolResult?: (event: ToolResultEvent) => void;
   /** Each model call, once it answered or failed, with the retries and fallbacks it took. */
   onModelCall?: (event: ModelCallEvent) => void;
+  /** After every model call and every tool call: what a run keeps to continue from (see LoopCheckpoint). */
+  onCheckpoint?: (checkpoint: LoopCheckpoint) => void;
 }
 
 export interface ToolResultEvent {
@@ -123,26 +141,40 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   // A client function with a server tool's name takes its place for this request.
   const serverTools = new Map(input.serverTools.filter((tool) => !clientNames.has(tool.name)).map((tool) => [tool.name, tool]));
   const toolDefinitions = [...[...serverTools.values()].map((tool) => tool.definition), ...input.clientTools];
+  const resume = input.resume;
 
-  const conversation: ChatMessage[] = [...input.history, ...input.input];
+  const conversation: ChatMessage[] = [...input.history, ...input.input, ...(resume?.messages ?? [])];
   const turnMessages: ChatMessage[] = [];
   const commit = (...messages: ChatMessage[]) => {
     turnMessages.push(...messages);
     for (const message of messages) notify(() => input.hooks?.onTurnMessage?.(message));
   };
-  commit(...input.input);
-  const ids = new ToolCallIds(toolCallIdsIn(conversation));
-  let usage: Usage | null = null;
+  commit(...input.input, ...(resume?.messages ?? []));
+  const ids = new ToolCallIds(toolCallIdsIn([...conversation, ...(resume?.pending ? [resume.pending.assistant] : [])]));
+  let usage: Usage | null = resume?.usage ?? null;
+  const checkpoint = (step: number, pending?: LoopCheckpoint["pending"]) =>
+    notify(() => input.hooks?.onCheckpoint?.({ step, messages: turnMessages.slice(input.input.length), usage, ...(pending ? { pending } : {}) }));
 
-  for (let step = 1; ; step++) {
+  for (let step = resume ? (resume.pending ? resume.step : resume.step + 1) : 1; ; step++) {
+    // The step an interrupted run stopped in: the model's answer is kept, only its missing results are run.
+    const resumed = resume?.pending && step === resume.step ? resume.pending : null;
     const final = isFinalStep(step, input.limits.maxSteps);
-    const request = buildRequest(input.parameters, conversation, final ? [] : toolDefinitions, step);
-    const completion = await callModel(input, request, step);
-    usage = addUsage(usage, completion.usage);
+    let completion: ChatCompletion;
+    let message: AssistantMessage;
+    let toolCalls: NormalizedToolCall[];
+    if (resumed) {
+      completion = resumed.completion;
+      message = resumed.assistant;
+      toolCalls = (message.tool_calls ?? []).map((call) => ({ call, arguments: parseArguments(call.function.arguments) }));
+    } else {
+      const request = buildRequest(input.parameters, conversation, final ? [] : toolDefinitions, step);
+      completion = await callModel(input, request, step);
+      usage = addUsage(usage, completion.usage);
+      ({ message, toolCalls } = normalizeAssistantMessage(completion.choices[0]?.message, ids));
+    }
     const choice = completion.choices[0];
-    const { message, toolCalls } = normalizeAssistantMessage(choice?.message, ids);
 
-    if (final || !hasToolCalls(toolCalls)) {
+    if (!resumed && (final || !hasToolCalls(toolCalls))) {
       const answer = final && hasToolCalls(toolCalls) ? withoutToolCalls(message, input.limits.maxSteps) : message;
       commit(answer);
       const finishReason = final && hasToolCalls(toolCalls) ? "length" : (choice?.finish_reason ?? "stop");
@@ -154,12 +186,18 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     // The client sees only its own calls of a mixed step; marked ids let a stateless follow-up that
     // carries them be recognised, and the server's half put back (see history/mixed-steps).
     const mixed = awaitsClient(clientCalls) && serverCalls.length > 0;
-    if (mixed) {
+    if (mixed && !resumed) {
       const prefix = input.mixedStepIdPrefix ?? MIXED_STEP_ID_PREFIX;
       for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(prefix, mixedStepRandomChars(prefix)));
     }
-    if (serverCalls.length > 0) notify(() => input.hooks?.onToolCalls?.(step, serverCalls));
-    const toolMessages = await runServerCalls(input, serverTools, serverCalls, step);
+    if (serverCalls.length > 0 && !resumed) notify(() => input.hooks?.onToolCalls?.(step, serverCalls));
+    const results = [...(resumed?.results ?? [])];
+    checkpoint(step, { completion, assistant: message, results: [...results] });
+    const done = new Map(results.map((result) => [result.tool_call_id, result]));
+    const toolMessages = await runServerCalls(input, serverTools, serverCalls, step, done, (result) => {
+      results.push(result);
+      checkpoint(step, { completion, assistant: message, results: [...results] });
+    });
     // Cut short while tools ran (the client left, the deadline passed): their results are the abort,
     // not the tools' answers, and must not be kept as if a tool had failed; the step is not committed.
     input.signal?.throwIfAborted();
@@ -167,6 +205,7 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     // kept with a tool call that has no answer.
     conversation.push(message, ...toolMessages);
     commit(message, ...toolMessages);
+    checkpoint(step);
 
     if (awaitsClient(clientCalls)) {
       // The client answers only what it declared; server calls of the same step are already answered.
@@ -220,7 +259,13 @@ export function combineHooks(...all: ReadonlyArray<LoopHooks | undefined>): Loop
     (...args: Parameters<NonNullable<LoopHooks[Key]>>) => {
       for (const hook of hooks) notify(() => (hook[key] as ((...values: typeof args) => unknown) | undefined)?.(...args));
     };
-  return { onTurnMessage: each("onTurnMessage"), onToolCalls: each("onToolCalls"), onToolResult: each("onToolResult"), onModelCall: each("onModelCall") };
+  return {
+    onTurnMessage: each("onTurnMessage"),
+    onToolCalls: each("onToolCalls"),
+    onToolResult: each("onToolResult"),
+    onModelCall: each("onModelCall"),
+    onCheckpoint: each("onCheckpoint"),
+  };
 }
 
 /** Tells a listener; a listener that throws (or rejects) is ignored, so it can never fail the turn. */
@@ -251,10 +296,20 @@ function buildRequest(
   return request;
 }
 
-function runServerCalls(input: ToolLoopInput, serverTools: Map<string, ServerTool>, calls: NormalizedToolCall[], step: number): Promise<ToolMessage[]> {
+/** Runs the step's server calls in parallel; a call with a result already (`done`, from a checkpoint) is not run again. */
+function runServerCalls(
+  input: ToolLoopInput,
+  serverTools: Map<string, ServerTool>,
+  calls: NormalizedToolCall[],
+  step: number,
+  done: ReadonlyMap<string, ToolMessage>,
+  onResult: (message: ToolMessage) => void,
+): Promise<ToolMessage[]> {
   const parent = input.context.traceparent;
   return Promise.all(
     calls.map(async (call, position): Promise<ToolMessage> => {
+      const earlier = done.get(call.call.id);
+      if (earlier) return earlier;
       const started = Date.now();
       // Each call is its own span of the turn's trace; the tool Worker is told which, so its work joins it.
       const callTrace = parent ? childOf(parent) : undefined;
@@ -272,6 +327,8 @@ function runServerCalls(input: ToolLoopInput, serverTools: Map<string, ServerToo
           ...(callTrace ? { traceparent: callTrace } : {}),
         }),
       );
+      // A result that came back after the turn was cut short is the abort's, not the tool's: not kept.
+      if (!input.signal?.aborted) onResult(message);
       return message;
     }),
   );

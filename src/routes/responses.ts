@@ -4,30 +4,30 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
-import type { StoredResponse, TurnProducts } from "../conversations/turns.js";
+import type { StoredResponse } from "../conversations/turns.js";
 import { ApiError, invalidRequest } from "../errors.js";
-import { checkIdempotencyKey, forgetIdempotent, idempotentProduct, rememberIdempotent, replayedRecord } from "../http/idempotency-key.js";
+import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent, replayedRecord } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
-import { logToolCall } from "../http/tool-call-log.js";
+import { runToEnd } from "../http/run-stream.js";
 import { requireUpstreamKey } from "../http/upstream-configured.js";
 import type { IdempotentResponse } from "../idempotency.js";
 import { randomToken } from "../lib/ids.js";
-import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import { inputToMessages } from "../protocol/responses/input.js";
-import { OutputBuilder, replayTurn } from "../protocol/responses/output.js";
-import { itemIds, resolveReferences } from "../protocol/responses/references.js";
+import type { ListQuery } from "../protocol/responses/input-items.js";
+import { pageOf } from "../protocol/responses/input-items.js";
+import { resolveReferences } from "../protocol/responses/references.js";
 import type { ResponsesRequest } from "../protocol/responses/request.js";
 import { chatParameters, clientTools, instructionsOf, namedConversation, parseResponsesRequest } from "../protocol/responses/request.js";
-import { finishedResponse, responseShell } from "../protocol/responses/response.js";
+import { responseShell } from "../protocol/responses/response.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import { isJsonObject, type JsonObject } from "../protocol/types.js";
-import type { CompletedTurn, TurnRequest } from "../run-turn.js";
-import { runTurn } from "../run-turn.js";
+import { ResponsesView } from "../runs/responses-view.js";
+import type { ResponsesDoor, RunSpec } from "../runs/types.js";
 import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
 import { CONVERSATION_HEADER } from "./chat-completions.js";
-import { replayResponseStream, streamResponse } from "./responses-stream.js";
+import { replayResponseStream, streamRun } from "./responses-stream.js";
 
 const RESPONSE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -42,6 +42,7 @@ responses.post("/responses", async (c) => {
   const previous = await previousResponse(c, request);
   const named = namedConversation(request);
   const store = request.store !== false;
+  const background = request.background === true;
   const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
   const instructions = instructionsOf(request);
   const input = Array.isArray(request.input)
@@ -51,10 +52,12 @@ responses.post("/responses", async (c) => {
   // settles the key or releases it.
   const idempotency = await checkIdempotencyKey(c, services.claims, `responses\n${JSON.stringify(body)}`);
   const stream = request.stream === true;
-  const replay = (record: IdempotentResponse) => {
+  const replay = async (record: IdempotentResponse) => {
     c.header("Idempotent-Replayed", "true");
     if (record.conversation_id) c.header(CONVERSATION_HEADER, record.conversation_id);
     const replayed = record.response as ResponseObject;
+    // A background response's first answer was its queued self: a retry sees where it is now.
+    if (replayed.background === true) return c.json((await services.homes.response(tenant, replayed.id))?.response ?? replayed);
     return record.stream ? replayResponseStream(replayed, c.res.headers) : c.json(replayed);
   };
   if (idempotency?.kind === "replay") return replay(idempotency.record);
@@ -62,26 +65,9 @@ responses.post("/responses", async (c) => {
   const conversationId = previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   // The response's id names the conversation's home, which keeps it: GET and previous_response_id find it there.
   const token = services.homes.responseToken(tenant, conversationId);
+  const runId = idempotency?.turnId ?? `turn_${randomToken(16)}`;
   // A client's W3C traceparent is continued here too: one trace id from the client through the tools.
   const trace = continueTrace(c.req.header("traceparent"));
-  const turnRequest: TurnRequest = {
-    tenant,
-    conversationId,
-    requestId: c.get("requestId"),
-    input: inputToMessages(input),
-    parameters,
-    clientTools: clientTools(request),
-    deadlineMs: config.limits.turnDeadlineMs,
-    newConversation: !previous && !named && !idempotency,
-    ...(idempotency ? { turnId: idempotency.turnId, idempotencyKey: idempotency.claim } : {}),
-    ...(instructions ? { instructions } : {}),
-    ...(store ? {} : { store: false }),
-    // The home runs one turn of a conversation at a time: a second request continuing the same
-    // response waits for the first, then finds the conversation moved on (409 response_not_latest).
-    ...(previous ? { continuesTurn: previous.turn_id } : {}),
-    ...(store ? { responseId: `resp_${token}` } : {}),
-    trace,
-  };
   const kept = store || previous !== null || named !== null;
   const shell = responseShell(request, {
     id: `resp_${token}`,
@@ -89,43 +75,73 @@ responses.post("/responses", async (c) => {
     conversationId: kept ? conversationId : null,
     createdAt: Math.floor(Date.now() / 1000),
   });
-  const log = c.get("log").with({ tenant, conversation_id: conversationId, response_id: shell.id, trace_id: trace.traceId });
-  const failed = new Set<string>();
-  const hooks: LoopHooks = {
-    onToolResult: (event) => {
-      if (!event.outcome.ok) failed.add(event.call.call.id);
-      logToolCall(log, event);
+  const spec: RunSpec = {
+    id: runId,
+    background,
+    createdAt: Date.now(),
+    door: { kind: "responses", shell, token, stream, kept },
+    ...(idempotency ? { idempotency: { key: idempotency.claim, retainMs: config.idempotencyTtlSeconds * 1000 } } : {}),
+    turn: {
+      tenant,
+      conversationId,
+      requestId: c.get("requestId"),
+      input: inputToMessages(input),
+      parameters,
+      clientTools: clientTools(request),
+      deadlineMs: config.limits.turnDeadlineMs,
+      turnId: runId,
+      newConversation: !previous && !named && !idempotency,
+      ...(idempotency ? { idempotencyKey: idempotency.claim } : {}),
+      ...(instructions ? { instructions } : {}),
+      ...(store ? {} : { store: false }),
+      // The home runs one turn of a conversation at a time: a second request continuing the same
+      // response waits for the first, then finds the conversation moved on (409 response_not_latest).
+      ...(previous ? { continuesTurn: previous.turn_id } : {}),
+      ...(store ? { responseId: shell.id } : {}),
+      trace,
     },
   };
   const recordOf = (response: ResponseObject): IdempotentResponse => ({ stream, include_usage: false, response, conversation_id: kept ? conversationId : "" });
-  // The response, and the answer its Idempotency-Key replays, are committed with the turn.
-  const products = (response: ResponseObject, completed: CompletedTurn): TurnProducts => ({
-    ...(store ? { response: { conversation_id: conversationId, turn_id: completed.turn.id, response } } : {}),
-    ...idempotentProduct(c, idempotency, recordOf(response)),
-  });
   const answered = (response: ResponseObject) => rememberIdempotent(c, services.claims, idempotency, recordOf(response));
   const failedAttempt = () => forgetIdempotent(c, services.claims, idempotency);
   if (kept) c.header(CONVERSATION_HEADER, conversationId);
 
   try {
-    if (stream) {
-      return await streamResponse(c, turnRequest, shell, { hooks, products, answered, itemIds: itemIds(token), onFailure: failedAttempt });
+    const clientGone = new AbortController();
+    if (background) {
+      // Answered at once; the run goes on in the conversation's home. A retried key finds this response.
+      const queued: ResponseObject = { ...shell, status: "queued" };
+      if (stream) {
+        const events = await services.runs.start(spec, clientGone.signal);
+        answered(queued);
+        return streamRun(c, events, spec.door as ResponsesDoor, { immediate: true, clientGone });
+      }
+      await services.runs.launch(spec);
+      answered(queued);
+      return c.json(queued);
     }
-    let response: ResponseObject | null = null;
-    const build = (completed: CompletedTurn): ResponseObject => {
-      const builder = new OutputBuilder(undefined, itemIds(token));
-      replayTurn(builder, completed.turn.messages.slice(completed.turn.input_count ?? 0), failed);
-      const choice = completed.completion.choices[0];
-      response = finishedResponse(shell, builder.items, { finishReason: choice?.finish_reason, usage: completed.usage, model: completed.completion.model });
-      return response;
-    };
-    // The turn outlives a client that goes away, so its key is settled (or released) either way.
-    const running = runTurn(services, turnRequest, { hooks, products: (completed) => products(build(completed), completed) });
-    c.executionCtx.waitUntil(running.catch(failedAttempt));
-    const completed = await running;
-    const finished = response ?? build(completed);
+    // A stored turn runs in its home and outlives this request; one that keeps nothing runs here.
+    const events = store ? await services.runs.start(spec, clientGone.signal) : services.runs.inline(services, spec, clientGone.signal);
+    if (stream) {
+      return await streamRun(c, events, spec.door as ResponsesDoor, {
+        clientGone,
+        ended: (terminal, view) => {
+          if (terminal?.type === "completed") answered(view.response);
+          else if (terminal !== null || !store) failedAttempt();
+        },
+      });
+    }
+    const view = new ResponsesView(spec.door as ResponsesDoor);
+    const end = await runToEnd(events, (event) => view.apply(event));
+    const finished = view.response;
     answered(finished);
-    Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
+    if (end.type === "completed") {
+      Object.assign(c.get("accessLog"), {
+        steps: end.result.steps,
+        tool_invocations: end.result.toolInvocations,
+        total_tokens: end.result.usage?.total_tokens ?? null,
+      });
+    }
     return c.json(finished);
   } catch (error) {
     const replayed = replayedRecord(error);
@@ -140,10 +156,32 @@ responses.post("/responses", async (c) => {
 
 responses.get("/responses/:id", async (c) => {
   const id = responseId(c.req.param("id"));
+  if (c.req.query("stream") === "true") return resumeStream(c, id);
   const record = await c.get("services").homes.response(c.get("tenant"), id);
   if (!record) throw notFound(id, "id");
   c.header(CONVERSATION_HEADER, record.conversation_id);
   return c.json(record.response);
+});
+
+// Stops a background run between steps: no further model or tool call starts.
+responses.post("/responses/:id/cancel", async (c) => {
+  const id = responseId(c.req.param("id"));
+  const outcome = await c.get("services").runs.cancel(c.get("tenant"), id);
+  if (!outcome) throw notFound(id, "id");
+  if (outcome.status === "not_cancellable") {
+    throw outcome.reason === "not_background"
+      ? invalidRequest("Only responses created with background: true can be cancelled.", null, "response_not_background")
+      : invalidRequest("Cannot cancel a response that has already finished.", null, "response_already_finished");
+  }
+  return c.json(outcome.response);
+});
+
+responses.get("/responses/:id/input_items", async (c) => {
+  const id = responseId(c.req.param("id"));
+  const query = listQuery(c);
+  const items = await c.get("services").runs.inputItems(c.get("tenant"), id);
+  if (!items) throw notFound(id, "id");
+  return c.json(pageOf(items, query));
 });
 
 // The response is forgotten; the turn stays in its conversation (DELETE /v1/conversations/:id removes that).
@@ -152,6 +190,37 @@ responses.delete("/responses/:id", async (c) => {
   if (!(await c.get("services").homes.deleteResponse(c.get("tenant"), id))) throw notFound(id, "id");
   return c.json({ id, object: "response", deleted: true });
 });
+
+/** `GET /v1/responses/{id}?stream=true&starting_after=N`: a background response's events after N, then the live ones. */
+async function resumeStream(c: Context<AppEnv>, id: string): Promise<Response> {
+  const raw = c.req.query("starting_after");
+  if (raw !== undefined && !/^\d{1,15}$/.test(raw))
+    throw invalidRequest("Invalid value for 'starting_after': must be a non-negative integer.", "starting_after");
+  const after = raw === undefined ? null : Number(raw);
+  const clientGone = new AbortController();
+  const followed = await c.get("services").runs.follow(c.get("tenant"), id, after, clientGone.signal);
+  if (followed.status === "not_found") throw notFound(id, "id");
+  if (followed.status === "not_background") {
+    throw new ApiError(404, `Response '${id}' was not created with background: true; only a background response can be streamed again.`, {
+      type: "invalid_request_error",
+      param: "stream",
+      code: "response_not_background",
+    });
+  }
+  if (followed.status === "past_end") {
+    throw invalidRequest(`Invalid value for 'starting_after': the response's last event is ${followed.last}.`, "starting_after", "invalid_value");
+  }
+  return streamRun(c, followed.events, followed.door, { immediate: true, clientGone, startingAfter: after });
+}
+
+function listQuery(c: Context<AppEnv>): ListQuery {
+  const { limit: rawLimit, order: rawOrder, after, before } = c.req.query();
+  const limit = rawLimit === undefined ? 20 : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalidRequest("Invalid value for 'limit': must be an integer from 1 to 100.", "limit");
+  const order = rawOrder ?? "desc";
+  if (order !== "asc" && order !== "desc") throw invalidRequest("Invalid value for 'order': must be 'asc' or 'desc'.", "order");
+  return { limit, order, ...(after ? { after } : {}), ...(before ? { before } : {}) };
+}
 
 async function readResponsesRequest(c: Context<AppEnv>): Promise<{ request: ResponsesRequest; body: JsonObject }> {
   const text = await readBodyText(c);

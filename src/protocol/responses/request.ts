@@ -1,7 +1,7 @@
 // What POST /v1/responses accepts, and how it becomes a turn of the one loop: Chat Completions
 // parameters for the upstream, the client's functions, the per-turn system prompt. Every top-level
 // field is either translated, Switchboard's own (store, metadata, previous_response_id,
-// conversation), accepted in its inert form only (`background: false`), or refused with a 400
+// conversation, background), or refused with a 400
 // naming it; nothing is silently dropped. The chat parameter policy then applies to what would be
 // forwarded, exactly as on the chat door (token caps, fields that bill the operator).
 
@@ -67,7 +67,7 @@ export const responsesRequestSchema = z.looseObject({
   stream_options: opt(z.strictObject({ include_obfuscation: opt(z.boolean()) })),
   include: opt(z.array(z.string())),
   truncation: opt(z.literal("disabled")),
-  background: opt(z.literal(false)),
+  background: opt(z.boolean()),
   user: opt(z.string()),
   safety_identifier: opt(z.string()),
   prompt_cache_key: opt(z.string()),
@@ -112,6 +112,10 @@ export function parseResponsesRequest(body: JsonObject, policy: ParameterPolicy)
   request.include?.forEach((value, index) => {
     if (!INCLUDABLE.has(value)) throw invalidRequest(`include value '${value}' is not supported here.`, `include[${index}]`, "unsupported_value");
   });
+  // A background response is polled and resumed from what is stored: without storing there is nothing to poll.
+  if (request.background === true && request.store === false) {
+    throw invalidRequest("A background response must be stored: background: true cannot be used with store: false.", "store");
+  }
   if (request.previous_response_id && request.conversation) {
     throw invalidRequest("previous_response_id and conversation cannot both be set: a response already belongs to a conversation.", "conversation");
   }

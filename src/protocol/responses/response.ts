@@ -21,7 +21,7 @@ export function responseShell(request: ResponsesRequest, fields: ShellFields): R
     object: "response",
     created_at: fields.createdAt,
     status: "in_progress",
-    background: false,
+    background: request.background === true,
     error: null,
     incomplete_details: null,
     instructions: request.instructions ?? null,

@@ -55,7 +55,7 @@ export interface ResponseUsage extends JsonObject {
   total_tokens: number;
 }
 
-export type ResponseStatus = "in_progress" | "completed" | "incomplete" | "failed";
+export type ResponseStatus = "queued" | "in_progress" | "completed" | "incomplete" | "failed" | "cancelled";
 
 export interface ResponseObject extends JsonObject {
   id: string;

@@ -202,6 +202,8 @@ export class MockUpstream {
   private readonly script: ChatHandler[] = [];
   /** When set, Open-Meteo answers every request with this status. */
   openMeteoStatus: number | null = null;
+  /** When set, Open-Meteo holds every answer until this settles (a slow tool). */
+  openMeteoGate: Promise<unknown> | null = null;
   /** Other hosts a test serves (MCP servers): hostname → handler. Kept across tests. */
   readonly hosts = new Map<string, (request: Request) => Response | Promise<Response>>();
   /** When set, Open-Meteo's geocoding answers with this instead (a hostile or hijacked upstream). */
@@ -219,6 +221,7 @@ export class MockUpstream {
     this.openMeteoCalls.length = 0;
     this.script.length = 0;
     this.openMeteoStatus = null;
+    this.openMeteoGate = null;
     this.geocodingOverride = null;
     this.strayCalls.length = 0;
     this.callbacks.length = 0;
@@ -238,6 +241,7 @@ export class MockUpstream {
     }
     if (url.hostname.endsWith("open-meteo.com")) {
       this.openMeteoCalls.push(url);
+      if (this.openMeteoGate) await this.openMeteoGate;
       if (this.openMeteoStatus !== null) return Response.json({ error: true, reason: "Mock failure" }, { status: this.openMeteoStatus });
       if (this.geocodingOverride && url.pathname === "/v1/search") return this.geocodingOverride();
       if (url.pathname === "/v1/search") return geocode(url);

@@ -1,0 +1,330 @@
+// The run engine inside a conversation's home. A run is recorded before it starts, every event it
+// produces is appended to its log (and handed to whoever follows it), and after every model call and
+// tool call its checkpoint is written, in the same SQLite as the conversation. The run is driven in
+// the object, not in the request that started it, so a client that goes away changes nothing; an
+// object that dies mid-run (a restart, a deploy, an eviction) is woken by its alarm, which takes the
+// run up again from its last checkpoint: a model answer already given is not asked for again, a tool
+// that already ran is not run again.
+
+import { deleteParts, getParts, putParts } from "../conversations/parts.js";
+import type { StoredResponse } from "../conversations/turns.js";
+import type { LoopCheckpoint } from "../loop/tool-loop.js";
+import type { ResponseObject } from "../protocol/responses/types.js";
+import type { Services } from "../services.js";
+import { executeRun, RunCancelledError } from "./execute.js";
+import { doorProducts } from "./products.js";
+import { ResponsesView } from "./responses-view.js";
+import type { RunEvent, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
+import { isTerminal, TERMINAL_STATUSES } from "./types.js";
+
+/** A run whose object died is taken up again this soon by the object's alarm. */
+export const RUN_WATCHDOG_MS = 5_000;
+
+export const RUN_TABLES = [
+  `CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    response_id TEXT,
+    status TEXT NOT NULL,
+    background INTEGER NOT NULL,
+    checkpoint_seq INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    deadline_at INTEGER NOT NULL
+  )`,
+  "CREATE INDEX IF NOT EXISTS runs_by_response ON runs (response_id)",
+  "CREATE TABLE IF NOT EXISTS run_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (run_id, seq))",
+];
+
+interface RunRow {
+  id: string;
+  response_id: string | null;
+  status: RunStatus;
+  background: number;
+  checkpoint_seq: number;
+  created_at: number;
+  deadline_at: number;
+  [column: string]: SqlStorageValue;
+}
+
+type Follower = (line: string, end: boolean) => void;
+
+export interface RunHostDeps {
+  ctx: DurableObjectState;
+  sql: SqlStorage;
+  /** What a run needs (model, homes, registry), built for each run it drives. */
+  services: () => Services;
+  /** Sets the object's alarm for whatever is due first (a run's watchdog among it). */
+  schedule: () => Promise<void>;
+}
+
+export type CancelOutcome = { status: "cancelled"; response: ResponseObject } | { status: "not_cancellable"; reason: "finished" | "not_background" } | null;
+
+export class RunHost {
+  /** Runs this instance is driving, to cancel them. After a restart it is empty: the alarm takes the rest up. */
+  private readonly active = new Map<string, AbortController>();
+  private readonly followers = new Map<string, Set<Follower>>();
+
+  constructor(private readonly deps: RunHostDeps) {}
+
+  /** Records the run and starts it; answers its event log as a stream when the caller follows it. */
+  start(spec: RunSpec, follow: boolean): ReadableStream<Uint8Array> | null {
+    const existing = this.row(spec.id);
+    // The same run asked for again (a retried Idempotency-Key) while it runs: follow the one running.
+    if (existing && !TERMINAL_STATUSES.has(existing.status)) return follow ? this.follow(spec.id, 0) : null;
+    const responseId = spec.door.kind === "responses" ? spec.door.shell.id : null;
+    this.deps.ctx.storage.transactionSync(() => {
+      if (existing) this.forget(spec.id);
+      this.deps.sql.exec(
+        "INSERT INTO runs (id, response_id, status, background, created_at, deadline_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+        spec.id,
+        responseId,
+        spec.background ? 1 : 0,
+        spec.createdAt,
+        spec.createdAt + spec.turn.deadlineMs,
+      );
+      putParts(this.deps.sql, specKey(spec.id), JSON.stringify(spec));
+    });
+    // Subscribed before the first event, so the caller misses none.
+    const stream = follow ? this.follow(spec.id, 0) : null;
+    this.drive(spec, false);
+    return stream;
+  }
+
+  /** The run's events after `after`, then the live ones until it ends, as NDJSON lines `{seq, event}`. */
+  follow(runId: string, after: number): ReadableStream<Uint8Array> {
+    const encoder = new TextEncoder();
+    let follower: Follower | null = null;
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        for (const { seq, event } of this.deps.sql.exec<{ seq: number; event: string }>(
+          "SELECT seq, event FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
+          runId,
+          after,
+        )) {
+          controller.enqueue(encoder.encode(line(seq, event)));
+        }
+        const row = this.row(runId);
+        if (!row || TERMINAL_STATUSES.has(row.status)) {
+          controller.close();
+          return;
+        }
+        const own: Follower = (text, end) => {
+          try {
+            controller.enqueue(encoder.encode(text));
+            if (end) controller.close();
+          } catch {
+            this.followers.get(runId)?.delete(own);
+          }
+        };
+        follower = own;
+        const set = this.followers.get(runId) ?? new Set<Follower>();
+        this.followers.set(runId, set);
+        set.add(own);
+      },
+      cancel: () => {
+        if (follower) this.followers.get(runId)?.delete(follower);
+      },
+    });
+  }
+
+  /** Stops a background run between steps: no further model or tool call starts. */
+  cancel(runId: string): CancelOutcome {
+    const row = this.row(runId);
+    const spec = row ? this.spec(runId) : null;
+    if (!row || !spec) return null;
+    if (!row.background) return { status: "not_cancellable", reason: "not_background" };
+    if (row.status !== "cancelled") {
+      if (TERMINAL_STATUSES.has(row.status)) return { status: "not_cancellable", reason: "finished" };
+      this.end(spec, { type: "cancelled" });
+      this.active.get(runId)?.abort(new RunCancelledError());
+    }
+    const response = this.storedResponse(runId);
+    return response ? { status: "cancelled", response } : null;
+  }
+
+  state(runId: string): RunState | null {
+    const row = this.row(runId);
+    const spec = row ? this.spec(runId) : null;
+    if (!row || !spec) return null;
+    return { id: row.id, status: row.status, background: row.background === 1, conversationId: spec.turn.conversationId, door: spec.door, terminal: null };
+  }
+
+  /** The run that answers this response, if it is this tenant's (when one is given). */
+  runOfResponse(responseId: string, tenant?: string): string | null {
+    const runId =
+      this.deps.sql.exec<{ id: string }>("SELECT id FROM runs WHERE response_id = ? ORDER BY created_at DESC LIMIT 1", responseId).toArray()[0]?.id ?? null;
+    if (runId === null || tenant === undefined) return runId;
+    return this.spec(runId)?.turn.tenant === tenant ? runId : null;
+  }
+
+  /** A response whose run has not committed it (still running, failed, cancelled), as it stands. */
+  response(responseId: string, tenant: string): StoredResponse | null {
+    const runId = this.runOfResponse(responseId, tenant);
+    const row = runId ? this.row(runId) : null;
+    const spec = runId ? this.spec(runId) : null;
+    if (!row || !spec || spec.door.kind !== "responses") return null;
+    const response = TERMINAL_STATUSES.has(row.status) ? this.storedResponse(row.id) : this.view(spec).response;
+    return response ? { conversation_id: spec.turn.conversationId, turn_id: spec.turn.turnId ?? spec.id, response } : null;
+  }
+
+  /** DELETE /v1/responses/{id}: a finished run's response goes with it (a running one is left to finish). */
+  forgetResponse(responseId: string): boolean {
+    const runId = this.runOfResponse(responseId);
+    const row = runId ? this.row(runId) : null;
+    if (!row || !TERMINAL_STATUSES.has(row.status)) return false;
+    this.forget(row.id);
+    return true;
+  }
+
+  spec(runId: string): RunSpec | null {
+    const text = getParts(this.deps.sql, specKey(runId));
+    return text === null ? null : (JSON.parse(text) as RunSpec);
+  }
+
+  /** Runs that were under way when this object's previous instance died: driven again from their checkpoints. */
+  resumeStale(): void {
+    for (const row of this.deps.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'in_progress') ORDER BY created_at").toArray()) {
+      if (this.active.has(row.id)) continue;
+      const spec = this.spec(row.id);
+      if (spec) this.drive(spec, true);
+    }
+  }
+
+  /** When the alarm must look at the runs again: while any is under way, every watchdog interval. */
+  nextWake(): number | null {
+    const pending = this.deps.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'in_progress')").one().n;
+    return pending > 0 ? Date.now() + RUN_WATCHDOG_MS : null;
+  }
+
+  /** The conversation is deleted: every run stops where it is. */
+  abortAll(): void {
+    for (const controller of this.active.values()) controller.abort(new RunCancelledError());
+    for (const set of this.followers.values()) for (const follower of set) follower("", true);
+    this.followers.clear();
+  }
+
+  // --- driving -----------------------------------------------------------------------------------
+
+  private drive(spec: RunSpec, resumed: boolean): void {
+    const controller = new AbortController();
+    this.active.set(spec.id, controller);
+    // A resumed run's interrupted step runs again from its checkpoint: that step's events go first.
+    if (resumed) this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ? AND seq > ?", spec.id, (this.row(spec.id) as RunRow).checkpoint_seq);
+    const view = spec.door.kind === "responses" ? this.view(spec) : null;
+    let checkpoint: LoopCheckpoint | undefined;
+    if (resumed) {
+      const text = getParts(this.deps.sql, checkpointKey(spec.id));
+      if (text !== null) checkpoint = JSON.parse(text) as LoopCheckpoint;
+    } else {
+      this.deps.sql.exec("UPDATE runs SET status = 'in_progress' WHERE id = ?", spec.id);
+      const seq = this.append(spec.id, { type: "started" });
+      view?.apply({ type: "started" });
+      this.deps.sql.exec("UPDATE runs SET checkpoint_seq = ? WHERE id = ?", seq, spec.id);
+    }
+    const row = this.row(spec.id) as RunRow;
+    const work = executeRun(
+      this.deps.services(),
+      spec,
+      {
+        event: (event) => {
+          this.append(spec.id, event);
+          view?.apply(event);
+        },
+        checkpoint: (next) => this.saveCheckpoint(spec.id, next),
+      },
+      {
+        signal: controller.signal,
+        // A run past its deadline when it is taken up again ends at once, as `incomplete`.
+        deadlineMs: Math.max(1, row.deadline_at - Date.now()),
+        products: (completed) => doorProducts(spec, view, completed),
+        ...(checkpoint ? { resume: checkpoint } : {}),
+      },
+    )
+      .then((terminal) => this.end(spec, terminal, view))
+      .catch((error: unknown) => console.error(JSON.stringify({ event: "run_not_ended", run_id: spec.id, message: String(error) })))
+      .finally(() => {
+        this.active.delete(spec.id);
+        void this.deps.schedule();
+      });
+    this.deps.ctx.waitUntil(work);
+    void this.deps.schedule();
+  }
+
+  /** The run's Responses view, rebuilt from its log. */
+  view(spec: RunSpec): ResponsesView {
+    if (spec.door.kind !== "responses") throw new Error("Only a Responses run has a Responses view.");
+    const view = new ResponsesView(spec.door);
+    for (const { event } of this.deps.sql.exec<{ event: string }>("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq", spec.id)) {
+      view.apply(JSON.parse(event) as RunEvent);
+    }
+    return view;
+  }
+
+  private append(runId: string, event: RunEvent): number {
+    const seq = this.deps.sql.exec<{ last: number | null }>("SELECT MAX(seq) AS last FROM run_events WHERE run_id = ?", runId).one().last ?? 0;
+    const text = JSON.stringify(event);
+    this.deps.sql.exec("INSERT INTO run_events (run_id, seq, event) VALUES (?, ?, ?)", runId, seq + 1, text);
+    const end = isTerminal(event);
+    const set = this.followers.get(runId);
+    if (set) for (const follower of set) follower(line(seq + 1, text), end);
+    if (end) this.followers.delete(runId);
+    return seq + 1;
+  }
+
+  private saveCheckpoint(runId: string, checkpoint: LoopCheckpoint): void {
+    this.deps.ctx.storage.transactionSync(() => {
+      putParts(this.deps.sql, checkpointKey(runId), JSON.stringify(checkpoint));
+      this.deps.sql.exec("UPDATE runs SET checkpoint_seq = (SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?) WHERE id = ?", runId, runId);
+    });
+  }
+
+  /** Ends the run once: its status, its response as it ended, its terminal event. A cancelled run ignores how its work ended. */
+  private end(spec: RunSpec, terminal: TerminalEvent, given: ResponsesView | null = null): void {
+    const row = this.row(spec.id);
+    if (!row || TERMINAL_STATUSES.has(row.status)) return;
+    const view = spec.door.kind === "responses" ? (given ?? this.view(spec)) : null;
+    view?.apply(terminal);
+    const status = statusOf(terminal, view);
+    this.deps.ctx.storage.transactionSync(() => {
+      this.deps.sql.exec("UPDATE runs SET status = ? WHERE id = ?", status, spec.id);
+      deleteParts(this.deps.sql, checkpointKey(spec.id));
+      if (view) putParts(this.deps.sql, responseKey(spec.id), JSON.stringify(view.response));
+    });
+    this.append(spec.id, terminal);
+    // Only a background run's stream can be resumed; a run someone waited for keeps no log.
+    if (!spec.background) {
+      this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ?", spec.id);
+      if (!view) this.forget(spec.id);
+    }
+  }
+
+  private storedResponse(runId: string): ResponseObject | null {
+    const text = getParts(this.deps.sql, responseKey(runId));
+    return text === null ? null : (JSON.parse(text) as ResponseObject);
+  }
+
+  private forget(runId: string): void {
+    this.deps.sql.exec("DELETE FROM runs WHERE id = ?", runId);
+    this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ?", runId);
+    for (const key of [specKey(runId), checkpointKey(runId), responseKey(runId)]) deleteParts(this.deps.sql, key);
+  }
+
+  private row(runId: string): RunRow | null {
+    return this.deps.sql.exec<RunRow>("SELECT * FROM runs WHERE id = ?", runId).toArray()[0] ?? null;
+  }
+}
+
+function statusOf(terminal: TerminalEvent, view: ResponsesView | null): RunStatus {
+  if (terminal.type === "replayed") return "completed";
+  if (view) return view.response.status as RunStatus;
+  if (terminal.type === "failed") return "failed";
+  if (terminal.type === "cancelled") return "cancelled";
+  return "completed";
+}
+
+function line(seq: number, event: string): string {
+  return `{"seq":${seq},"event":${event}}\n`;
+}
+
+const specKey = (runId: string) => `run:${runId}:spec`;
+const checkpointKey = (runId: string) => `run:${runId}:checkpoint`;
+const responseKey = (runId: string) => `run:${runId}:response`;
