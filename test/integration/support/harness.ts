@@ -56,10 +56,14 @@ export interface StartOptions {
   /** More Workers (Miniflare options) to run next to the project's, and orchestrator bindings to them. */
   extraWorkers?: object[];
   serviceBindings?: Record<string, string>;
+  /** Keep state (KV, Durable Objects and their alarms) on disk here, so a later start finds it, as `npm start` does. */
+  persistTo?: string;
+  /** The mock upstream to use (one that outlives a restart); a new one by default. */
+  upstream?: MockUpstream;
 }
 
 export async function startSwitchboard(options: StartOptions = {}): Promise<Switchboard> {
-  const upstream = new MockUpstream();
+  const upstream = options.upstream ?? new MockUpstream();
   const projectWorkers = options.workers ?? listWorkers();
   const orchestrator = projectWorkers[0]!.name;
   const offline = options.model === "offline" ? offlineModel() : null;
@@ -94,6 +98,7 @@ export async function startSwitchboard(options: StartOptions = {}): Promise<Swit
         logs.push(log.message);
       },
       workers: [...workers, { name: "flaky-tool", modules: true, scriptPath: flakyTool, compatibilityDate: "2026-11-01" }, ...(options.extraWorkers ?? [])],
+      ...(options.persistTo ? { resourcePersistencePath: options.persistTo } : {}),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   const url = await miniflare.ready;

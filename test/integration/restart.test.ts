@@ -1,0 +1,63 @@
+// A run outlives the process running it: the local stack is stopped in the middle of a background
+// turn (after its tool ran, while the model writes the answer) and started again on the same state,
+// as `npm start` restarts on `.wrangler/state`. The conversation's home wakes on its alarm and takes
+// the run up from its last checkpoint: the answer arrives, and the tool is not run a second time.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, expect, it } from "vitest";
+import { eventually } from "./support/eventually.js";
+import type { Switchboard } from "./support/harness.js";
+import { startSwitchboard } from "./support/harness.js";
+import { completion, MockUpstream, reply, toChunks, toolCall } from "./support/mock-upstream.js";
+
+let running: Switchboard | null = null;
+let state: string | null = null;
+
+afterEach(async () => {
+  await running?.dispose();
+  running = null;
+  if (state) rmSync(state, { recursive: true, force: true });
+});
+
+it("finishes a background run after a restart mid-run, without running its tool again", { timeout: 60_000 }, async () => {
+  state = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
+  const upstream = new MockUpstream();
+  const vars = { DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "10000" };
+  running = await startSwitchboard({ persistTo: state, upstream, vars });
+  let answering: () => void = () => undefined;
+  const stalled = new Promise<void>((resolve) => {
+    answering = resolve;
+  });
+  upstream.enqueue(
+    reply.toolCalls(toolCall("get_current_weather", { location: "Paris" }, "call_restart_1")),
+    // The answer never comes while the first process lives: it is stopped in the middle of this call.
+    async () => {
+      answering();
+      await new Promise(() => undefined);
+      return new Response(null);
+    },
+    reply.sse(toChunks(completion({ content: "Paris is mild today." }))),
+  );
+
+  const created = await running.openai.responses.create({ model: "gpt-5-mini", input: "Weather in Paris?", background: true });
+  await stalled;
+  const forecasts = () => upstream.openMeteoCalls.filter((url) => url.pathname === "/v1/forecast").length;
+  expect(forecasts()).toBe(1);
+  await running.dispose();
+
+  running = await startSwitchboard({ persistTo: state, upstream, vars });
+  const current = running;
+  const done = await eventually(async () => {
+    const response = await current.openai.responses.retrieve(created.id);
+    return response.status === "completed" ? response : null;
+  }, 30_000);
+
+  expect(done.output_text).toBe("Paris is mild today.");
+  expect(done.output.map((item) => item.type)).toEqual(["mcp_call", "message"]);
+  expect(forecasts()).toBe(1);
+  // Step one (the tool call) was asked once; step two once before the restart and once after.
+  expect(upstream.chatCalls).toHaveLength(3);
+  expect(upstream.chatCalls[2]?.body.messages).toContainEqual(expect.objectContaining({ role: "tool", tool_call_id: "call_restart_1" }));
+});
