@@ -7,7 +7,7 @@ import type OpenAI from "openai";
 import OpenAIv7 from "openai-v7";
 import { describe, expect, it } from "vitest";
 import { eventually } from "./support/eventually.js";
-import { KEYS, useSwitchboard } from "./support/harness.js";
+import { KEYS, startSwitchboard, useSwitchboard } from "./support/harness.js";
 import { completion, reply, toChunks, toolCall } from "./support/mock-upstream.js";
 
 // Tools may take their time here: a cancel must land while one runs.
@@ -174,5 +174,33 @@ describe("input items", () => {
 
     const other = switchboard.client(KEYS.tenantB);
     expect(await other.responses.inputItems.list(second.id).catch((error: unknown) => error)).toMatchObject({ status: 404 });
+  });
+});
+
+describe("runs that do not complete", () => {
+  it("end failed with the upstream's error when the model call fails, never stuck in progress", async () => {
+    switchboard.upstream.enqueue(reply.error(503, "The model is overloaded.", {}, {}));
+    const created = await switchboard.openai.responses.create({ model: "gpt-5-mini", input: "hello?", background: true });
+    const ended = await settled(created.id);
+    expect(ended.status).toBe("failed");
+    expect(ended.error).toMatchObject({ message: expect.stringContaining("overloaded") });
+    expect(typeof ended.error?.code).toBe("string");
+  });
+
+  it("end incomplete when the turn deadline passes, with what was generated so far", async () => {
+    const slow = await startSwitchboard({ vars: { TURN_DEADLINE_MS: "600", DMXAPI_MAX_RETRIES: "0" } });
+    try {
+      slow.upstream.enqueue(slowAnswer("one two three four five six seven eight nine ten eleven twelve", 100));
+      const created = await slow.openai.responses.create({ model: "gpt-5-mini", input: "count slowly", background: true });
+      const ended = await eventually(async () => {
+        const response = await slow.openai.responses.retrieve(created.id);
+        return response.status === "queued" || response.status === "in_progress" ? null : response;
+      });
+      expect(ended.status).toBe("incomplete");
+      expect(ended.incomplete_details).toEqual({ reason: "turn_deadline" });
+      expect(ended.output_text.length).toBeGreaterThan(0);
+    } finally {
+      await slow.dispose();
+    }
   });
 });
