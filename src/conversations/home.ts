@@ -11,6 +11,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { readConfig } from "../config.js";
 import type { Env } from "../env.js";
+import { createClaims } from "../ledger/claims.js";
 import { createLogger } from "../log.js";
 import type { InputItem } from "../protocol/responses/input-items.js";
 import { inputItemsOf } from "../protocol/responses/input-items.js";
@@ -114,7 +115,7 @@ export class ConversationHome extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.createTables();
-    this.runs = new RunHost({ ctx, sql: this.sql, services: () => this.runServices(), schedule: () => this.schedule() });
+    this.runs = new RunHost({ ctx, sql: this.sql, services: () => this.runServices(), schedule: () => this.schedule(), claims: createClaims(env.LEDGER) });
   }
 
   /** Again after deleteAll(): an instance lives on after its storage is emptied. */

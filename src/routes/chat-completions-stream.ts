@@ -5,38 +5,38 @@
 //
 // The response starts once the first upstream stream has opened, so a request DMXAPI refuses still
 // gets a plain HTTP error. After that, a failure ends the stream with an error event (the same body
-// `app.onError` would answer with), and what the client saw is stored, marked incomplete.
+// `app.onError` would answer with), and what the client saw is stored, marked incomplete. A stored
+// turn is a run in its conversation's home: a client that goes away stops reading, not the turn,
+// which lands in the conversation.
 
 import type { Context } from "hono";
-import { errorBody } from "../http/error-body.js";
+import { respondWithRun } from "../http/run-stream.js";
 import { SseOutbox } from "../http/sse-outbox.js";
-import { respondWithStreamedTurn } from "../http/streamed-turn.js";
 import { randomToken } from "../lib/ids.js";
-import type { LoopHooks } from "../loop/tool-loop.js";
 import { completionToSse, toolCallDeltas, zeroUsage } from "../protocol/completion-chunks.js";
 import type { ChatCompletion, JsonObject } from "../protocol/types.js";
-import type { CompletedTurn, TurnOptions, TurnRequest } from "../run-turn.js";
+import type { RunEvent, RunResult, SequencedEvent, TerminalEvent } from "../runs/types.js";
 import type { AppEnv } from "../types.js";
 
 export interface StreamOptions {
+  model: string;
+  conversationId: string;
   includeUsage: boolean;
   /** Server tool activity as extension chunks (`stream_options.include_tool_events`). */
   toolEvents: boolean;
-  hooks?: LoopHooks;
-  /** What the door commits beside the turn (its Idempotency-Key answer). */
-  products?: TurnOptions["products"];
-  onComplete?: (completion: ChatCompletion) => void;
-  onFailure?: () => void;
+  clientGone: AbortController;
+  /** The run ended for this client: its terminal event, or null when the client left first. */
+  ended?: (terminal: TerminalEvent | null) => void;
 }
 
-export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, options: StreamOptions): Promise<Response> {
+export function streamTurn(c: Context<AppEnv>, events: AsyncIterable<SequencedEvent>, options: StreamOptions): Promise<Response> {
   const base = {
     id: `chatcmpl-${randomToken(24)}`,
     object: "chat.completion.chunk",
     created: Math.floor(Date.now() / 1000),
-    model: request.parameters.model,
+    model: options.model,
     system_fingerprint: null,
-    conversation_id: request.conversationId,
+    conversation_id: options.conversationId,
   };
   const out = new SseOutbox();
   const delta = (fields: JsonObject, finishReason: string | null = null) => ({
@@ -44,58 +44,48 @@ export async function streamTurn(c: Context<AppEnv>, request: TurnRequest, optio
     choices: [{ index: 0, delta: fields, logprobs: null, finish_reason: finishReason }],
   });
   const extension = (switchboard: JsonObject) => (options.toolEvents ? out.send({ ...base, choices: [], switchboard }) : undefined);
-
-  return respondWithStreamedTurn(c, request, {
-    out,
-    ...(options.products ? { products: options.products } : {}),
-    onFirstOpen: () => void out.send(delta({ role: "assistant", content: "" })),
-    onDelta: (fields) => out.send(delta({ ...fields })),
-    hooks: {
-      ...options.hooks,
-      onToolCalls: (step, calls) => {
-        options.hooks?.onToolCalls?.(step, calls);
-        extension({
+  let opened = false;
+  const write = (event: RunEvent): Promise<void> | undefined => {
+    switch (event.type) {
+      case "open":
+        if (opened) return undefined;
+        opened = true;
+        return out.send(delta({ role: "assistant", content: "" }));
+      case "delta":
+        return out.send(delta({ ...event.delta }));
+      case "tool_calls":
+        return extension({
           type: "tool_calls",
-          step,
-          calls: calls.map(({ call }) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })),
+          step: event.step,
+          calls: event.calls.map((call) => ({ id: call.id, name: call.function.name, arguments: call.function.arguments })),
         });
-      },
-      onToolResult: (event) => {
-        options.hooks?.onToolResult?.(event);
-        const { call } = event.call;
-        extension({
+      case "tool_result":
+        return extension({
           type: "tool_result",
           step: event.step,
-          id: call.id,
-          name: call.function.name,
-          ok: event.outcome.ok,
-          duration_ms: event.durationMs,
+          id: event.call.id,
+          name: event.call.function.name,
+          ok: event.ok,
+          duration_ms: event.duration_ms,
           // What the model reads of the result; the conversation stores the same text.
-          content: event.content ?? null,
+          content: event.content,
         });
-      },
-    },
-    finish: async (completed) => {
-      await finish(out, completed, delta, options.includeUsage);
-      options.onComplete?.(completed.completion);
-    },
-    fail: (error) => out.send({ error: errorBody(error, c.get("log").redact).body.error }),
-    settled: ({ ok }) => {
-      if (!ok) options.onFailure?.();
-    },
-  });
+      case "completed":
+        return finish(out, event.result, delta, options.includeUsage);
+      case "failed":
+        return out.send({ error: event.failure.body.error });
+      default:
+        return undefined;
+    }
+  };
+  return respondWithRun(c, events, { out, clientGone: options.clientGone, write, ...(options.ended ? { ended: options.ended } : {}) });
 }
 
-async function finish(
-  out: SseOutbox,
-  completed: CompletedTurn,
-  delta: (fields: JsonObject, finishReason?: string | null) => JsonObject,
-  includeUsage: boolean,
-) {
-  const choice = completed.completion.choices[0];
+async function finish(out: SseOutbox, result: RunResult, delta: (fields: JsonObject, finishReason?: string | null) => JsonObject, includeUsage: boolean) {
+  const choice = result.completion.choices[0];
   for (const fields of toolCallDeltas(choice?.message.tool_calls ?? [])) await out.send(delta(fields));
   await out.send(delta({}, choice?.finish_reason ?? "stop"));
-  if (includeUsage) await out.send({ ...delta({}), choices: [], usage: completed.usage ?? zeroUsage() });
+  if (includeUsage) await out.send({ ...delta({}), choices: [], usage: result.usage ?? zeroUsage() });
   await out.sendRaw("[DONE]");
 }
 

@@ -2,21 +2,20 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { invalidRequest } from "../errors.js";
-import { checkIdempotencyKey, forgetIdempotent, idempotentProduct, rememberIdempotent, replayedRecord } from "../http/idempotency-key.js";
+import { ApiError, invalidRequest } from "../errors.js";
+import { checkIdempotencyKey, forgetIdempotent, rememberIdempotent, replayedRecord } from "../http/idempotency-key.js";
 import { readBodyText } from "../http/request-body.js";
-import { logToolCall } from "../http/tool-call-log.js";
+import { runToEnd } from "../http/run-stream.js";
 import { requireUpstreamKey } from "../http/upstream-configured.js";
 import type { IdempotentResponse } from "../idempotency.js";
 import { randomToken } from "../lib/ids.js";
-import type { LoopHooks } from "../loop/tool-loop.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import { applyParameterPolicy } from "../protocol/parameters.js";
 import type { ChatRequest } from "../protocol/request-schema.js";
 import { chatRequestSchema, describeIssue } from "../protocol/request-schema.js";
 import type { ChatCompletion, ChatMessage, FunctionToolDefinition, JsonObject } from "../protocol/types.js";
-import type { CompletedTurn, TurnRequest } from "../run-turn.js";
-import { runTurn } from "../run-turn.js";
+import { chatRecord } from "../runs/products.js";
+import type { RunSpec } from "../runs/types.js";
 import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
 import { replayAsStream, streamTurn } from "./chat-completions-stream.js";
@@ -49,53 +48,62 @@ chatCompletions.post("/chat/completions", async (c) => {
   const conversationId = requested ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   // A client's W3C traceparent is continued: its trace id is the turn's, on every log line and tool call.
   const trace = continueTrace(c.req.header("traceparent"));
-  const log = c.get("log").with({ tenant: c.get("tenant"), conversation_id: conversationId, trace_id: trace.traceId });
-  const turnRequest: TurnRequest = {
-    tenant: c.get("tenant"),
-    conversationId,
-    requestId: c.get("requestId"),
-    input: request.messages as ChatMessage[],
-    parameters: forwardedParameters(request, services.model.defaultModel),
-    clientTools: (request.tools ?? []) as FunctionToolDefinition[],
-    ...(request.server_tools ? { allowedTools: request.server_tools } : {}),
-    deadlineMs: config.limits.turnDeadlineMs,
-    // An id we just generated cannot have history: its home is warmed while the model is called.
-    newConversation: !requested && !idempotency,
-    reconcile: true,
-    // `store: false` passes the parameter policy (it stores nothing upstream) and keeps nothing here either.
-    ...(request.store === false ? { store: false } : {}),
-    trace,
-    ...(idempotency ? { turnId: idempotency.turnId, idempotencyKey: idempotency.claim } : {}),
-  };
-  const hooks: LoopHooks = { onToolResult: (event) => logToolCall(log, event) };
-  c.header(CONVERSATION_HEADER, conversationId);
   const includeUsage = request.stream_options?.include_usage === true;
   const stream = request.stream === true;
-  const recordOf = (completion: ChatCompletion): IdempotentResponse => ({
-    stream,
-    include_usage: includeUsage,
-    response: { ...completion, conversation_id: conversationId },
-    conversation_id: conversationId,
-  });
-  const products = (completed: CompletedTurn) => idempotentProduct(c, idempotency, recordOf(completed.completion));
+  const store = request.store !== false;
+  const runId = idempotency?.turnId ?? `turn_${randomToken(16)}`;
+  const parameters = forwardedParameters(request, services.model.defaultModel);
+  const spec: RunSpec = {
+    id: runId,
+    background: false,
+    createdAt: Date.now(),
+    door: { kind: "chat", stream, includeUsage },
+    ...(idempotency ? { idempotency: { key: idempotency.claim, token: idempotency.token, retainMs: config.idempotencyTtlSeconds * 1000 } } : {}),
+    turn: {
+      tenant: c.get("tenant"),
+      conversationId,
+      requestId: c.get("requestId"),
+      input: request.messages as ChatMessage[],
+      parameters,
+      clientTools: (request.tools ?? []) as FunctionToolDefinition[],
+      ...(request.server_tools ? { allowedTools: request.server_tools } : {}),
+      deadlineMs: config.limits.turnDeadlineMs,
+      turnId: runId,
+      // An id we just generated cannot have history: its home is warmed while the model is called.
+      newConversation: !requested && !idempotency,
+      reconcile: true,
+      // `store: false` passes the parameter policy (it stores nothing upstream) and keeps nothing here either.
+      ...(store ? {} : { store: false }),
+      trace,
+      ...(idempotency ? { idempotencyKey: idempotency.claim } : {}),
+    },
+  };
+  c.header(CONVERSATION_HEADER, conversationId);
+  const recordOf = (completion: ChatCompletion) => chatRecord(completion, conversationId, stream, includeUsage);
 
   try {
+    const clientGone = new AbortController();
+    // A stored turn runs in its conversation's home and outlives this request; one that keeps nothing runs here.
+    const events = store ? await services.runs.start(spec, clientGone.signal) : services.runs.inline(services, spec, clientGone.signal);
     if (stream) {
-      return await streamTurn(c, turnRequest, {
+      return await streamTurn(c, events, {
+        model: parameters.model,
+        conversationId,
         includeUsage,
         toolEvents: request.stream_options?.include_tool_events === true,
-        hooks,
-        products,
-        onComplete: (completion) => rememberIdempotent(c, services.claims, idempotency, recordOf(completion)),
-        onFailure: () => forgetIdempotent(c, services.claims, idempotency),
+        clientGone,
+        ended: (terminal) => {
+          if (terminal?.type === "completed") rememberIdempotent(c, services.claims, idempotency, recordOf(terminal.result.completion));
+          // A stored turn whose client left goes on, and commits its key's answer with it.
+          else if (terminal !== null || !store) forgetIdempotent(c, services.claims, idempotency);
+        },
       });
     }
-    // The turn outlives a client that goes away, so its key is settled (or released) either way.
-    const running = runTurn(services, turnRequest, { hooks, products });
-    c.executionCtx.waitUntil(running.catch(() => forgetIdempotent(c, services.claims, idempotency)));
-    const completed = await running;
-    Object.assign(c.get("accessLog"), { steps: completed.steps, tool_invocations: services.budget.spent, total_tokens: completed.usage?.total_tokens ?? null });
-    const record = recordOf(completed.completion);
+    const end = await runToEnd(events);
+    if (end.type !== "completed") throw new ApiError(409, "The turn was cancelled.", { code: "run_cancelled" });
+    const { result } = end;
+    Object.assign(c.get("accessLog"), { steps: result.steps, tool_invocations: result.toolInvocations, total_tokens: result.usage?.total_tokens ?? null });
+    const record = recordOf(result.completion);
     rememberIdempotent(c, services.claims, idempotency, record);
     return c.json(record.response as JsonObject);
   } catch (error) {

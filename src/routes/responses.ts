@@ -80,7 +80,7 @@ responses.post("/responses", async (c) => {
     background,
     createdAt: Date.now(),
     door: { kind: "responses", shell, token, stream, kept },
-    ...(idempotency ? { idempotency: { key: idempotency.claim, retainMs: config.idempotencyTtlSeconds * 1000 } } : {}),
+    ...(idempotency ? { idempotency: { key: idempotency.claim, token: idempotency.token, retainMs: config.idempotencyTtlSeconds * 1000 } } : {}),
     turn: {
       tenant,
       conversationId,

@@ -8,11 +8,12 @@
 
 import { deleteParts, getParts, putParts } from "../conversations/parts.js";
 import type { StoredResponse } from "../conversations/turns.js";
+import type { LedgerApi } from "../ledger/claims.js";
 import type { LoopCheckpoint } from "../loop/tool-loop.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import type { Services } from "../services.js";
 import { executeRun, RunCancelledError } from "./execute.js";
-import { doorProducts } from "./products.js";
+import { doorProducts, doorRecord } from "./products.js";
 import { ResponsesView } from "./responses-view.js";
 import type { RunEvent, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
 import { isTerminal, TERMINAL_STATUSES } from "./types.js";
@@ -54,6 +55,8 @@ export interface RunHostDeps {
   services: () => Services;
   /** Sets the object's alarm for whatever is due first (a run's watchdog among it). */
   schedule: () => Promise<void>;
+  /** The Idempotency-Key claims a run settles when it ends. */
+  claims: LedgerApi;
 }
 
 export type CancelOutcome = { status: "cancelled"; response: ResponseObject } | { status: "not_cancellable"; reason: "finished" | "not_background" } | null;
@@ -290,11 +293,30 @@ export class RunHost {
       if (view) putParts(this.deps.sql, responseKey(spec.id), JSON.stringify(view.response));
     });
     this.append(spec.id, terminal);
+    this.settleClaim(spec, terminal, view);
     // Only a background run's stream can be resumed; a run someone waited for keeps no log.
     if (!spec.background) {
       this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ?", spec.id);
       if (!view) this.forget(spec.id);
     }
+  }
+
+  /** The key's claim is settled with the answer (a retry replays it) or released (a retry runs again). */
+  private settleClaim(spec: RunSpec, terminal: TerminalEvent, view: ResponsesView | null): void {
+    const claim = spec.idempotency;
+    if (!claim || spec.background) return;
+    let settling: Promise<unknown>;
+    if (terminal.type === "completed") {
+      const record = JSON.stringify(doorRecord(spec, view, terminal.result));
+      settling = this.deps.claims.settle(claim.key, claim.token, record, claim.retainMs);
+    } else if (terminal.type === "replayed") {
+      settling = this.deps.claims.settle(claim.key, claim.token, terminal.record, claim.retainMs);
+    } else {
+      settling = this.deps.claims.release(claim.key, claim.token);
+    }
+    this.deps.ctx.waitUntil(
+      settling.catch((error: unknown) => console.warn(JSON.stringify({ event: "idempotency_not_settled", run_id: spec.id, message: String(error) }))),
+    );
   }
 
   private storedResponse(runId: string): ResponseObject | null {

@@ -4,25 +4,30 @@
 
 import type { TurnProducts } from "../conversations/turns.js";
 import type { IdempotentResponse } from "../idempotency.js";
+import type { ResponseObject } from "../protocol/responses/types.js";
 import type { ChatCompletion } from "../protocol/types.js";
 import type { CompletedTurn } from "../run-turn.js";
 import type { ResponsesView } from "./responses-view.js";
 import type { RunSpec } from "./types.js";
 
 export function doorProducts(spec: RunSpec, view: ResponsesView | null, completed: CompletedTurn): TurnProducts {
-  const conversationId = spec.turn.conversationId;
-  let record: IdempotentResponse;
   const products: TurnProducts = {};
-  if (spec.door.kind === "responses" && view) {
-    const response = view.finished({ completion: completed.completion, usage: completed.usage, steps: completed.steps, toolInvocations: 0 });
-    if (spec.turn.store !== false) products.response = { conversation_id: conversationId, turn_id: completed.turn.id, response };
-    record = { stream: spec.door.stream, include_usage: false, response, conversation_id: spec.door.kept ? conversationId : "" };
-  } else {
-    const include = spec.door.kind === "chat" && spec.door.includeUsage;
-    record = chatRecord(completed.completion, conversationId, spec.door.stream, include);
+  const record = doorRecord(spec, view, completed);
+  if (spec.door.kind === "responses" && view && spec.turn.store !== false) {
+    products.response = { conversation_id: spec.turn.conversationId, turn_id: completed.turn.id, response: record.response as ResponseObject };
   }
   if (spec.idempotency) products.idempotency = { key: spec.idempotency.key, record: JSON.stringify(record), retainMs: spec.idempotency.retainMs };
   return products;
+}
+
+/** The answer as the door gave it, which its Idempotency-Key replays. */
+export function doorRecord(spec: RunSpec, view: ResponsesView | null, result: Pick<CompletedTurn, "completion" | "usage">): IdempotentResponse {
+  const conversationId = spec.turn.conversationId;
+  if (spec.door.kind === "responses" && view) {
+    const response = view.finished({ completion: result.completion, usage: result.usage, steps: 0, toolInvocations: 0 });
+    return { stream: spec.door.stream, include_usage: false, response, conversation_id: spec.door.kept ? conversationId : "" };
+  }
+  return chatRecord(result.completion, conversationId, spec.door.stream, spec.door.kind === "chat" && spec.door.includeUsage);
 }
 
 export function chatRecord(completion: ChatCompletion, conversationId: string, stream: boolean, includeUsage: boolean): IdempotentResponse {

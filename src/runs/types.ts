@@ -24,8 +24,12 @@ export interface RunSpec {
   turn: RunTurn;
   /** What the door keeps beside the turn and how it shows it: a Responses object, or a chat completion. */
   door: ChatDoor | ResponsesDoor;
-  /** The claimed Idempotency-Key: its answer is committed with the turn. */
-  idempotency?: { key: string; retainMs: number };
+  /**
+   * The claimed Idempotency-Key: its answer is committed with the turn, and the run settles the claim
+   * (or releases it) when it ends, whoever is still connected by then. A background run's claim is
+   * settled by its door at once, with the queued response.
+   */
+  idempotency?: { key: string; token: string; retainMs: number };
   createdAt: number;
 }
 

@@ -102,12 +102,16 @@ describe("item references", () => {
 });
 
 describe("a client that leaves while a server tool runs", () => {
-  it("leaves no made-up tool failure in the stored turn (the tool may have done its work)", async () => {
-    switchboard.upstream.enqueue(reply.toolCalls(toolCall("flaky", { mode: "hang" }, "call_hang")));
+  it("does not stop the turn: the stored turn holds what the tool really answered, never the client's leaving", async () => {
+    let release: () => void = () => undefined;
+    switchboard.upstream.openMeteoGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "Oslo" }, "call_slow_weather")));
     const controller = new AbortController();
     const response = await post(
       "/v1/chat/completions",
-      { model: "gpt-5-mini", messages: [{ role: "user", content: "run it" }], stream: true, stream_options: { include_tool_events: true } },
+      { model: "gpt-5-mini", messages: [{ role: "user", content: "weather in Oslo?" }], stream: true, stream_options: { include_tool_events: true } },
       controller.signal,
     );
     const id = response.headers.get("x-conversation-id")!;
@@ -115,12 +119,14 @@ describe("a client that leaves while a server tool runs", () => {
     let seen = "";
     while (!seen.includes('"tool_calls"')) seen += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
+    release();
 
     const stored = await eventually(async () => {
       const found = await switchboard.request(`/v1/conversations/${id}`);
       return found.status === 200 ? ((await found.json()) as { messages: JsonObject[] }) : null;
     });
-    expect(stored.messages.map((message) => message.role)).toEqual(["user"]);
+    expect(stored.messages.map((message) => message.role)).toEqual(["user", "assistant", "tool", "assistant"]);
+    expect(String(stored.messages[2]?.content)).toContain("Oslo");
     expect(JSON.stringify(stored.messages)).not.toContain("closed the stream");
   });
 });

@@ -44,6 +44,14 @@ async function listedIds(): Promise<string[]> {
   return ids;
 }
 
+/** The Worker's own queue binding (the home sends on it), its messages kept here instead. */
+function captureQueue(sent: RescueJob[]): void {
+  vi.spyOn(ENV.WEBHOOK_QUEUE, "send").mockImplementation(async (job: unknown) => {
+    sent.push(job as RescueJob);
+    return {} as QueueSendResponse;
+  });
+}
+
 const home = (id: string) => ENV.CONVERSATION_HOME.get(homeId(ENV, TENANT, id));
 
 /** The home's alarm, run as if the copy it waits to write were due now (the test does not wait a second). */
@@ -199,8 +207,9 @@ describe("a streamed turn the client has read", () => {
       throw new Error("injected: the home is unreachable");
     });
     const sent: RescueJob[] = [];
-    const queue = { send: async (job: RescueJob) => void sent.push(job) } as unknown as Queue;
-    const environment = testEnv({ WEBHOOK_QUEUE: queue });
+    // The turn runs in its home, which sends the rescue job on the Worker's own queue binding.
+    captureQueue(sent);
+    const environment = testEnv();
     const response = await chat({ stream: true, messages: [{ role: "user", content: "keep me" }] }, {}, environment);
     expect(await response.text()).toContain("data: [DONE]");
     await settle();
@@ -360,17 +369,33 @@ describe("the KV copy", () => {
 
 describe("sizes", () => {
   it("gives up the oldest turns' traces before refusing a turn, and refuses one whose messages alone do not fit", async () => {
+    // The size rule lives in the home's commit; driven directly, with the limit a deployment would set.
     const id = "conv_full";
+    const stub = home(id);
     const big = "x".repeat(1_500);
-    const small = testEnv({ MAX_CONVERSATION_BYTES: "9000" });
-    for (let index = 0; index < 3; index++) {
-      expect((await chat({ conversation_id: id, messages: [{ role: "user", content: `${index} ${big}` }] }, {}, small)).status).toBe(200);
-    }
+    const turn = (index: number, content: string): TurnRecord => ({
+      id: `turn_${index}`,
+      started_at: index,
+      completed_at: index + 1,
+      incomplete: false,
+      messages: [
+        { role: "user", content },
+        { role: "assistant", content: "ok" },
+      ],
+      trace: { trace_id: "t".repeat(32), parent_span_id: null, spans: [{ name: "turn", note: big }] } as unknown as TurnRecord["trace"],
+    });
+    const commit = async (record: TurnRecord) => {
+      const lease = await stub.begin({ tenant: TENANT, conversationId: id, fresh: false, waitMs: 0 });
+      if (lease.status !== "ready") throw new Error(`no lease: ${lease.status}`);
+      const outcome = await stub.commit(lease.token, { turn: record, products: {}, maxBytes: 9_000, ttlSeconds: 3600 });
+      if (outcome.status !== "ok") await stub.release(lease.token);
+      return outcome;
+    };
+    for (let index = 0; index < 3; index++) expect(await commit(turn(index, `${index} ${big}`))).toEqual({ status: "ok" });
     const stored = (await (await call(`/v1/conversations/${id}`)).json()) as { turns: Array<{ trace: unknown }> };
     expect(stored.turns[0]!.trace).toBeNull();
     expect(stored.turns.at(-1)!.trace).not.toBeNull();
-    const refused = await chat({ conversation_id: id, messages: [{ role: "user", content: "y".repeat(9_000) }] }, {}, small);
-    expect(refused.status).toBe(413);
+    expect(await commit(turn(3, "y".repeat(9_000)))).toMatchObject({ status: "too_large" });
     expect((await storedTurns(id))!.length).toBe(3);
   });
 });
@@ -406,7 +431,8 @@ describe("races and faults found in review", () => {
       throw new Error("injected: the home is unreachable");
     });
     const sent: RescueJob[] = [];
-    const environment = testEnv({ WEBHOOK_QUEUE: { send: async (job: RescueJob) => void sent.push(job) } as unknown as Queue });
+    captureQueue(sent);
+    const environment = testEnv();
     const response = await chat({ stream: true, messages: [{ role: "user", content: "rescue me" }] }, {}, environment);
     expect(await response.text()).toContain("data: [DONE]");
     await settle();
@@ -443,7 +469,8 @@ describe("races and faults found in review", () => {
   it("keeps a streamed turn whose lease ran out before its commit: it is rescued, not lost", async () => {
     vi.spyOn(ConversationHome.prototype, "commit").mockResolvedValueOnce({ status: "lost" });
     const sent: RescueJob[] = [];
-    const environment = testEnv({ WEBHOOK_QUEUE: { send: async (job: RescueJob) => void sent.push(job) } as unknown as Queue });
+    captureQueue(sent);
+    const environment = testEnv();
     const response = await chat({ stream: true, messages: [{ role: "user", content: "late but mine" }] }, {}, environment);
     expect(await response.text()).toContain("data: [DONE]");
     await settle();
