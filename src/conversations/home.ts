@@ -411,6 +411,7 @@ export class ConversationHome extends DurableObject<Env> {
     }
     if (row.deleted_at === null && row.write_due !== null && row.write_due <= now) await this.writeBehind(row);
     this.sql.exec("DELETE FROM idempotency WHERE expires_at <= ?", now);
+    this.runs.prune(now);
     await this.schedule();
   }
 

@@ -20,6 +20,8 @@ import { isTerminal, TERMINAL_STATUSES } from "./types.js";
 
 /** A run whose object died is taken up again this soon by the object's alarm. */
 export const RUN_WATCHDOG_MS = 5_000;
+/** How long an ended run stays readable in its home. */
+export const RUN_RETAIN_MS = 86_400_000;
 
 export const RUN_TABLES = [
   `CREATE TABLE IF NOT EXISTS runs (
@@ -71,8 +73,14 @@ export class RunHost {
   /** Records the run and starts it; answers its event log as a stream when the caller follows it. */
   start(spec: RunSpec, follow: boolean): ReadableStream<Uint8Array> | null {
     const existing = this.row(spec.id);
-    // The same run asked for again (a retried Idempotency-Key) while it runs: follow the one running.
-    if (existing && !TERMINAL_STATUSES.has(existing.status)) return follow ? this.follow(spec.id, 0) : null;
+    // The same run asked for again (a redelivered webhook job, a retried Idempotency-Key): while it runs,
+    // follow it; once it completed, its end is replayed. Only a run that failed or was cancelled runs again.
+    if (existing && (!TERMINAL_STATUSES.has(existing.status) || existing.status === "completed" || existing.status === "incomplete")) {
+      if (!follow) return null;
+      // A retried Idempotency-Key is answered as a replay of the answer the run gave.
+      const replay = spec.idempotency && existing.status === "completed" ? this.replayOf(spec) : null;
+      return replay ? once(replay) : this.follow(spec.id, 0);
+    }
     const responseId = spec.door.kind === "responses" ? spec.door.shell.id : null;
     this.deps.ctx.storage.transactionSync(() => {
       if (existing) this.forget(spec.id);
@@ -192,6 +200,14 @@ export class RunHost {
     }
   }
 
+  /** Ended runs are kept a day (a redelivered job, a poll, a resumed stream read them), then forgotten. */
+  prune(now: number): void {
+    const old = this.deps.sql
+      .exec<{ id: string }>("SELECT id FROM runs WHERE status NOT IN ('queued', 'in_progress') AND created_at < ?", now - RUN_RETAIN_MS)
+      .toArray();
+    for (const { id } of old) this.forget(id);
+  }
+
   /** When the alarm must look at the runs again: while any is under way, every watchdog interval. */
   nextWake(): number | null {
     const pending = this.deps.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'in_progress')").one().n;
@@ -294,11 +310,26 @@ export class RunHost {
     });
     this.append(spec.id, terminal);
     this.settleClaim(spec, terminal, view);
-    // Only a background run's stream can be resumed; a run someone waited for keeps no log.
-    if (!spec.background) {
-      this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ?", spec.id);
-      if (!view) this.forget(spec.id);
+    // Only a background run's stream can be resumed; a run someone waited for keeps only its end (a
+    // redelivered job that asks for the same run reads it there).
+    if (!spec.background)
+      this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ? AND seq < (SELECT MAX(seq) FROM run_events WHERE run_id = ?)", spec.id, spec.id);
+  }
+
+  /** The answer a completed run gave, as the record its Idempotency-Key replays. */
+  private replayOf(spec: RunSpec): TerminalEvent | null {
+    const last = this.deps.sql.exec<{ event: string }>("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", spec.id).toArray()[0];
+    const terminal = last ? (JSON.parse(last.event) as RunEvent) : null;
+    if (terminal?.type === "replayed") return terminal;
+    if (terminal?.type !== "completed") return null;
+    if (spec.door.kind === "responses") {
+      // Its events are gone (only a background run keeps them); the response it ended with is kept.
+      const response = this.storedResponse(spec.id);
+      if (!response) return null;
+      const record = { stream: spec.door.stream, include_usage: false, response, conversation_id: spec.door.kept ? spec.turn.conversationId : "" };
+      return { type: "replayed", record: JSON.stringify(record) };
     }
+    return { type: "replayed", record: JSON.stringify(doorRecord(spec, null, terminal.result)) };
   }
 
   /** The key's claim is settled with the answer (a retry replays it) or released (a retry runs again). */
@@ -341,6 +372,17 @@ function statusOf(terminal: TerminalEvent, view: ResponsesView | null): RunStatu
   if (terminal.type === "failed") return "failed";
   if (terminal.type === "cancelled") return "cancelled";
   return "completed";
+}
+
+/** A stream of one event. */
+function once(event: RunEvent): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(line(1, JSON.stringify(event)));
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 function line(seq: number, event: string): string {

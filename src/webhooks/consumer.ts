@@ -1,21 +1,24 @@
-// The queue consumer: runs the turn of an accepted webhook event, stores it, and delivers the answer
-// to the hook's callback URL. Failures are retried by the queue with backoff; what still fails after
-// the last retry lands in the dead-letter queue, and its consumer keeps an inspectable record.
+// The queue consumer: starts the run of an accepted webhook event in its conversation's home, waits
+// for its answer, and delivers it to the hook's callback URL. The run belongs to the home: a consumer
+// that dies leaves it running, and the redelivered job finds the same run (its id is the delivery's)
+// rather than running the turn again. Failures are retried by the queue with backoff; what still fails
+// after the last retry lands in the dead-letter queue, and its consumer keeps an inspectable record.
 
 import { readConfig } from "../config.js";
 import type { RescueJob } from "../conversations/rescue.js";
 import { commitRescued } from "../conversations/rescue.js";
 import { type Env, namedVariable } from "../env.js";
+import { runToEnd } from "../http/run-stream.js";
 import type { LedgerApi } from "../ledger/claims.js";
 import { claimKey, parseResult } from "../ledger/claims.js";
 import { sha256Hex } from "../lib/hash.js";
 import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
-import { runTurn } from "../run-turn.js";
+import type { RunSpec } from "../runs/types.js";
 import type { Services } from "../services.js";
 import { createServices } from "../services.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, deadLetterKey, jobQueue, readDelivery, withinMetadataLimit, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, deadLetterKey, jobQueue, readDelivery, webhookRunId, withinMetadataLimit, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -117,7 +120,7 @@ class ClaimedElsewhere extends Error {
 async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, job: Extract<WebhookJob, { kind: "turn" }>): Promise<void> {
   const kv = env.CONVERSATIONS;
   const { config, claims, log } = services;
-  const turnId = `turn_wh_${await sha256Hex(`${hook.name}:${job.delivery_id}`, 12)}`;
+  const turnId = await webhookRunId(hook.name, job.delivery_id);
   const claim = claimKey("webhook-turn", turnId);
   // The lease outlives the turn's deadline: a live turn never loses its claim to a redelivery.
   const outcome = await claims.claim(claim, "", { leaseMs: config.limits.turnDeadlineMs + TURN_LEASE_MARGIN_MS });
@@ -142,6 +145,7 @@ async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, jo
   const callbackConfigured = Boolean(hook.callback && callbackUrl(env, hook));
   await writeDelivery(kv, {
     ...record,
+    run_id: turnId,
     state: "done",
     attempts: record.attempts + 1,
     answer,
@@ -163,27 +167,31 @@ async function runClaimedTurn(
   const input: ChatMessage[] = [];
   if (hook.system) input.push({ role: "system", content: renderTemplate(hook.system, payload) });
   input.push({ role: "user", content: renderTemplate(hook.message, payload) });
-  const completed = await runTurn(services, {
-    tenant: hook.tenant,
-    conversationId: job.conversation_id,
-    requestId: `wh_${job.delivery_id}`.slice(0, 128),
-    input,
-    parameters: { model: hook.model ?? services.model.defaultModel },
-    clientTools: [],
-    allowedTools: hook.tools,
-    turnId,
-    // A keyed hook sends its system prompt with every event: the conversation keeps it once (the
-    // same prompt again is recognised; a changed one applies to this turn), as for chat clients.
-    reconcile: true,
-    deadlineMs: services.config.limits.turnDeadlineMs,
-  });
-  services.log.info("webhook_turn", { steps: completed.steps, total_tokens: completed.usage?.total_tokens ?? null });
-  return lastAnswer(completed.messages);
-}
-
-function lastAnswer(messages: ChatMessage[]): string | null {
-  const last = [...messages].reverse().find((message) => message.role === "assistant");
-  return typeof last?.content === "string" ? last.content : null;
+  const spec: RunSpec = {
+    id: turnId,
+    background: false,
+    createdAt: Date.now(),
+    door: { kind: "chat", stream: false, includeUsage: false },
+    turn: {
+      tenant: hook.tenant,
+      conversationId: job.conversation_id,
+      requestId: `wh_${job.delivery_id}`.slice(0, 128),
+      input,
+      parameters: { model: hook.model ?? services.model.defaultModel },
+      clientTools: [],
+      ...(hook.tools ? { allowedTools: hook.tools } : {}),
+      turnId,
+      // A keyed hook sends its system prompt with every event: the conversation keeps it once (the
+      // same prompt again is recognised; a changed one applies to this turn), as for chat clients.
+      reconcile: true,
+      deadlineMs: services.config.limits.turnDeadlineMs,
+    },
+  };
+  const end = await runToEnd(await services.runs.start(spec));
+  if (end.type !== "completed") throw new Error("The webhook's run was cancelled.");
+  services.log.info("webhook_turn", { run_id: turnId, steps: end.result.steps, total_tokens: end.result.usage?.total_tokens ?? null });
+  const content = end.result.completion.choices[0]?.message.content;
+  return typeof content === "string" ? content : null;
 }
 
 function newRecord(hook: HookConfig, job: WebhookJob): DeliveryRecord {

@@ -14,6 +14,8 @@ export interface DeliveryRecord {
   hook: string;
   delivery_id: string;
   conversation_id: string;
+  /** The run that is the event's turn, in its conversation's home (absent in records from before runs). */
+  run_id?: string;
   received_at: number;
   state: DeliveryState;
   attempts: number;
@@ -34,6 +36,11 @@ export type WebhookJob =
       payload_key?: string;
     }
   | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string };
+
+/** The run (and turn) of a delivery: the same for every attempt, so a redelivered job continues or finds the same run. */
+export function webhookRunId(hook: string, deliveryId: string): Promise<string> {
+  return sha256Hex(`${hook}:${deliveryId}`, 12).then((hash) => `turn_wh_${hash}`);
+}
 
 /** The queue webhook jobs travel on; what goes on it is a WebhookJob, and nothing else. */
 export function jobQueue(env: { WEBHOOK_QUEUE: Queue }): Queue<WebhookJob> {

@@ -13,7 +13,7 @@ import { sha256Hex } from "../lib/hash.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import type { AppEnv } from "../types.js";
 import type { DeliveryRecord, WebhookJob } from "./deliveries.js";
-import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, isValidDeliveryId, jobQueue, payloadKey, writeDelivery } from "./deliveries.js";
+import { DELIVERY_TTL_SECONDS, INLINE_PAYLOAD_LIMIT, isValidDeliveryId, jobQueue, payloadKey, webhookRunId, writeDelivery } from "./deliveries.js";
 import { hooks } from "./hooks.js";
 import { renderTemplate } from "./template.js";
 import type { HookConfig } from "./types.js";
@@ -87,6 +87,7 @@ webhookIngress.post(
         hook: hook.name,
         delivery_id: deliveryId,
         conversation_id: conversationId,
+        run_id: await webhookRunId(hook.name, deliveryId),
         received_at: Date.now(),
         state: "queued",
         attempts: 0,
@@ -131,7 +132,15 @@ async function claimDelivery(claims: LedgerApi, claim: string): Promise<ClaimOut
 }
 
 function acknowledgement(record: DeliveryRecord, duplicate: boolean) {
-  return { object: "webhook.delivery", id: record.delivery_id, hook: record.hook, conversation_id: record.conversation_id, status: record.state, duplicate };
+  return {
+    object: "webhook.delivery",
+    id: record.delivery_id,
+    hook: record.hook,
+    conversation_id: record.conversation_id,
+    ...(record.run_id ? { run_id: record.run_id } : {}),
+    status: record.state,
+    duplicate,
+  };
 }
 
 /** Conversation ids are readable and safe: disallowed characters become dashes, a hash keeps them apart. */
