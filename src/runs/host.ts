@@ -290,10 +290,7 @@ export class RunHost {
   }
 
   private saveCheckpoint(runId: string, checkpoint: LoopCheckpoint): void {
-    this.deps.ctx.storage.transactionSync(() => {
-      putParts(this.deps.sql, checkpointKey(runId), JSON.stringify(checkpoint));
-      this.deps.sql.exec("UPDATE runs SET checkpoint_seq = (SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?) WHERE id = ?", runId, runId);
-    });
+    writeCheckpoint(this.deps.ctx.storage, runId, checkpoint);
   }
 
   /** Ends the run once: its status, its response as it ended, its terminal event. A cancelled run ignores how its work ended. */
@@ -372,6 +369,17 @@ function statusOf(terminal: TerminalEvent, view: ResponsesView | null): RunStatu
   if (terminal.type === "failed") return "failed";
   if (terminal.type === "cancelled") return "cancelled";
   return "completed";
+}
+
+/**
+ * A run's checkpoint and how far its event log had got, in one transaction: what the engine pays
+ * after every model call and tool call (`npm run bench` measures it).
+ */
+export function writeCheckpoint(storage: DurableObjectStorage, runId: string, checkpoint: LoopCheckpoint): void {
+  storage.transactionSync(() => {
+    putParts(storage.sql, checkpointKey(runId), JSON.stringify(checkpoint));
+    storage.sql.exec("UPDATE runs SET checkpoint_seq = (SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?) WHERE id = ?", runId, runId);
+  });
 }
 
 /** A stream of one event. */
