@@ -1,6 +1,6 @@
 // The playground: a page of the orchestrator's own API (no build step, no dependencies). The key
-// stays in this browser; everything else is what any client sees: /v1/models, /v1/tools, the chat
-// stream with `include_tool_events`, and /v1/conversations with each turn's trace.
+// stays in this browser; everything else is what any client sees: /v1/models, /v1/tools, background
+// Responses streams (resumed after a reload), and /v1/conversations with each turn's trace.
 
 const $ = (selector) => document.querySelector(selector);
 const KEY_STORE = "switchboard.key";
@@ -30,7 +30,7 @@ async function api(path, init = {}) {
   const response = await fetch(path, { ...init, headers });
   if (!response.ok) {
     const body = await response.json().catch(() => null);
-    throw new Error(body?.error?.message ?? `${response.status} ${response.statusText}`);
+    throw Object.assign(new Error(body?.error?.message ?? `${response.status} ${response.statusText}`), { status: response.status });
   }
   return response;
 }
@@ -83,52 +83,190 @@ function addToolStep(call) {
 
 // ---- chat --------------------------------------------------------------------------------------
 
-async function send(text) {
-  state.busy = true;
-  $("#send").disabled = true;
-  addMessage("user", text);
-  let answer = null;
-  const steps = new Map();
+const RUNNING_STORE = "switchboard.running";
+const UNDER_WAY = new Set(["queued", "in_progress"]);
+const ENDINGS = new Set(["response.completed", "response.incomplete", "response.failed"]);
+
+/** The turn under way, kept so a reloaded page can find it again: { responseId, conversationId, text, lastSequence }. */
+function recallRunning() {
   try {
-    const response = await api("/v1/chat/completions", {
+    const running = JSON.parse(localStorage.getItem(RUNNING_STORE) ?? "null");
+    return running?.responseId ? running : null;
+  } catch {
+    return null; // Not ours, or cut short: nothing to re-attach to.
+  }
+}
+
+function rememberRunning(running) {
+  if (running.responseId) localStorage.setItem(RUNNING_STORE, JSON.stringify(running));
+}
+
+function forgetRunning() {
+  localStorage.removeItem(RUNNING_STORE);
+}
+
+function send(text) {
+  addMessage("user", text);
+  return runTurn({ responseId: null, conversationId: state.conversationId, text, lastSequence: -1 }, async (running) => {
+    // In the background, so the run goes on in the server if this page goes away: a reload re-attaches.
+    const response = await api("/v1/responses", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
         model: $("#model").value || undefined,
-        messages: [{ role: "user", content: text }],
+        input: text,
+        background: true,
         stream: true,
-        stream_options: { include_usage: true, include_tool_events: true },
-        ...(state.conversationId ? { conversation_id: state.conversationId } : {}),
+        ...(state.conversationId ? { conversation: state.conversationId } : {}),
       }),
     });
-    state.conversationId = response.headers.get("X-Conversation-Id") ?? state.conversationId;
-    for await (const data of sseData(response.body)) {
-      if (data === "[DONE]") break;
-      const chunk = JSON.parse(data);
-      if (chunk.error) throw new Error(chunk.error.message);
-      if (chunk.conversation_id) state.conversationId = chunk.conversation_id;
-      const event = chunk.switchboard;
-      if (event?.type === "tool_calls") {
-        for (const call of event.calls) steps.set(call.id, addToolStep(call));
-        answer = null; // text after a tool step is a new message
-      } else if (event?.type === "tool_result") {
-        steps.get(event.id)?.finish({ ok: event.ok, durationMs: event.duration_ms, content: event.content });
-      }
-      const content = chunk.choices?.[0]?.delta?.content;
-      if (content) {
-        answer ??= addMessage("assistant", "");
-        answer.textContent += content;
-      }
-    }
-    say("");
-    await openConversation(state.conversationId, { render: false });
-    await loadConversations();
+    running.conversationId = response.headers.get("X-Conversation-Id") ?? running.conversationId;
+    state.conversationId = running.conversationId;
+    return response;
+  });
+}
+
+/** On load: a turn that was running when the page went away is shown again, steps so far first, and followed to its end. */
+async function reattach() {
+  const running = recallRunning();
+  if (!running || state.busy) return;
+  let current = null;
+  try {
+    current = await (await api(`/v1/responses/${encodeURIComponent(running.responseId)}`)).json();
   } catch (error) {
+    if (error.status !== 404) throw error;
+  }
+  if (!current || !UNDER_WAY.has(current.status)) {
+    // It ended while no page watched: what it left is in the conversation.
+    forgetRunning();
+    if (running.conversationId) await showConversation(running.conversationId);
+    return;
+  }
+  if (running.conversationId) await showConversation(running.conversationId);
+  // The running turn is not in the stored conversation until it ends.
+  addMessage("user", running.text);
+  say("Re-attached to the running turn.");
+  // From the first event: this page has rendered none of them.
+  running.lastSequence = -1;
+  await runTurn(running, () => api(`/v1/responses/${encodeURIComponent(running.responseId)}?stream=true`));
+}
+
+/** A stored conversation, or an empty page for one whose first turn is still running (not stored yet). */
+async function showConversation(id) {
+  try {
+    await openConversation(id);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    state.conversationId = id;
+    state.turns = [];
+    $("#transcript").replaceChildren();
+    $("#trace").hidden = true;
+  }
+}
+
+/** Follows a run from the stream `open` answers with to its end, rendering it, then shows what was stored. */
+async function runTurn(running, open) {
+  state.busy = true;
+  $("#send").disabled = true;
+  const view = turnView();
+  try {
+    let response = await open(running);
+    let ended = null;
+    for (let attempt = 0; ; attempt++) {
+      ended = await follow(response.body, running, view);
+      if (ended || !running.responseId) break;
+      // The stream broke off, which need not mean the run did: ask, and pick it up after the last event seen.
+      const current = await (await api(`/v1/responses/${encodeURIComponent(running.responseId)}`)).json();
+      if (!UNDER_WAY.has(current.status) || attempt >= 3) {
+        ended = current;
+        break;
+      }
+      const after = running.lastSequence >= 0 ? `&starting_after=${running.lastSequence}` : "";
+      response = await api(`/v1/responses/${encodeURIComponent(running.responseId)}?stream=true${after}`);
+    }
+    if (!ended) throw new Error("The stream ended before the turn started.");
+    if (UNDER_WAY.has(ended.status)) throw new Error("The stream keeps breaking off; reload the page to follow the turn.");
+    forgetRunning();
+    await finishTurn(running.conversationId, ended, view.failure);
+  } catch (error) {
+    // The stored running turn stays: a reload re-attaches to it if the run goes on.
     say(`The turn failed: ${error.message}`, true);
   } finally {
     state.busy = false;
     $("#send").disabled = false;
   }
+}
+
+/** Renders a run's Responses events: a tool step per mcp_call item, the answer from text deltas. */
+function turnView() {
+  const steps = new Map();
+  const answers = new Map();
+  return {
+    failure: null,
+    apply(event) {
+      const item = event.item;
+      if (event.type === "response.output_item.added" && item.type === "mcp_call") {
+        steps.set(item.id, { step: addToolStep(item), startedAt: performance.now() });
+      } else if (event.type === "response.output_item.done" && item.type === "mcp_call") {
+        const entry = steps.get(item.id);
+        // Timed here while live; the trace's own duration replaces it once the turn is stored.
+        entry?.step.finish({ ok: item.error === null, durationMs: Math.round(performance.now() - entry.startedAt), content: item.error ?? item.output });
+      } else if (event.type === "response.output_text.delta") {
+        let body = answers.get(event.item_id);
+        if (!body) {
+          body = addMessage("assistant", "");
+          answers.set(event.item_id, body);
+        }
+        body.textContent += event.delta;
+      } else if (event.type === "error") {
+        this.failure = event.message;
+      }
+    },
+  };
+}
+
+/** Reads a run's event stream, rendering and recording each event; the finished response, or null if the stream broke off first. */
+async function follow(body, running, view) {
+  for await (const data of sseData(body)) {
+    const event = JSON.parse(data);
+    if (typeof event.sequence_number === "number") {
+      if (event.sequence_number <= running.lastSequence) continue;
+      running.lastSequence = event.sequence_number;
+    }
+    if (event.type === "response.created") {
+      running.responseId = event.response.id;
+      running.conversationId = event.response.conversation?.id ?? running.conversationId;
+      state.conversationId = running.conversationId;
+    }
+    view.apply(event);
+    if (ENDINGS.has(event.type)) return event.response;
+    rememberRunning(running);
+  }
+  return null;
+}
+
+async function finishTurn(conversationId, response, failure) {
+  if (response.status === "completed" || response.status === "incomplete") {
+    say(
+      response.status === "incomplete" ? `The turn stopped early (${response.incomplete_details?.reason ?? "incomplete"}).` : "",
+      response.status !== "completed",
+    );
+    // Stored now: shown as any stored conversation is, with each step's duration from the trace.
+    await openConversation(conversationId);
+    return;
+  }
+  // A failed or cancelled turn is not stored: the page keeps what it showed of it.
+  say(
+    response.status === "cancelled" ? "The turn was cancelled." : `The turn failed: ${failure ?? response.error?.message ?? response.status}`,
+    response.status !== "cancelled",
+  );
+  if (!conversationId) return;
+  try {
+    await openConversation(conversationId, { render: false });
+  } catch (error) {
+    if (error.status !== 404) throw error;
+  }
+  await loadConversations();
 }
 
 /** The `data:` payloads of a server-sent event stream. */
@@ -323,6 +461,7 @@ async function start() {
   try {
     await Promise.all([loadCatalog(), loadConversations()]);
     say("");
+    await reattach();
   } catch (error) {
     say(`Could not load: ${error.message}`, true);
   }

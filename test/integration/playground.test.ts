@@ -1,5 +1,7 @@
 // The playground (GET /) in a real browser: Debian's Chromium driven by playwright-core, against
-// every Worker running together with the offline model, as `npm start` runs them without a key.
+// every Worker running together with the offline model, as `npm start` runs them without a key (and,
+// where a turn must still be running when the page reloads, against the mock DMXAPI, which can hold
+// its answer).
 // Chromium must be installed (`apt-get install -y chromium`; .ci/run does it): without it this
 // file fails, it never skips.
 
@@ -10,7 +12,9 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KEYS, useSwitchboard } from "./support/harness.js";
+import { KEYS, startSwitchboard, useSwitchboard } from "./support/harness.js";
+import type { ChatHandler } from "./support/mock-upstream.js";
+import { completion, reply, toChunks, toolCall } from "./support/mock-upstream.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Set to a file path to save a screenshot of the finished turn (how the README's picture is made). */
@@ -52,13 +56,30 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-async function openPlayground(): Promise<Page> {
+async function openPlayground(url: URL = switchboard.url): Promise<Page> {
   const page = await context!.newPage();
-  await page.goto(new URL("/", switchboard.url).href);
+  await page.goto(new URL("/", url).href);
   await page.getByLabel("API key").fill(KEYS.tenantA);
   await page.getByRole("button", { name: "Use key" }).click();
   await expect.poll(() => page.locator("#model option").count()).toBeGreaterThan(0);
   return page;
+}
+
+/** A streamed answer whose first piece comes at once and the rest only once `gate` settles: a turn that is still running. */
+function heldAnswer(text: string, gate: Promise<unknown>): ChatHandler {
+  return () => {
+    const [role = "", first = "", ...rest] = toChunks(completion({ content: text }));
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode(role + first));
+        await gate;
+        for (const piece of rest) controller.enqueue(encoder.encode(piece));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+  };
 }
 
 describe("the playground page", () => {
@@ -136,5 +157,60 @@ describe("the playground page", () => {
     await expect.poll(() => open.count()).toBe(0);
     await expect.poll(() => page.getByRole("status").textContent()).toContain("deleted");
     await page.close();
+  });
+
+  it("re-attaches to a running turn after a reload: the user's message, the tool step so far, then the answer as it arrives", async () => {
+    // The mock DMXAPI holds the answer after its first piece, so the turn is still running at the reload;
+    // it may hold it for longer than the test default's idle limit.
+    const held = await startSwitchboard({ vars: { DMXAPI_TIMEOUT_MS: "60000" } });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const question = "What time is it in Tokyo, take your time?";
+    const answer = "It is a quarter past nine in the evening in Tokyo.";
+    try {
+      held.upstream.enqueue(reply.toolCalls(toolCall("get_current_time", { timezone: "Asia/Tokyo" }, "call_reload_tokyo")), heldAnswer(answer, gate));
+      const page = await openPlayground(held.url);
+      await page.getByLabel("Message").fill(question);
+      await page.getByLabel("Message").press("Enter");
+      const step = page.getByRole("article", { name: "Tool step get_current_time" });
+      const assistant = page.getByRole("article", { name: "Assistant" });
+      await expect.poll(() => step.getAttribute("class"), { timeout: 15_000 }).toContain("ok");
+      await expect.poll(() => assistant.last().textContent(), { timeout: 15_000 }).toContain("It is");
+      const running = await page.evaluate(() => JSON.parse(localStorage.getItem("switchboard.running") ?? "null"));
+      expect(running).toMatchObject({
+        responseId: expect.stringMatching(/^resp_/),
+        conversationId: expect.any(String),
+        text: question,
+        lastSequence: expect.any(Number),
+      });
+
+      await page.reload();
+      // Shown again from the run's events: the turn is not in the stored conversation until it ends.
+      await expect.poll(() => page.getByRole("article", { name: "You" }).last().textContent(), { timeout: 15_000 }).toContain(question);
+      await expect.poll(() => step.getAttribute("class"), { timeout: 15_000 }).toContain("ok");
+      expect(await step.locator(".meta").textContent()).toMatch(/^ok · \d+ ms$/);
+      expect(await step.locator(".result").textContent()).toContain("Asia/Tokyo");
+      await expect.poll(() => assistant.last().textContent()).toContain("It is");
+      expect(await assistant.last().textContent()).not.toContain(answer);
+      expect(await page.getByRole("button", { name: "Send" }).isDisabled()).toBe(true);
+      expect(await page.evaluate(() => localStorage.getItem("switchboard.running"))).not.toBeNull();
+
+      release();
+      await expect.poll(() => assistant.last().textContent(), { timeout: 15_000 }).toContain(answer);
+      await expect.poll(() => page.evaluate(() => localStorage.getItem("switchboard.running"))).toBeNull();
+      // Then shown as stored: the step's duration from the trace, and the turn's waterfall.
+      await expect.poll(() => page.getByRole("list", { name: "Waterfall" }).locator(".label").allTextContents()).toContain("execute_tool get_current_time");
+      expect(await step.locator(".meta").textContent()).toMatch(/^ok · \d+ ms$/);
+      expect(await page.getByRole("article", { name: "You" }).count()).toBe(1);
+      expect(await page.getByRole("button", { name: "Send" }).isDisabled()).toBe(false);
+      // The run went on in the server: the reload asked the model nothing more, nor ran the tool again.
+      expect(held.upstream.chatCalls).toHaveLength(2);
+      await page.close();
+    } finally {
+      release();
+      await held.dispose();
+    }
   });
 });
