@@ -10,7 +10,7 @@
 //   BENCH_SECONDS  BENCH_ROUNDS  BENCH_WARMUP_SECONDS  BENCH_CONCURRENCY (1,16,64)  BENCH_PAUSE_MS (250)
 //   BENCH_STREAM_REQUESTS  BENCH_COST_TURNS  BENCH_STORE_DELAY_MS  BENCH_STARTUP_RUNS  BENCH_STARTUP_COPIES
 //   BENCH_MODEL_ANSWER_MS (200)  BENCH_MODEL_FIRST_CONTENT_MS (150)  BENCH_REALISTIC_SECONDS  BENCH_REALISTIC_CONCURRENCY
-//   BENCH_CONVERSATION_TURNS (20)
+//   BENCH_CONVERSATION_TURNS (20)  BENCH_BACKGROUND_REQUESTS  BENCH_CHECKPOINT_WRITES (2000)  BENCH_CHECKPOINT_BATCHES
 //
 // Processes: this one generates load and does nothing else while measuring; the mock model, the Workers
 // runtime (one Miniflare, scripts/bench/runtime.mjs, which also receives the Workers' log lines) and the
@@ -21,13 +21,17 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { backgroundTargets, checkBackground, measureBackground } from "./bench/background.mjs";
 import { BENCH_WORKERS, benchDir, buildAll, bundleSize } from "./bench/build.mjs";
+import { measureCheckpoints } from "./bench/checkpoint.mjs";
 import { conversationLoad } from "./bench/conversation.mjs";
 import { median, percentile, runLoad } from "./bench/load.mjs";
 import { PORTKEY_VERSION, startPortkey } from "./bench/portkey.mjs";
 import { TEXT_PROMPT, TOOL_PROMPT } from "./bench/prompts.mjs";
 import {
+  backgroundTable,
   bundleTable,
+  checkpointTable,
   comparisonTable,
   costTable,
   headlineTable,
@@ -57,7 +61,7 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --save] [-- --out=DIR]
 Environment: BENCH_SECONDS BENCH_ROUNDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_PAUSE_MS
 BENCH_STREAM_REQUESTS BENCH_COST_TURNS BENCH_STORE_DELAY_MS BENCH_STARTUP_RUNS BENCH_STARTUP_COPIES
 BENCH_MODEL_ANSWER_MS BENCH_MODEL_FIRST_CONTENT_MS BENCH_REALISTIC_SECONDS BENCH_REALISTIC_CONCURRENCY
-BENCH_CONVERSATION_TURNS (see bench/README.md).`;
+BENCH_CONVERSATION_TURNS BENCH_BACKGROUND_REQUESTS BENCH_CHECKPOINT_WRITES BENCH_CHECKPOINT_BATCHES (see bench/README.md).`;
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
@@ -98,6 +102,11 @@ const settings = {
   realisticConcurrency: realisticConcurrency.length > 0 ? realisticConcurrency : concurrency.slice(0, 1),
   // Timed turns per warm conversation before its connection starts another (scripts/bench/conversation.mjs).
   conversationTurns: Math.round(numberFrom("BENCH_CONVERSATION_TURNS", 20)),
+  // Background create beside first content (scripts/bench/background.mjs): pairs per round and orchestrator.
+  backgroundPairs: Math.round(numberFrom("BENCH_BACKGROUND_REQUESTS", quick ? 10 : 20)),
+  // The per-step checkpoint cost (scripts/bench/checkpoint.mjs): writes per batch (at least), batches.
+  checkpointWrites: Math.round(numberFrom("BENCH_CHECKPOINT_WRITES", 2000)),
+  checkpointBatches: Math.round(numberFrom("BENCH_CHECKPOINT_BATCHES", quick ? 5 : 9)),
 };
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 /** Closed-loop concurrency well past the cores: the load generator, the runtime and the mock queue for CPU. */
@@ -499,21 +508,26 @@ async function main() {
   await checkScenarios(scenarios, mock.port);
   const streams = streamTargets(where);
   await checkStreams(streams);
+  const backgrounds = backgroundTargets(where);
+  await checkBackground(backgrounds);
   log("Sanity check passed: every scenario answers as expected and makes the model calls it should");
 
   const costs = await measureCosts(runtime.urls[BENCH_WORKERS.counting.name], mock.port, runtime);
   log(`Counted what a turn costs over ${settings.costTurns} turns per case (${elapsed()})`);
 
   const logsBefore = await runtime.logs();
-  const runs = await measureLatency(scenarios, mock.port, runtime.urls[BENCH_WORKERS.kvAdmin.name]);
+  const kvAdminUrl = runtime.urls[BENCH_WORKERS.kvAdmin.name];
+  const runs = await measureLatency(scenarios, mock.port, kvAdminUrl);
   log(`Streaming first content, c=1 (${elapsed()})`);
-  const streaming = await measureStreaming(streams, runtime.urls[BENCH_WORKERS.kvAdmin.name]);
+  const streaming = await measureStreaming(streams, kvAdminUrl);
   const logsAfter = await runtime.logs();
   const workerLogs = {
     lines: Object.fromEntries(Object.entries(logsAfter.lines).map(([level, count]) => [level, count - logsBefore.lines[level]])),
     bytes: logsAfter.bytes - logsBefore.bytes,
     firstProblems: logsAfter.firstProblems,
   };
+  log(`Background create beside streamed first content, c=1 (${elapsed()})`);
+  const background = await measureBackground(backgrounds, { rounds: settings.rounds, pairs: settings.backgroundPairs, kvAdminUrl, streaming });
 
   await runtime.dispose();
   started.runtime = null;
@@ -523,7 +537,10 @@ async function main() {
   started.portkey = null;
 
   log(`Measuring startup: ${settings.startupRuns} run(s) × ${settings.startupCopies} copies per Worker (${elapsed()})`);
-  const startup = await measureStartup(miniflareWorkers(built.workers));
+  const projectWorkers = miniflareWorkers(built.workers);
+  const startup = await measureStartup(projectWorkers);
+  log(`Measuring the per-step checkpoint cost (${elapsed()})`);
+  const checkpoints = await measureCheckpoints(projectWorkers[0].compatibilityDate, settings.checkpointWrites, settings.checkpointBatches);
 
   // -------------------------------------------------------------------------------------------
   const results = summarise(runs, scenarios);
@@ -586,8 +603,10 @@ async function main() {
       overMockMs: streamOverMock,
       realisticOverMockMs: realisticStreamOverMock,
     },
+    background,
     targets,
     costs,
+    checkpoints,
     bundles,
     startup,
     portkey: { version: portkey.version },
@@ -614,6 +633,7 @@ async function main() {
       { label: "Switchboard's (r4) first content over the realistic mock's (r1)", value: realisticStreamOverMock },
     ]),
   );
+  log(`\nBackground create beside first content (${background.method}):\n\n${backgroundTable(background)}`);
   log(`\nWhat the model was sent per call (the mock's counters, c=1 runs; tokens ≈ bytes / 4):\n`);
   log(
     modelRequestTable(
@@ -625,6 +645,7 @@ async function main() {
     `\nWhat a turn costs in production terms, per turn (total, and in parentheses the calls the answer waited for;\n${settings.storeDelayMs} ms injected per KV / Durable Object call):\n`,
   );
   log(costTable(costs));
+  log(`\nPer-step checkpoint cost (${checkpoints.method}):\n\n${checkpointTable(checkpoints)}`);
   log(`\nBundle sizes:\n\n${bundleTable(bundles)}`);
   log(`\nStartup (${startup.method}):\n\n${startupTable(startup)}`);
   const m = report.machine;
@@ -637,16 +658,23 @@ async function main() {
   );
   for (const line of workerLogs.firstProblems) log(`  ${line}`);
 
+  writeResults(
+    report,
+    renderSvg({
+      results,
+      scenarios,
+      concurrencies: settings.concurrency,
+      saturated,
+      title: `Switchboard bench: latency per scenario with a zero-latency mock model, and added over a ${settings.modelAnswerMs} ms model (local workerd, Portkey on Node)`,
+      subtitle: `${report.date.slice(0, 19)}Z · ${m.cpus.count} × ${m.cpus.model} · node ${m.node} · ${settings.rounds} round(s) × ${settings.seconds} s (realistic model: × ${settings.realisticSeconds} s)${quick ? " · QUICK" : ""}`,
+    }),
+  );
+}
+
+/** bench/results/tmp/ (--out=DIR, or with --save the published bench/results/): the JSON report and the SVG chart. */
+function writeResults(report, svg) {
   const resultsDir = outOption ? path.resolve(outOption) : path.join(benchDir, "results", save ? "" : "tmp");
   mkdirSync(resultsDir, { recursive: true });
-  const svg = renderSvg({
-    results,
-    scenarios,
-    concurrencies: settings.concurrency,
-    saturated,
-    title: `Switchboard bench: latency per scenario with a zero-latency mock model, and added over a ${settings.modelAnswerMs} ms model (local workerd, Portkey on Node)`,
-    subtitle: `${report.date.slice(0, 19)}Z · ${m.cpus.count} × ${m.cpus.model} · node ${m.node} · ${settings.rounds} round(s) × ${settings.seconds} s (realistic model: × ${settings.realisticSeconds} s)${quick ? " · QUICK" : ""}`,
-  });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const base = quick ? "quick" : "latest";
   const written = [`${base}.json`, `${base}.svg`];

@@ -33,6 +33,13 @@ export const BENCH_WORKERS = {
     scriptPath: path.join(benchDistDir, "memory-kv.js"),
     bundled: true,
   },
+  // Not in the runtime: scripts/bench/checkpoint.mjs starts it alone, with a SQLite Durable Object.
+  checkpoint: {
+    name: "bench-checkpoint",
+    entry: path.join(benchWorkersDir, "checkpoint.ts"),
+    scriptPath: path.join(benchDistDir, "checkpoint.js"),
+    bundled: true,
+  },
 };
 
 /** Project Workers first (the counting and memory-KV wrappers import the orchestrator's bundle), then the bench's. */

@@ -171,6 +171,49 @@ export function startupTable(startup) {
   return lines.join("\n");
 }
 
+/** Background create beside a streamed turn's first content, per orchestrator (scripts/bench/background.mjs). */
+export function backgroundTable(background) {
+  const width = Math.max(38, ...background.rows.map((row) => row.label.length + 2));
+  const range = (value) => `${fmt(value.median)} [${fmt(value.min)}…${fmt(value.max)}]`;
+  const lines = [
+    `${padEnd("orchestrator", width)}${pad("background create ms", 22)}${pad("first content ms", 20)}${pad("create ÷ first content", 26)}${pad("samples", 10)}${pad("errors", 8)}`,
+    `${padEnd("", width)}${pad("median / p90", 22)}${pad("median / p90", 20)}`,
+  ];
+  for (const row of background.rows) {
+    const errors = row.firstContent.errors + row.backgroundCreate.runsNotCompleted;
+    lines.push(
+      `${padEnd(row.label, width)}${pad(`${fmt(row.backgroundCreate.medianMs)} / ${fmt(row.backgroundCreate.p90Ms)}`, 22)}${pad(`${fmt(row.firstContent.medianMs)} / ${fmt(row.firstContent.p90Ms)}`, 20)}${pad(range(row.ratio), 26)}${pad(`${row.backgroundCreate.samples}+${row.firstContent.samples}`, 10)}${pad(errors, 8)}`,
+    );
+  }
+  lines.push(
+    "background create: POST /v1/responses with background: true, request sent → its queued JSON answer received (the run goes on in the home);",
+    "first content: a streamed, non-background chat turn to the same orchestrator, request sent → first SSE delta with content (streaming section's",
+    `figure from its own rounds: ${background.rows.map((row) => `${row.key} ${fmt(row.streamingSectionFirstContentMs)} ms`).join(", ")}); errors: streams that failed + runs not completed`,
+  );
+  return lines.join("\n");
+}
+
+/** µs per checkpoint write beside the floor, per size (scripts/bench/checkpoint.mjs). */
+export function checkpointTable(checkpoints) {
+  const width = Math.max(40, ...checkpoints.cases.map((row) => row.label.length + 2));
+  const us = (value) => `${fmt(value.meanUs, 1)} ${fmt(value.p50Us, 1)} ${fmt(value.p90Us, 1)}`;
+  const lines = [
+    `${padEnd("checkpoint", width)}${pad("JSON B", 8)}${pad("writeCheckpoint µs/write", 27)}${pad("floor µs/write", 20)}${pad("÷ floor", 22)}${pad("writes × batches", 20)}`,
+    `${padEnd("", width)}${pad("", 8)}${pad("mean p50 p90", 27)}${pad("mean p50 p90", 20)}`,
+  ];
+  for (const row of checkpoints.cases) {
+    const batches = `${row.checkpoint.writesPerBatch}/${row.floor.writesPerBatch} × ${row.checkpoint.batches}`;
+    lines.push(
+      `${padEnd(row.label, width)}${pad(row.bytes, 8)}${pad(us(row.checkpoint), 27)}${pad(us(row.floor), 20)}${pad(`${fmt(row.overFloor.median, 1)}× [${fmt(row.overFloor.min, 1)}…${fmt(row.overFloor.max, 1)}]`, 22)}${pad(batches, 20)}`,
+    );
+  }
+  lines.push(
+    "writeCheckpoint: what a run's step pays on its home's thread for its checkpoint (src/runs/host.ts: JSON, putParts, the runs row's UPDATE, in one",
+    "transaction), commit to disk excluded; floor: one INSERT OR REPLACE of the same JSON text, the least a write of it can cost",
+  );
+  return lines.join("\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // SVG: one panel per concurrency for the zero-latency scenarios (each with its own linear scale, since
 // c=1 and c=64 differ by orders of magnitude), a bar per scenario at its median, a whisker from the median

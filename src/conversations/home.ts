@@ -17,7 +17,7 @@ import type { InputItem } from "../protocol/responses/input-items.js";
 import { inputItemsOf } from "../protocol/responses/input-items.js";
 import type { CancelOutcome } from "../runs/host.js";
 import { RUN_TABLES, RunHost } from "../runs/host.js";
-import type { ResponsesDoor, RunSpec } from "../runs/types.js";
+import type { ResponsesDoor, RunSpec, RunState } from "../runs/types.js";
 import { createServices } from "../services.js";
 import { readCopy, removeCopy, writeCopy } from "./copy.js";
 import { directoryOf, LEASE_MS } from "./names.js";
@@ -164,6 +164,17 @@ export class ConversationHome extends DurableObject<Env> {
     const runId = this.runs.runOfResponse(responseId, tenant);
     if (runId) return this.runs.cancel(runId);
     return (await this.existing(tenant)) && this.responseRecord(responseId) ? { status: "not_cancellable", reason: "not_background" } : null;
+  }
+
+  /** A run as it stands (an MCP task's status and result), if it is this tenant's. */
+  async runState(tenant: string, runId: string): Promise<RunState | null> {
+    const state = this.runs.state(runId);
+    return state && state.tenant === tenant ? state : null;
+  }
+
+  async cancelTask(tenant: string, runId: string): Promise<CancelOutcome> {
+    const state = this.runs.state(runId);
+    return state && state.tenant === tenant ? this.runs.cancel(runId) : null;
   }
 
   /** The items a response's model call was given: the conversation before its turn, then its input. */

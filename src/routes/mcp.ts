@@ -10,7 +10,9 @@ import { createMiddleware } from "hono/factory";
 import { streamSSE } from "hono/streaming";
 import { ApiError, invalidRequest } from "../errors.js";
 import { randomToken } from "../lib/ids.js";
-import type { JsonRpcRequest, JsonRpcResponse } from "../mcp/protocol.js";
+import type { ModernAnswer, TaskPort } from "../mcp/modern.js";
+import { answerModernRequest, isModernRequest, METHOD_HEADER, MODERN_PROTOCOL_VERSION, NAME_HEADER } from "../mcp/modern.js";
+import type { JsonRpcRequest } from "../mcp/protocol.js";
 import {
   asMessage,
   DEFAULT_PROTOCOL_VERSION,
@@ -21,6 +23,7 @@ import {
   SESSION_HEADER,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "../mcp/protocol.js";
+import type { McpServerOptions } from "../mcp/server.js";
 import { answerMcpRequest } from "../mcp/server.js";
 import { requireApiKey } from "../middleware/auth/index.js";
 import { limitBody } from "../middleware/body-limit/index.js";
@@ -32,6 +35,8 @@ import { CONVERSATION_HEADER } from "./chat-completions.js";
 
 /** `?server_tools=calculate,notes`: the tools this connection may use, as `server_tools` is for chat. */
 export const MCP_TOOLS_PARAMETER = "server_tools";
+/** A task's run may outlive its tool's timeout by this much (discovery, a restart) before it is ended. */
+const TASK_DEADLINE_MARGIN_MS = 30_000;
 /** MCP clients keep no conversation: calls without X-Conversation-Id share this one per tenant (the notes tool keeps its notes there). */
 export const MCP_DEFAULT_CONVERSATION = "mcp";
 
@@ -56,7 +61,17 @@ mcp.use(
   cors({
     origin: (origin, c) => (originAllowed(c as Context<AppEnv>, origin) ? origin : null),
     allowMethods: ["POST", "OPTIONS"],
-    allowHeaders: ["Authorization", "Content-Type", "Accept", PROTOCOL_VERSION_HEADER, SESSION_HEADER, CONVERSATION_HEADER, "Last-Event-ID"],
+    allowHeaders: [
+      "Authorization",
+      "Content-Type",
+      "Accept",
+      PROTOCOL_VERSION_HEADER,
+      SESSION_HEADER,
+      CONVERSATION_HEADER,
+      "Last-Event-ID",
+      METHOD_HEADER,
+      NAME_HEADER,
+    ],
     exposeHeaders: [SESSION_HEADER, "X-Request-Id"],
   }),
   limitBody,
@@ -76,16 +91,18 @@ mcp.post("/mcp", async (c) => {
   // Notifications and responses need no answer.
   if (requests.length === 0) return c.body(null, 202);
 
+  const modern = requests.some(isModernRequest);
+  // An older revision names its version in the header alone; 2026-07-28 in every request's _meta.
+  if (!modern) checkLegacyVersion(c);
   const answer = answerer(c);
-  const wantsSse = prefersSse(c.req.header("Accept"));
-  if (!wantsSse) {
-    const responses = await Promise.all(requests.map(answer));
-    return c.json(Array.isArray(body) ? responses : responses[0]);
-  }
+  const answers = await Promise.all(requests.map(answer));
+  const responses = answers.map(({ response }) => response);
+  // A single 2026-07-28 request's protocol errors travel with their HTTP status (400, 404).
+  const status = Array.isArray(body) ? 200 : (answers[0]?.status ?? 200);
+  if (!prefersSse(c.req.header("Accept"))) return c.json(Array.isArray(body) ? responses : responses[0], status);
+  c.status(status);
   return streamSSE(c, async (stream) => {
-    for (const response of await Promise.all(requests.map(answer))) {
-      await stream.writeSSE({ event: "message", data: JSON.stringify(response) });
-    }
+    for (const response of responses) await stream.writeSSE({ event: "message", data: JSON.stringify(response) });
   });
 });
 
@@ -95,47 +112,108 @@ mcp.on(["GET", "DELETE"], "/mcp", (c) => {
   return c.json(rpcError(null, JSONRPC_ERRORS.invalidRequest, `${c.req.method} is not supported: this server is stateless; POST each request.`), 405);
 });
 
-function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<JsonRpcResponse> {
+function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<ModernAnswer> {
   const config = c.get("config");
   const tenant = c.get("tenant");
   const requestId = c.get("requestId");
   const log = c.get("log");
   const conversationId = conversationFor(c);
   const allowed = requestAllowlist(c);
-  const { registry } = c.get("services");
+  const { registry, runs } = c.get("services");
   let tools: Promise<ServerTool[]> | undefined;
-  return (request) =>
-    answerMcpRequest(request, {
-      tools: () => {
-        tools ??= registry.list().then((found) => toolsForRequest(found, config, tenant, allowed));
-        return tools;
-      },
-      registry,
-      limits: config.limits,
-      context: (id) => ({
-        conversation_id: conversationId,
-        // For logs only: X-Request-Id and the JSON-RPC id are the client's to choose, so two clients
-        // can send the same pair.
-        tool_call_id: `mcp_${requestId}_${String(id)}`,
-        request_id: requestId,
-        tenant,
-        // A tools/call has no Switchboard turn around it to re-run, so it runs once per request: its
-        // key is minted here, never built from client-chosen values (a shared one would hand one
-        // client's side effect, e.g. a saved note, to another as "already done").
-        idempotency_key: mcpIdempotencyKey(tenant),
-      }),
-      signal: c.req.raw.signal,
-      onToolResult: ({ tool, outcome, durationMs }) =>
-        log.info("mcp_tool_call", { tool, duration_ms: durationMs, ok: outcome.ok, ...(outcome.ok ? {} : { error_type: outcome.type }) }),
-    }).catch((error: unknown) => {
+  const context = (id: JsonRpcRequest["id"]) => ({
+    conversation_id: conversationId,
+    // For logs only: X-Request-Id and the JSON-RPC id are the client's to choose, so two clients
+    // can send the same pair.
+    tool_call_id: `mcp_${requestId}_${String(id)}`,
+    request_id: requestId,
+    tenant,
+    // A tools/call has no Switchboard turn around it to re-run, so it runs once per request: its
+    // key is minted here, never built from client-chosen values (a shared one would hand one
+    // client's side effect, e.g. a saved note, to another as "already done").
+    idempotency_key: mcpIdempotencyKey(tenant),
+  });
+  const options: McpServerOptions = {
+    tools: () => {
+      tools ??= registry.list().then((found) => toolsForRequest(found, config, tenant, allowed));
+      return tools;
+    },
+    registry,
+    limits: config.limits,
+    context,
+    signal: c.req.raw.signal,
+    onToolResult: ({ tool, outcome, durationMs }) =>
+      log.info("mcp_tool_call", { tool, duration_ms: durationMs, ok: outcome.ok, ...(outcome.ok ? {} : { error_type: outcome.type }) }),
+  };
+  const tasks: TaskPort = {
+    async start(request, tool, args) {
+      const id = runs.taskId(tenant, conversationId);
+      const createdAt = Date.now();
+      await runs.launch({
+        id,
+        background: true,
+        createdAt,
+        door: {
+          kind: "mcp_task",
+          tool,
+          arguments: args,
+          context: context(request.id),
+          timeoutMs: config.limits.toolTimeoutMs,
+          maxOutputChars: config.limits.maxToolOutputChars,
+        },
+        turn: {
+          tenant,
+          conversationId,
+          requestId,
+          input: [],
+          parameters: { model: "" },
+          clientTools: [],
+          deadlineMs: config.limits.toolTimeoutMs + TASK_DEADLINE_MARGIN_MS,
+        },
+      });
+      log.info("mcp_task_started", { task_id: id, tool });
+      return (
+        (await runs.task(tenant, id)) ?? {
+          id,
+          status: "queued",
+          background: true,
+          tenant,
+          conversationId,
+          door: { kind: "mcp_task", tool, arguments: args, context: context(request.id), timeoutMs: 0, maxOutputChars: 0 },
+          createdAt,
+          updatedAt: createdAt,
+          terminal: null,
+        }
+      );
+    },
+    get: (taskId) => runs.task(tenant, taskId),
+    cancel: async (taskId) => (await runs.cancelTask(tenant, taskId))?.status === "cancelled",
+  };
+  const fail =
+    (request: JsonRpcRequest) =>
+    (error: unknown): ModernAnswer => {
       log.error("mcp_request_failed", { method: request.method, message: error instanceof Error ? error.message : String(error) });
-      return rpcError(request.id, JSONRPC_ERRORS.internalError, "The request failed unexpectedly.");
-    });
+      return { status: 200, response: rpcError(request.id, JSONRPC_ERRORS.internalError, "The request failed unexpectedly.") };
+    };
+  return (request) =>
+    isModernRequest(request)
+      ? answerModernRequest(request, { ...options, header: (name) => c.req.header(name), tasks, toolListTtlMs: config.toolSchemaTtlMs }).catch(fail(request))
+      : answerMcpRequest(request, options).then((response): ModernAnswer => ({ status: 200, response }), fail(request));
 }
 
 /** The authenticated tenant and a server-minted random id: unique to one tools/call, whatever the client sent. */
 function mcpIdempotencyKey(tenant: string): string {
   return `${tenant}:mcp:${randomToken(32)}`;
+}
+
+function checkLegacyVersion(c: Context<AppEnv>): void {
+  const version = c.req.header(PROTOCOL_VERSION_HEADER) ?? DEFAULT_PROTOCOL_VERSION;
+  if (!(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
+    throw invalidRequest(
+      `Unsupported ${PROTOCOL_VERSION_HEADER} ${version}; supported: ${[MODERN_PROTOCOL_VERSION, ...SUPPORTED_PROTOCOL_VERSIONS].join(", ")}.`,
+      PROTOCOL_VERSION_HEADER,
+    );
+  }
 }
 
 function checkHeaders(c: Context<AppEnv>): void {
@@ -145,10 +223,6 @@ function checkHeaders(c: Context<AppEnv>): void {
   }
   if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? "")) {
     throw new ApiError(415, "Content-Type must be application/json.", { code: "unsupported_media_type" });
-  }
-  const version = c.req.header(PROTOCOL_VERSION_HEADER) ?? DEFAULT_PROTOCOL_VERSION;
-  if (!(SUPPORTED_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-    throw invalidRequest(`Unsupported ${PROTOCOL_VERSION_HEADER} ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}.`, PROTOCOL_VERSION_HEADER);
   }
 }
 

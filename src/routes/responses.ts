@@ -167,13 +167,13 @@ responses.get("/responses/:id", async (c) => {
 responses.post("/responses/:id/cancel", async (c) => {
   const id = responseId(c.req.param("id"));
   const outcome = await c.get("services").runs.cancel(c.get("tenant"), id);
-  if (!outcome) throw notFound(id, "id");
+  if (!outcome || (outcome.status === "cancelled" && !outcome.response)) throw notFound(id, "id");
   if (outcome.status === "not_cancellable") {
     throw outcome.reason === "not_background"
       ? invalidRequest("Only responses created with background: true can be cancelled.", null, "response_not_background")
       : invalidRequest("Cannot cancel a response that has already finished.", null, "response_already_finished");
   }
-  return c.json(outcome.response);
+  return c.json(outcome.response as ResponseObject);
 });
 
 responses.get("/responses/:id/input_items", async (c) => {

@@ -8,10 +8,12 @@ import { errorBody } from "../http/error-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
 import type { StreamDelta } from "../loop/model-port.js";
 import type { LoopCheckpoint, ModelCallEvent } from "../loop/tool-loop.js";
+import { toCallToolResult } from "../mcp/server.js";
 import type { CompletedTurn } from "../run-turn.js";
 import { AlreadyAnsweredError, runTurn } from "../run-turn.js";
 import type { Services } from "../services.js";
-import type { RunEvent, RunFailure, RunSpec, TerminalEvent } from "./types.js";
+import type { ServerTool, ToolOutcome } from "../tools/registry.js";
+import type { RunEvent, RunFailure, RunSpec, TerminalEvent, ToolTaskDoor } from "./types.js";
 
 export interface RunSink {
   event(event: RunEvent): void;
@@ -109,7 +111,35 @@ function wholeStep(event: ModelCallEvent, sink: RunSink): void {
 }
 
 export function streams(spec: RunSpec): boolean {
-  return spec.background || spec.door.stream;
+  return spec.background || (spec.door.kind !== "mcp_task" && spec.door.stream);
+}
+
+/** An MCP task: its one tool call, run the way `tools/call` runs it, ending with the call's result. */
+export async function executeToolTask(services: Services, spec: RunSpec, door: ToolTaskDoor, signal: AbortSignal): Promise<TerminalEvent> {
+  try {
+    const tool = (await services.registry.list()).find((candidate) => candidate.name === door.tool);
+    const outcome: ToolOutcome = !tool
+      ? { ok: false, type: "unknown_tool", message: `There is no tool named "${door.tool}".` }
+      : await invokeChecked(services, tool, door, signal);
+    if (signal.aborted && signal.reason instanceof RunCancelledError) return { type: "cancelled" };
+    services.log.info("mcp_task_ended", { task_id: spec.id, tool: door.tool, ok: outcome.ok });
+    return { type: "tool_completed", result: toCallToolResult(outcome, door.maxOutputChars) };
+  } catch (error) {
+    if (signal.aborted && signal.reason instanceof RunCancelledError) return { type: "cancelled" };
+    return { type: "failed", failure: failureOf(error, services.log.redact) };
+  }
+}
+
+function invokeChecked(services: Services, tool: ServerTool, door: ToolTaskDoor, signal: AbortSignal): Promise<ToolOutcome> {
+  const problems = tool.validate(door.arguments);
+  if (problems.length > 0) {
+    return Promise.resolve({
+      ok: false,
+      type: "invalid_arguments",
+      message: `Invalid arguments for ${tool.name}: ${problems.join("; ")}. Fix them and call again.`,
+    });
+  }
+  return services.registry.invoke(tool, door.arguments, door.context, { timeoutMs: door.timeoutMs, signal });
 }
 
 /** A failure as the client is told it (redacted), and as it crosses the object's boundary. */

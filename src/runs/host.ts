@@ -12,7 +12,7 @@ import type { LedgerApi } from "../ledger/claims.js";
 import type { LoopCheckpoint } from "../loop/tool-loop.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import type { Services } from "../services.js";
-import { executeRun, RunCancelledError } from "./execute.js";
+import { executeRun, executeToolTask, RunCancelledError } from "./execute.js";
 import { doorProducts, doorRecord } from "./products.js";
 import { ResponsesView } from "./responses-view.js";
 import type { RunEvent, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
@@ -31,6 +31,7 @@ export const RUN_TABLES = [
     background INTEGER NOT NULL,
     checkpoint_seq INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL DEFAULT 0,
     deadline_at INTEGER NOT NULL
   )`,
   "CREATE INDEX IF NOT EXISTS runs_by_response ON runs (response_id)",
@@ -44,6 +45,7 @@ interface RunRow {
   background: number;
   checkpoint_seq: number;
   created_at: number;
+  updated_at: number;
   deadline_at: number;
   [column: string]: SqlStorageValue;
 }
@@ -61,7 +63,11 @@ export interface RunHostDeps {
   claims: LedgerApi;
 }
 
-export type CancelOutcome = { status: "cancelled"; response: ResponseObject } | { status: "not_cancellable"; reason: "finished" | "not_background" } | null;
+/** A cancelled run, with the response it ended with when it is a Responses run. */
+export type CancelOutcome =
+  | { status: "cancelled"; response: ResponseObject | null }
+  | { status: "not_cancellable"; reason: "finished" | "not_background" }
+  | null;
 
 export class RunHost {
   /** Runs this instance is driving, to cancel them. After a restart it is empty: the alarm takes the rest up. */
@@ -85,10 +91,11 @@ export class RunHost {
     this.deps.ctx.storage.transactionSync(() => {
       if (existing) this.forget(spec.id);
       this.deps.sql.exec(
-        "INSERT INTO runs (id, response_id, status, background, created_at, deadline_at) VALUES (?, ?, 'queued', ?, ?, ?)",
+        "INSERT INTO runs (id, response_id, status, background, created_at, updated_at, deadline_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
         spec.id,
         responseId,
         spec.background ? 1 : 0,
+        spec.createdAt,
         spec.createdAt,
         spec.createdAt + spec.turn.deadlineMs,
       );
@@ -148,15 +155,28 @@ export class RunHost {
       this.end(spec, { type: "cancelled" });
       this.active.get(runId)?.abort(new RunCancelledError());
     }
-    const response = this.storedResponse(runId);
-    return response ? { status: "cancelled", response } : null;
+    return { status: "cancelled", response: this.storedResponse(runId) };
   }
 
   state(runId: string): RunState | null {
     const row = this.row(runId);
     const spec = row ? this.spec(runId) : null;
     if (!row || !spec) return null;
-    return { id: row.id, status: row.status, background: row.background === 1, conversationId: spec.turn.conversationId, door: spec.door, terminal: null };
+    const last = TERMINAL_STATUSES.has(row.status)
+      ? this.deps.sql.exec<{ event: string }>("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", runId).toArray()[0]
+      : undefined;
+    const terminal = last ? (JSON.parse(last.event) as RunEvent) : null;
+    return {
+      id: row.id,
+      status: row.status,
+      background: row.background === 1,
+      tenant: spec.turn.tenant,
+      conversationId: spec.turn.conversationId,
+      door: spec.door,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at || row.created_at,
+      terminal: terminal && isTerminal(terminal) ? terminal : null,
+    };
   }
 
   /** The run that answers this response, if it is this tenant's (when one is given). */
@@ -234,30 +254,35 @@ export class RunHost {
       const text = getParts(this.deps.sql, checkpointKey(spec.id));
       if (text !== null) checkpoint = JSON.parse(text) as LoopCheckpoint;
     } else {
-      this.deps.sql.exec("UPDATE runs SET status = 'in_progress' WHERE id = ?", spec.id);
+      this.deps.sql.exec("UPDATE runs SET status = 'in_progress', updated_at = ? WHERE id = ?", Date.now(), spec.id);
       const seq = this.append(spec.id, { type: "started" });
       view?.apply({ type: "started" });
       this.deps.sql.exec("UPDATE runs SET checkpoint_seq = ? WHERE id = ?", seq, spec.id);
     }
     const row = this.row(spec.id) as RunRow;
-    const work = executeRun(
-      this.deps.services(),
-      spec,
-      {
-        event: (event) => {
-          this.append(spec.id, event);
-          view?.apply(event);
-        },
-        checkpoint: (next) => this.saveCheckpoint(spec.id, next),
-      },
-      {
-        signal: controller.signal,
-        // A run past its deadline when it is taken up again ends at once, as `incomplete`.
-        deadlineMs: Math.max(1, row.deadline_at - Date.now()),
-        products: (completed) => doorProducts(spec, view, completed),
-        ...(checkpoint ? { resume: checkpoint } : {}),
-      },
-    )
+    const services = this.deps.services();
+    const running =
+      spec.door.kind === "mcp_task"
+        ? executeToolTask(services, spec, spec.door, controller.signal)
+        : executeRun(
+            services,
+            spec,
+            {
+              event: (event) => {
+                this.append(spec.id, event);
+                view?.apply(event);
+              },
+              checkpoint: (next) => this.saveCheckpoint(spec.id, next),
+            },
+            {
+              signal: controller.signal,
+              // A run past its deadline when it is taken up again ends at once, as `incomplete`.
+              deadlineMs: Math.max(1, row.deadline_at - Date.now()),
+              products: (completed) => doorProducts(spec, view, completed),
+              ...(checkpoint ? { resume: checkpoint } : {}),
+            },
+          );
+    const work = running
       .then((terminal) => this.end(spec, terminal, view))
       .catch((error: unknown) => console.error(JSON.stringify({ event: "run_not_ended", run_id: spec.id, message: String(error) })))
       .finally(() => {
@@ -301,7 +326,7 @@ export class RunHost {
     view?.apply(terminal);
     const status = statusOf(terminal, view);
     this.deps.ctx.storage.transactionSync(() => {
-      this.deps.sql.exec("UPDATE runs SET status = ? WHERE id = ?", status, spec.id);
+      this.deps.sql.exec("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", status, Date.now(), spec.id);
       deleteParts(this.deps.sql, checkpointKey(spec.id));
       if (view) putParts(this.deps.sql, responseKey(spec.id), JSON.stringify(view.response));
     });

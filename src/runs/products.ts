@@ -27,7 +27,8 @@ export function doorRecord(spec: RunSpec, view: ResponsesView | null, result: Pi
     const response = view.finished({ completion: result.completion, usage: result.usage, steps: 0, toolInvocations: 0 });
     return { stream: spec.door.stream, include_usage: false, response, conversation_id: spec.door.kept ? conversationId : "" };
   }
-  return chatRecord(result.completion, conversationId, spec.door.stream, spec.door.kind === "chat" && spec.door.includeUsage);
+  const door = spec.door;
+  return chatRecord(result.completion, conversationId, door.kind !== "mcp_task" && door.stream, door.kind === "chat" && door.includeUsage);
 }
 
 export function chatRecord(completion: ChatCompletion, conversationId: string, stream: boolean, includeUsage: boolean): IdempotentResponse {

@@ -4,16 +4,18 @@
 // request, on the same engine (there is nothing to outlive the request for).
 
 import type { FollowOutcome } from "../conversations/home.js";
-import { homeByHex, homeOf } from "../conversations/names.js";
+import { homeByHex, homeId, homeOf } from "../conversations/names.js";
 import type { Env } from "../env.js";
+import { randomToken } from "../lib/ids.js";
 import type { InputItem } from "../protocol/responses/input-items.js";
 import type { Services } from "../services.js";
 import { executeRun, RunCancelledError } from "./execute.js";
 import type { CancelOutcome } from "./host.js";
-import type { ResponsesDoor, RunEvent, RunSpec, SequencedEvent } from "./types.js";
+import type { ResponsesDoor, RunEvent, RunSpec, RunState, SequencedEvent } from "./types.js";
 import { isTerminal } from "./types.js";
 
 const RESPONSE_ID = /^resp_([0-9a-f]{64})[A-Za-z0-9]{16}$/;
+const TASK_ID = /^task_([0-9a-f]{64})[A-Za-z0-9]{16}$/;
 
 export type Followed = Exclude<FollowOutcome, { status: "ok" }> | { status: "ok"; events: AsyncIterable<SequencedEvent>; door: ResponsesDoor };
 
@@ -26,6 +28,11 @@ export interface Runs {
   follow(tenant: string, responseId: string, startingAfter: number | null, stop?: AbortSignal): Promise<Followed>;
   cancel(tenant: string, responseId: string): Promise<CancelOutcome>;
   inputItems(tenant: string, responseId: string): Promise<InputItem[] | null>;
+  /** An MCP task as it stands, if it is this tenant's. */
+  task(tenant: string, taskId: string): Promise<RunState | null>;
+  cancelTask(tenant: string, taskId: string): Promise<CancelOutcome>;
+  /** An id for a new MCP task of this conversation: it names the home that keeps the task. */
+  taskId(tenant: string, conversationId: string): string;
   /** A turn that keeps nothing, run in the request; `signal` is the client going away. */
   inline(services: Services, spec: RunSpec, signal: AbortSignal): AsyncIterable<SequencedEvent>;
 }
@@ -59,6 +66,15 @@ export function createRuns(env: Env): Runs {
       const hex = RESPONSE_ID.exec(responseId)?.[1];
       return (await byResponse(responseId)?.inputItems(tenant, responseId, responseId.slice("resp_".length))) ?? (hex ? null : null);
     },
+    async task(tenant, taskId) {
+      const hex = TASK_ID.exec(taskId)?.[1];
+      return hex ? ((await homeByHex(env, hex)?.runState(tenant, taskId)) ?? null) : null;
+    },
+    async cancelTask(tenant, taskId) {
+      const hex = TASK_ID.exec(taskId)?.[1];
+      return hex ? ((await homeByHex(env, hex)?.cancelTask(tenant, taskId)) ?? null) : null;
+    },
+    taskId: (tenant, conversationId) => `task_${homeId(env, tenant, conversationId).toString()}${randomToken(16)}`,
     inline: (services, spec, signal) => inlineRun(services, spec, signal),
   };
 }

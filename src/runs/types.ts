@@ -3,10 +3,12 @@
 // from), its status, and the checkpoint it continues from should the instance running it die.
 // Everything here crosses a Durable Object's RPC boundary, so it is plain data.
 
+import type { ToolCallContext } from "../../kit/protocol.js";
 import type { StreamDelta } from "../loop/model-port.js";
 import type { LoopCheckpoint } from "../loop/tool-loop.js";
+import type { CallToolResult } from "../mcp/protocol.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
-import type { ChatCompletion, OpenAIErrorBody, ToolCall, Usage } from "../protocol/types.js";
+import type { ChatCompletion, JsonObject, OpenAIErrorBody, ToolCall, Usage } from "../protocol/types.js";
 import type { TurnRequest } from "../run-turn.js";
 
 export type RunStatus = "queued" | "in_progress" | "completed" | "failed" | "cancelled" | "incomplete";
@@ -22,8 +24,8 @@ export interface RunSpec {
   /** Nobody waits for it: the door answered at once (Responses `background: true`). */
   background: boolean;
   turn: RunTurn;
-  /** What the door keeps beside the turn and how it shows it: a Responses object, or a chat completion. */
-  door: ChatDoor | ResponsesDoor;
+  /** What the door keeps beside the turn and how it shows it: a Responses object, a chat completion, or an MCP task. */
+  door: ChatDoor | ResponsesDoor | ToolTaskDoor;
   /**
    * The claimed Idempotency-Key: its answer is committed with the turn, and the run settles the claim
    * (or releases it) when it ends, whoever is still connected by then. A background run's claim is
@@ -47,6 +49,21 @@ export interface ResponsesDoor {
   stream: boolean;
   /** Whether the conversation is kept (store, or a named or continued conversation). */
   kept: boolean;
+}
+
+/**
+ * An MCP task (the Tasks extension of MCP 2026-07-28): one `tools/call` run durably in the home of
+ * the conversation its tool works in. No model, no turn: the run is the tool call, and its end is
+ * the call's result. It takes no lease, so it runs beside the conversation's turns.
+ */
+export interface ToolTaskDoor {
+  kind: "mcp_task";
+  tool: string;
+  arguments: JsonObject;
+  /** What the tool Worker is told (tenant, conversation, its idempotency key minted when the task was made). */
+  context: ToolCallContext;
+  timeoutMs: number;
+  maxOutputChars: number;
 }
 
 /** The end of a turn that answered, as every door needs it. */
@@ -78,13 +95,15 @@ export type RunEvent =
   | { type: "completed"; result: RunResult }
   | { type: "failed"; failure: RunFailure }
   | { type: "cancelled" }
+  /** An MCP task's tool call returned (a tool's own failure is a result too, `isError`). */
+  | { type: "tool_completed"; result: CallToolResult }
   /** The conversation had already committed this Idempotency-Key's answer: the JSON record to replay. */
   | { type: "replayed"; record: string };
 
-export type TerminalEvent = Extract<RunEvent, { type: "completed" | "failed" | "cancelled" | "replayed" }>;
+export type TerminalEvent = Extract<RunEvent, { type: "completed" | "failed" | "cancelled" | "replayed" | "tool_completed" }>;
 
 export function isTerminal(event: RunEvent): event is TerminalEvent {
-  return event.type === "completed" || event.type === "failed" || event.type === "cancelled" || event.type === "replayed";
+  return event.type === "completed" || event.type === "failed" || event.type === "cancelled" || event.type === "replayed" || event.type === "tool_completed";
 }
 
 /** One event of a run's log: `seq` counts from 1. */
@@ -98,8 +117,11 @@ export interface RunState {
   id: string;
   status: RunStatus;
   background: boolean;
+  tenant: string;
   conversationId: string;
   door: RunSpec["door"];
+  createdAt: number;
+  updatedAt: number;
   /** Set once the run has ended. */
   terminal: TerminalEvent | null;
 }
