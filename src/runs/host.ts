@@ -73,6 +73,8 @@ export class RunHost {
   /** Runs this instance is driving, to cancel them. After a restart it is empty: the alarm takes the rest up. */
   private readonly active = new Map<string, AbortController>();
   private readonly followers = new Map<string, Set<Follower>>();
+  /** The last event number of each run this instance drives (a foreground run's events are not all stored). */
+  private readonly sequence = new Map<string, number>();
 
   constructor(private readonly deps: RunHostDeps) {}
 
@@ -255,7 +257,7 @@ export class RunHost {
       if (text !== null) checkpoint = JSON.parse(text) as LoopCheckpoint;
     } else {
       this.deps.sql.exec("UPDATE runs SET status = 'in_progress', updated_at = ? WHERE id = ?", Date.now(), spec.id);
-      const seq = this.append(spec.id, { type: "started" });
+      const seq = this.append(spec.id, { type: "started" }, spec.background);
       view?.apply({ type: "started" });
       this.deps.sql.exec("UPDATE runs SET checkpoint_seq = ? WHERE id = ?", seq, spec.id);
     }
@@ -269,7 +271,7 @@ export class RunHost {
             spec,
             {
               event: (event) => {
-                this.append(spec.id, event);
+                this.append(spec.id, event, spec.background);
                 view?.apply(event);
               },
               checkpoint: (next) => this.saveCheckpoint(spec.id, next),
@@ -303,15 +305,28 @@ export class RunHost {
     return view;
   }
 
-  private append(runId: string, event: RunEvent): number {
-    const seq = this.deps.sql.exec<{ last: number | null }>("SELECT MAX(seq) AS last FROM run_events WHERE run_id = ?", runId).one().last ?? 0;
+  /**
+   * Hands the event to the run's followers, and keeps it when someone may read it later: every
+   * event of a background run (a resumed stream replays them), the end of any run. A foreground
+   * run's deltas and steps are its connected reader's alone, so they cost no write.
+   */
+  private append(runId: string, event: RunEvent, keep: boolean): number {
+    const seq = (this.sequence.get(runId) ?? this.lastSeq(runId)) + 1;
+    this.sequence.set(runId, seq);
     const text = JSON.stringify(event);
-    this.deps.sql.exec("INSERT INTO run_events (run_id, seq, event) VALUES (?, ?, ?)", runId, seq + 1, text);
     const end = isTerminal(event);
+    if (keep || end) this.deps.sql.exec("INSERT INTO run_events (run_id, seq, event) VALUES (?, ?, ?)", runId, seq, text);
     const set = this.followers.get(runId);
-    if (set) for (const follower of set) follower(line(seq + 1, text), end);
-    if (end) this.followers.delete(runId);
-    return seq + 1;
+    if (set) for (const follower of set) follower(line(seq, text), end);
+    if (end) {
+      this.followers.delete(runId);
+      this.sequence.delete(runId);
+    }
+    return seq;
+  }
+
+  private lastSeq(runId: string): number {
+    return this.deps.sql.exec<{ last: number | null }>("SELECT MAX(seq) AS last FROM run_events WHERE run_id = ?", runId).one().last ?? 0;
   }
 
   private saveCheckpoint(runId: string, checkpoint: LoopCheckpoint): void {
@@ -330,7 +345,7 @@ export class RunHost {
       deleteParts(this.deps.sql, checkpointKey(spec.id));
       if (view) putParts(this.deps.sql, responseKey(spec.id), JSON.stringify(view.response));
     });
-    this.append(spec.id, terminal);
+    this.append(spec.id, terminal, true);
     this.settleClaim(spec, terminal, view);
     // Only a background run's stream can be resumed; a run someone waited for keeps only its end (a
     // redelivered job that asks for the same run reads it there).
