@@ -112,9 +112,10 @@ describe("MCP servers over bindings", () => {
     expect(tool!.definition.function).toEqual({ name: "x__count", description: "Counts.", parameters: objectSchema });
     expect(tool!.validate({ n: "one" })).toEqual([expect.stringContaining("#/n")]);
     await registry({ MCP_X: mcp.fetcher }).list();
-    expect(mcp.methods).toEqual(["initialize", "notifications/initialized", "tools/list"]);
+    // A server of an older revision answers the 2026-07-28 probe with an error, and is initialized.
+    expect(mcp.methods).toEqual(["server/discover", "initialize", "notifications/initialized", "tools/list"]);
     expect(await first.invoke(tool!, { n: 1 }, context, { timeoutMs: 1000 })).toEqual({ ok: true, result: "called count" });
-    expect(mcp.methods.slice(3)).toEqual(["tools/call"]);
+    expect(mcp.methods.slice(4)).toEqual(["tools/call"]);
   });
 
   it("initializes again, once, when the server forgot the session", async () => {
@@ -123,17 +124,17 @@ describe("MCP servers over bindings", () => {
     const [tool] = await tools.list();
     await tools.invoke(tool!, { n: 1 }, context, { timeoutMs: 1000 });
     expect(await tools.invoke(tool!, { n: 2 }, context, { timeoutMs: 1000 })).toEqual({ ok: true, result: "called count" });
-    expect(mcp.methods.slice(4)).toEqual(["tools/call", "initialize", "notifications/initialized", "tools/call"]);
+    expect(mcp.methods.slice(5)).toEqual(["tools/call", "initialize", "notifications/initialized", "tools/call"]);
   });
 
   it("draws every request through a binding from the invocation budget", async () => {
     const mcp = fakeMcpBinding([{ name: "count", inputSchema: objectSchema }]);
     const env = { MCP_X: mcp.fetcher };
-    const budget = new InvocationBudget(2);
+    const budget = new InvocationBudget(3);
     const tools = await createServerToolRegistry({ env, config: readConfig(env as unknown as Env), budget }).list();
     expect(tools).toEqual([]);
     expect(budget.remaining).toBe(0);
-    expect(mcp.methods).toEqual(["initialize", "notifications/initialized"]);
+    expect(mcp.methods).toEqual(["server/discover", "initialize", "notifications/initialized"]);
   });
 });
 
