@@ -20,6 +20,8 @@ import { isTerminal, TERMINAL_STATUSES } from "./types.js";
 
 /** A run whose object died is taken up again this soon by the object's alarm. */
 export const RUN_WATCHDOG_MS = 5_000;
+/** A run still not ended this long after its deadline is marked failed instead of taken up again. */
+const RUN_GIVE_UP_AFTER_MS = 60_000;
 /** How long an ended run stays readable in its home. */
 export const RUN_RETAIN_MS = 86_400_000;
 
@@ -215,10 +217,16 @@ export class RunHost {
 
   /** Runs that were under way when this object's previous instance died: driven again from their checkpoints. */
   resumeStale(): void {
+    const now = Date.now();
     for (const row of this.deps.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'in_progress') ORDER BY created_at").toArray()) {
       if (this.active.has(row.id)) continue;
       const spec = this.spec(row.id);
-      if (spec) this.drive(spec, true);
+      // Long past its deadline and still not ended: whatever keeps failing it is not tried again.
+      if (!spec || now > row.deadline_at + RUN_GIVE_UP_AFTER_MS) {
+        this.deps.sql.exec("UPDATE runs SET status = 'failed', updated_at = ? WHERE id = ?", now, row.id);
+        continue;
+      }
+      this.drive(spec, true);
     }
   }
 

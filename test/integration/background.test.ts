@@ -116,10 +116,7 @@ describe("a background stream", () => {
 
 describe("cancelling a background response", () => {
   it("during a slow tool ends it cancelled, starts no further model call, and answers the same when cancelled twice", async () => {
-    let release: () => void = () => undefined;
-    switchboard.upstream.openMeteoGate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const release = switchboard.upstream.holdOpenMeteo();
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "Berlin" }, "call_bg_slow")));
     const created = await switchboard.openai.responses.create({ model: "gpt-5-mini", input: "Weather in Berlin?", background: true });
     await eventually(async () => (switchboard.upstream.openMeteoCalls.length > 0 ? true : null));

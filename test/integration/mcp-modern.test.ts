@@ -68,14 +68,6 @@ async function taskSession(client: Client) {
   return session;
 }
 
-function holdWeather(): () => void {
-  let release: () => void = () => undefined;
-  switchboard.upstream.openMeteoGate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  return () => release();
-}
-
 describe("MCP 2026-07-28 with the official v2 client", () => {
   it("lists and calls tools without initializing", async () => {
     const client = await modernClient();
@@ -88,7 +80,7 @@ describe("MCP 2026-07-28 with the official v2 client", () => {
   });
 
   it("runs a task-augmented tools/call as a task, polled to its result", async () => {
-    const release = holdWeather();
+    const release = switchboard.upstream.holdOpenMeteo();
     const session = await taskSession(await modernClient(true));
     const execution = await session.callTool("get_current_weather", { location: "Paris" });
     expect(execution.kind).toBe("task");
@@ -102,7 +94,7 @@ describe("MCP 2026-07-28 with the official v2 client", () => {
   });
 
   it("cancels a running task: it ends cancelled, and its late result is not kept", async () => {
-    const release = holdWeather();
+    const release = switchboard.upstream.holdOpenMeteo();
     const session = await taskSession(await modernClient(true));
     const execution = await session.callTool("get_current_weather", { location: "Lima" });
     if (execution.kind !== "task") throw new Error("expected a task");

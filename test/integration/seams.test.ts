@@ -103,10 +103,7 @@ describe("item references", () => {
 
 describe("a client that leaves while a server tool runs", () => {
   it("does not stop the turn: the stored turn holds what the tool really answered, never the client's leaving", async () => {
-    let release: () => void = () => undefined;
-    switchboard.upstream.openMeteoGate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const release = switchboard.upstream.holdOpenMeteo();
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "Paris" }, "call_slow_weather")));
     const controller = new AbortController();
     const response = await post(

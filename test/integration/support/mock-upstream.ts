@@ -211,6 +211,15 @@ export class MockUpstream {
   /** Requests to hosts nobody mocks (a tool must never reach them). */
   readonly strayCalls: URL[] = [];
 
+  /** Holds Open-Meteo's answers (a slow weather tool) until the returned function is called. */
+  holdOpenMeteo(): () => void {
+    let release: () => void = () => undefined;
+    this.openMeteoGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return () => release();
+  }
+
   /** Queues handlers for the next chat completion calls, in order. */
   enqueue(...handlers: ChatHandler[]): void {
     this.script.push(...handlers);
