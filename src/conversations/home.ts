@@ -146,7 +146,10 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** Starts a turn as a run of this conversation; its events as NDJSON when the caller follows it. */
   async startRun(spec: RunSpec, follow: boolean): Promise<ReadableStream<Uint8Array> | null> {
-    return this.runs.start(spec, follow);
+    const events = this.runs.start(spec, follow);
+    // The alarm is what takes the run up again should this object die: set before the caller is answered.
+    await this.schedule();
+    return events;
   }
 
   /** A background response's stream again, from the start: only a background run keeps its events. */
@@ -404,6 +407,7 @@ export class ConversationHome extends DurableObject<Env> {
     this.alarmAt = null;
     // Runs that were under way when a previous instance died are taken up from their checkpoints.
     this.runs.resumeStale();
+    this.runs.prune(Date.now());
     const row = this.row();
     if (!row) {
       await this.schedule();
@@ -422,7 +426,6 @@ export class ConversationHome extends DurableObject<Env> {
     }
     if (row.deleted_at === null && row.write_due !== null && row.write_due <= now) await this.writeBehind(row);
     this.sql.exec("DELETE FROM idempotency WHERE expires_at <= ?", now);
-    this.runs.prune(now);
     await this.schedule();
   }
 
@@ -463,6 +466,7 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** Empties the object: its storage, its alarm and what this instance remembers of them. */
   private async wipe(): Promise<void> {
+    this.runs.abortAll();
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;
     this.turnCache = null;
@@ -540,7 +544,7 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** A turn holds the conversation, waits for it, or is creating the home: it must not be emptied. */
   private inUse(row: HomeRow): boolean {
-    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0;
+    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0 || this.runs.hasPending();
   }
 
   /** True when `token` held the lease. */

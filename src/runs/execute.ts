@@ -4,7 +4,7 @@
 // the run ends with exactly one terminal event, never an exception.
 
 import type { TurnProducts } from "../conversations/turns.js";
-import { errorBody } from "../http/error-body.js";
+import { errorBody, isUnexpected } from "../http/error-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
 import type { StreamDelta } from "../loop/model-port.js";
 import type { LoopCheckpoint, ModelCallEvent } from "../loop/tool-loop.js";
@@ -96,6 +96,9 @@ export async function executeRun(services: Services, spec: RunSpec, sink: RunSin
   } catch (error) {
     if (error instanceof AlreadyAnsweredError) return { type: "replayed", record: error.record };
     if (options.signal?.aborted && options.signal.reason instanceof RunCancelledError) return { type: "cancelled" };
+    // Nobody may be connected to hear it: a failure that is ours is logged here, with what it was.
+    if (isUnexpected(error))
+      log.error("run_failed", { message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : null });
     return { type: "failed", failure: failureOf(error, services.log.redact) };
   }
 }

@@ -15,11 +15,19 @@ import type { Services } from "../services.js";
 import { executeRun, executeToolTask, RunCancelledError } from "./execute.js";
 import { doorProducts, doorRecord } from "./products.js";
 import { ResponsesView } from "./responses-view.js";
-import type { RunEvent, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
+import type { RunEvent, RunFailure, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
 import { isTerminal, TERMINAL_STATUSES } from "./types.js";
 
 /** A run whose object died is taken up again this soon by the object's alarm. */
 export const RUN_WATCHDOG_MS = 5_000;
+/** How a run ends that could not be taken up again. */
+const GIVEN_UP: RunFailure = {
+  status: 500,
+  body: { error: { message: "The run could not be continued after its object restarted.", type: "server_error", param: null, code: "run_lost" } },
+  headers: {},
+};
+/** How a run that answered ends: asking for it again replays that. */
+const ANSWERS: ReadonlySet<string> = new Set(["completed", "replayed", "tool_completed"]);
 /** A run still not ended this long after its deadline is marked failed instead of taken up again. */
 const RUN_GIVE_UP_AFTER_MS = 60_000;
 /** How long an ended run stays readable in its home. */
@@ -75,6 +83,8 @@ export class RunHost {
   /** Runs this instance is driving, to cancel them. After a restart it is empty: the alarm takes the rest up. */
   private readonly active = new Map<string, AbortController>();
   private readonly followers = new Map<string, Set<Follower>>();
+  /** Runs this instance ended while their work may still be finishing (a cancel). */
+  private readonly ended = new Set<string>();
   /** The last event number of each run this instance drives (a foreground run's events are not all stored). */
   private readonly sequence = new Map<string, number>();
 
@@ -84,11 +94,13 @@ export class RunHost {
   start(spec: RunSpec, follow: boolean): ReadableStream<Uint8Array> | null {
     const existing = this.row(spec.id);
     // The same run asked for again (a redelivered webhook job, a retried Idempotency-Key): while it runs,
-    // follow it; once it completed, its end is replayed. Only a run that failed or was cancelled runs again.
-    if (existing && (!TERMINAL_STATUSES.has(existing.status) || existing.status === "completed" || existing.status === "incomplete")) {
+    // follow it; once it answered, its end is replayed. A run that failed (its deadline included) or
+    // was cancelled runs again.
+    const answered = existing && TERMINAL_STATUSES.has(existing.status) && ANSWERS.has(this.lastEvent(spec.id)?.type ?? "");
+    if (existing && (!TERMINAL_STATUSES.has(existing.status) || answered)) {
       if (!follow) return null;
       // A retried Idempotency-Key is answered as a replay of the answer the run gave.
-      const replay = spec.idempotency && existing.status === "completed" ? this.replayOf(spec) : null;
+      const replay = spec.idempotency && answered ? this.replayOf(spec) : null;
       return replay ? once(replay) : this.follow(spec.id, 0);
     }
     const responseId = spec.door.kind === "responses" ? spec.door.shell.id : null;
@@ -105,6 +117,8 @@ export class RunHost {
       );
       putParts(this.deps.sql, specKey(spec.id), JSON.stringify(spec));
     });
+    this.ended.delete(spec.id);
+    this.sequence.delete(spec.id);
     // Subscribed before the first event, so the caller misses none.
     const stream = follow ? this.follow(spec.id, 0) : null;
     this.drive(spec, false);
@@ -117,10 +131,15 @@ export class RunHost {
     let follower: Follower | null = null;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
+        const current = this.row(runId);
+        // A run no instance drives yet (its object restarted) will run its interrupted step again:
+        // only what its checkpoint covers is served; the rest is sent again as it is regenerated.
+        const upTo = current && !TERMINAL_STATUSES.has(current.status) && !this.active.has(runId) ? current.checkpoint_seq : Number.MAX_SAFE_INTEGER;
         for (const { seq, event } of this.deps.sql.exec<{ seq: number; event: string }>(
-          "SELECT seq, event FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq",
+          "SELECT seq, event FROM run_events WHERE run_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
           runId,
           after,
+          upTo,
         )) {
           controller.enqueue(encoder.encode(line(seq, event)));
         }
@@ -221,12 +240,19 @@ export class RunHost {
     for (const row of this.deps.sql.exec<RunRow>("SELECT * FROM runs WHERE status IN ('queued', 'in_progress') ORDER BY created_at").toArray()) {
       if (this.active.has(row.id)) continue;
       const spec = this.spec(row.id);
-      // Long past its deadline and still not ended: whatever keeps failing it is not tried again.
-      if (!spec || now > row.deadline_at + RUN_GIVE_UP_AFTER_MS) {
-        this.deps.sql.exec("UPDATE runs SET status = 'failed', updated_at = ? WHERE id = ?", now, row.id);
+      if (!spec) {
+        this.forget(row.id);
         continue;
       }
-      this.drive(spec, true);
+      try {
+        // Long past its deadline and still not ended: whatever keeps failing it is not tried again.
+        if (now > row.deadline_at + RUN_GIVE_UP_AFTER_MS) this.end(spec, { type: "failed", failure: GIVEN_UP });
+        else this.drive(spec, true);
+      } catch (error) {
+        console.error(JSON.stringify({ event: "run_not_resumed", run_id: row.id, message: String(error) }));
+        this.active.delete(row.id);
+        this.end(spec, { type: "failed", failure: GIVEN_UP });
+      }
     }
   }
 
@@ -238,10 +264,16 @@ export class RunHost {
     for (const { id } of old) this.forget(id);
   }
 
-  /** When the alarm must look at the runs again: while any is under way, every watchdog interval. */
+  /** When the alarm must look at the runs again: while any is under way, every watchdog interval; else when the oldest ended one is due to go. */
   nextWake(): number | null {
-    const pending = this.deps.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'in_progress')").one().n;
-    return pending > 0 ? Date.now() + RUN_WATCHDOG_MS : null;
+    if (this.hasPending()) return Date.now() + RUN_WATCHDOG_MS;
+    const oldest = this.deps.sql.exec<{ at: number | null }>("SELECT MIN(created_at) AS at FROM runs").one().at;
+    return oldest === null ? null : oldest + RUN_RETAIN_MS;
+  }
+
+  /** A run is under way (or waiting to be taken up again): the home must not be emptied. */
+  hasPending(): boolean {
+    return this.deps.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'in_progress')").one().n > 0;
   }
 
   /** The conversation is deleted: every run stops where it is. */
@@ -257,7 +289,10 @@ export class RunHost {
     const controller = new AbortController();
     this.active.set(spec.id, controller);
     // A resumed run's interrupted step runs again from its checkpoint: that step's events go first.
-    if (resumed) this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ? AND seq > ?", spec.id, (this.row(spec.id) as RunRow).checkpoint_seq);
+    if (resumed) {
+      this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ? AND seq > ?", spec.id, (this.row(spec.id) as RunRow).checkpoint_seq);
+      this.sequence.delete(spec.id);
+    }
     const view = spec.door.kind === "responses" ? this.view(spec) : null;
     let checkpoint: LoopCheckpoint | undefined;
     if (resumed) {
@@ -265,7 +300,7 @@ export class RunHost {
       if (text !== null) checkpoint = JSON.parse(text) as LoopCheckpoint;
     } else {
       this.deps.sql.exec("UPDATE runs SET status = 'in_progress', updated_at = ? WHERE id = ?", Date.now(), spec.id);
-      const seq = this.append(spec.id, { type: "started" }, spec.background);
+      const seq = this.append(spec.id, { type: "started" }, keepsEvents(spec));
       view?.apply({ type: "started" });
       this.deps.sql.exec("UPDATE runs SET checkpoint_seq = ? WHERE id = ?", seq, spec.id);
     }
@@ -279,7 +314,7 @@ export class RunHost {
             spec,
             {
               event: (event) => {
-                this.append(spec.id, event, spec.background);
+                this.append(spec.id, event, keepsEvents(spec));
                 view?.apply(event);
               },
               checkpoint: (next) => this.saveCheckpoint(spec.id, next),
@@ -293,10 +328,13 @@ export class RunHost {
             },
           );
     const work = running
-      .then((terminal) => this.end(spec, terminal, view))
+      .then((terminal) => {
+        // A cancelled run started again meanwhile is another run: this work ends only its own.
+        if (this.active.get(spec.id) === controller) this.end(spec, terminal, view);
+      })
       .catch((error: unknown) => console.error(JSON.stringify({ event: "run_not_ended", run_id: spec.id, message: String(error) })))
       .finally(() => {
-        this.active.delete(spec.id);
+        if (this.active.get(spec.id) === controller) this.active.delete(spec.id);
         void this.deps.schedule();
       });
     this.deps.ctx.waitUntil(work);
@@ -319,6 +357,8 @@ export class RunHost {
    * run's deltas and steps are its connected reader's alone, so they cost no write.
    */
   private append(runId: string, event: RunEvent, keep: boolean): number {
+    // Work that outlived its run's end (a tool result after a cancel) adds nothing to it.
+    if (this.ended.has(runId) && !isTerminal(event)) return this.sequence.get(runId) ?? 0;
     const seq = (this.sequence.get(runId) ?? this.lastSeq(runId)) + 1;
     this.sequence.set(runId, seq);
     const text = JSON.stringify(event);
@@ -338,6 +378,7 @@ export class RunHost {
   }
 
   private saveCheckpoint(runId: string, checkpoint: LoopCheckpoint): void {
+    if (this.ended.has(runId)) return;
     writeCheckpoint(this.deps.ctx.storage, runId, checkpoint);
   }
 
@@ -354,6 +395,7 @@ export class RunHost {
       if (view) putParts(this.deps.sql, responseKey(spec.id), JSON.stringify(view.response));
     });
     this.append(spec.id, terminal, true);
+    this.ended.add(spec.id);
     this.settleClaim(spec, terminal, view);
     // Only a background run's stream can be resumed; a run someone waited for keeps only its end (a
     // redelivered job that asks for the same run reads it there).
@@ -361,10 +403,14 @@ export class RunHost {
       this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ? AND seq < (SELECT MAX(seq) FROM run_events WHERE run_id = ?)", spec.id, spec.id);
   }
 
+  private lastEvent(runId: string): RunEvent | null {
+    const last = this.deps.sql.exec<{ event: string }>("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", runId).toArray()[0];
+    return last ? (JSON.parse(last.event) as RunEvent) : null;
+  }
+
   /** The answer a completed run gave, as the record its Idempotency-Key replays. */
   private replayOf(spec: RunSpec): TerminalEvent | null {
-    const last = this.deps.sql.exec<{ event: string }>("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", spec.id).toArray()[0];
-    const terminal = last ? (JSON.parse(last.event) as RunEvent) : null;
+    const terminal = this.lastEvent(spec.id);
     if (terminal?.type === "replayed") return terminal;
     if (terminal?.type !== "completed") return null;
     if (spec.door.kind === "responses") {
@@ -401,6 +447,7 @@ export class RunHost {
   }
 
   private forget(runId: string): void {
+    this.ended.delete(runId);
     this.deps.sql.exec("DELETE FROM runs WHERE id = ?", runId);
     this.deps.sql.exec("DELETE FROM run_events WHERE run_id = ?", runId);
     for (const key of [specKey(runId), checkpointKey(runId), responseKey(runId)]) deleteParts(this.deps.sql, key);
@@ -409,6 +456,15 @@ export class RunHost {
   private row(runId: string): RunRow | null {
     return this.deps.sql.exec<RunRow>("SELECT * FROM runs WHERE id = ?", runId).toArray()[0] ?? null;
   }
+}
+
+/**
+ * Whether a run's events are written as they come: a background run's (a resumed stream replays them)
+ * and a Responses run's (its response is built from them, after a restart too). A chat run's deltas
+ * and steps are its reader's alone.
+ */
+function keepsEvents(spec: RunSpec): boolean {
+  return spec.background || spec.door.kind === "responses";
 }
 
 function statusOf(terminal: TerminalEvent, view: ResponsesView | null): RunStatus {

@@ -196,6 +196,23 @@ describe("runs that do not complete", () => {
       expect(ended.status).toBe("incomplete");
       expect(ended.incomplete_details).toEqual({ reason: "turn_deadline" });
       expect(ended.output_text.length).toBeGreaterThan(0);
+
+      // A foreground request that ran out of time frees its Idempotency-Key: the retry runs again.
+      const post = () =>
+        slow.request("/v1/responses", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "Idempotency-Key": "deadline-then-retry" },
+          body: JSON.stringify({ model: "gpt-5-mini", input: "try again" }),
+        });
+      slow.upstream.enqueue(slowAnswer("far too slow for the deadline, word after word after word", 100));
+      expect((await post()).status).toBe(504);
+      slow.upstream.enqueue(reply.text("in time"));
+      const retried = await eventually(async () => {
+        const response = await post();
+        return response.status === 200 ? response : null;
+      });
+      expect(((await retried.json()) as { output_text?: string; output: unknown[] }).output).toHaveLength(1);
+      expect(slow.upstream.chatCalls).toHaveLength(3);
     } finally {
       await slow.dispose();
     }
