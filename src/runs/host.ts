@@ -175,6 +175,10 @@ export class RunHost {
     if (!row.background) return { status: "not_cancellable", reason: "not_background" };
     if (row.status !== "cancelled") {
       if (TERMINAL_STATUSES.has(row.status)) return { status: "not_cancellable", reason: "finished" };
+      // Its turn is committed already (the run is between its commit and its end): it has finished.
+      if (this.deps.sql.exec("SELECT 1 FROM turns WHERE id = ?", spec.turn.turnId ?? spec.id).toArray().length > 0) {
+        return { status: "not_cancellable", reason: "finished" };
+      }
       this.end(spec, { type: "cancelled" });
       this.active.get(runId)?.abort(new RunCancelledError());
     }

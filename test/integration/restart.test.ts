@@ -61,3 +61,43 @@ it("finishes a background run after a restart mid-run, without running its tool 
   expect(upstream.chatCalls).toHaveLength(3);
   expect(upstream.chatCalls[2]?.body.messages).toContainEqual(expect.objectContaining({ role: "tool", tool_call_id: "call_restart_1" }));
 });
+
+it("finishes a foreground Responses turn after a restart mid-run, its response keeping the step before the restart", { timeout: 60_000 }, async () => {
+  state = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
+  const upstream = new MockUpstream();
+  const vars = { DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "10000" };
+  running = await startSwitchboard({ persistTo: state, upstream, vars });
+  let answering: () => void = () => undefined;
+  const stalled = new Promise<void>((resolve) => {
+    answering = resolve;
+  });
+  upstream.enqueue(
+    reply.toolCalls(toolCall("get_current_weather", { location: "London" }, "call_restart_2")),
+    async () => {
+      answering();
+      await new Promise(() => undefined);
+      return new Response(null);
+    },
+    reply.sse(toChunks(completion({ content: "London is grey." }))),
+  );
+
+  // A streamed (not background) turn: the client learns its response id from the first event, then the process dies.
+  const stream = await running.openai.responses.create({ model: "gpt-5-mini", input: "Weather in London?", stream: true });
+  let id = "";
+  for await (const event of stream) {
+    if (event.type === "response.created") id = event.response.id;
+    if (event.type === "response.output_item.done") break;
+  }
+  await stalled;
+  await running.dispose();
+
+  running = await startSwitchboard({ persistTo: state, upstream, vars });
+  const current = running;
+  const done = await eventually(async () => {
+    const response = await current.openai.responses.retrieve(id);
+    return response.status === "completed" ? response : null;
+  }, 30_000);
+  expect(done.output.map((item) => item.type)).toEqual(["mcp_call", "message"]);
+  expect(done.output_text).toBe("London is grey.");
+  expect(upstream.openMeteoCalls.filter((url) => url.pathname === "/v1/forecast")).toHaveLength(1);
+});
