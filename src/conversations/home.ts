@@ -158,7 +158,7 @@ export class ConversationHome extends DurableObject<Env> {
     const spec = runId ? this.runs.spec(runId) : null;
     if (!runId || !spec) return { status: (await this.existing(tenant)) && this.responseRecord(responseId) ? "not_background" : "not_found" };
     if (!spec.background || spec.door.kind !== "responses") return { status: "not_background" };
-    const count = this.runs.view(spec).count;
+    const count = this.runs.currentView(spec).count;
     if (startingAfter !== null && startingAfter >= count) return { status: "past_end", last: count - 1 };
     return { status: "ok", events: this.runs.follow(runId, 0), door: spec.door };
   }

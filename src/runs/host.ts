@@ -83,6 +83,8 @@ export class RunHost {
   /** Runs this instance is driving, to cancel them. After a restart it is empty: the alarm takes the rest up. */
   private readonly active = new Map<string, AbortController>();
   private readonly followers = new Map<string, Set<Follower>>();
+  /** The Responses views of the runs this instance drives: a poll reads them instead of replaying the log. */
+  private readonly views = new Map<string, ResponsesView>();
   /** Runs this instance ended while their work may still be finishing (a cancel). */
   private readonly ended = new Set<string>();
   /** The last event number of each run this instance drives (a foreground run's events are not all stored). */
@@ -220,7 +222,7 @@ export class RunHost {
     const row = runId ? this.row(runId) : null;
     const spec = runId ? this.spec(runId) : null;
     if (!row || !spec || spec.door.kind !== "responses") return null;
-    const response = TERMINAL_STATUSES.has(row.status) ? this.storedResponse(row.id) : this.view(spec).response;
+    const response = TERMINAL_STATUSES.has(row.status) ? this.storedResponse(row.id) : this.currentView(spec).response;
     return response ? { conversation_id: spec.turn.conversationId, turn_id: spec.turn.turnId ?? spec.id, response } : null;
   }
 
@@ -298,6 +300,7 @@ export class RunHost {
       this.sequence.delete(spec.id);
     }
     const view = spec.door.kind === "responses" ? this.view(spec) : null;
+    if (view) this.views.set(spec.id, view);
     let checkpoint: LoopCheckpoint | undefined;
     if (resumed) {
       const text = getParts(this.deps.sql, checkpointKey(spec.id));
@@ -338,11 +341,19 @@ export class RunHost {
       })
       .catch((error: unknown) => console.error(JSON.stringify({ event: "run_not_ended", run_id: spec.id, message: String(error) })))
       .finally(() => {
-        if (this.active.get(spec.id) === controller) this.active.delete(spec.id);
+        if (this.active.get(spec.id) === controller) {
+          this.active.delete(spec.id);
+          this.views.delete(spec.id);
+        }
         void this.deps.schedule();
       });
     this.deps.ctx.waitUntil(work);
     void this.deps.schedule();
+  }
+
+  /** The run's Responses view as it stands: the live one of a run this instance drives, else rebuilt from its log. */
+  currentView(spec: RunSpec): ResponsesView {
+    return this.views.get(spec.id) ?? this.view(spec);
   }
 
   /** The run's Responses view, rebuilt from its log. */
