@@ -331,7 +331,7 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** A StoredResponse as JSON. */
   async response(tenant: string, id: string): Promise<string | null> {
-    const stored = (await this.existing(tenant)) ? getParts(this.sql, `response:${id}`) : null;
+    const stored = (await this.existing(tenant)) ? this.responseRecord(id) : null;
     if (stored !== null) return stored;
     // Not committed with a turn: still running (perhaps before its conversation was created here), or ended without one.
     const run = this.runs.response(id, tenant);

@@ -7,13 +7,12 @@ import type { MixedStep } from "../history/mixed-steps.js";
 import { conversationOfCall } from "../history/mixed-steps.js";
 import { randomToken } from "../lib/ids.js";
 import type { BeginRequest, CommitOutcome, ConversationHome } from "./home.js";
-import { directoryOf, homeId, LEASE_MS, homeByHex as stubByHex, homeOf as stubOf } from "./names.js";
+import { directoryOf, homeHexOf, homeId, LEASE_MS, homeByHex as stubByHex, homeOf as stubOf } from "./names.js";
 import type { ConversationPage, StoredResponse, TurnProducts, TurnRecord } from "./turns.js";
 import { ConversationBusyError, ConversationGoneError, ConversationTooLargeError } from "./turns.js";
 
 /** A turn renews its lease this often, so only a Worker that died lets it run out. */
 const RENEW_EVERY_MS = LEASE_MS / 3;
-const RESPONSE_ID = /^resp_([0-9a-f]{64})[A-Za-z0-9]{16}$/;
 /** Responses stored before homes: one KV key each, read where they are until they expire. */
 const LEGACY_RESPONSE_ID = /^resp_[A-Za-z0-9]{32}$/;
 
@@ -128,14 +127,14 @@ export function createHomes(env: Env, options: HomesOptions): ConversationHomes 
     },
 
     async response(tenant, responseId) {
-      const hex = RESPONSE_ID.exec(responseId)?.[1];
+      const hex = homeHexOf("resp", responseId);
       if (hex) return parsed<StoredResponse>(await homeByHex(env, hex)?.response(tenant, responseId));
       if (!LEGACY_RESPONSE_ID.test(responseId)) return null;
       return env.CONVERSATIONS.get<StoredResponse>(legacyResponseKey(tenant, responseId), "json");
     },
 
     async deleteResponse(tenant, responseId) {
-      const hex = RESPONSE_ID.exec(responseId)?.[1];
+      const hex = homeHexOf("resp", responseId);
       if (hex) return (await homeByHex(env, hex)?.deleteResponse(tenant, responseId)) ?? false;
       if (!LEGACY_RESPONSE_ID.test(responseId)) return false;
       const key = legacyResponseKey(tenant, responseId);

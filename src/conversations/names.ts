@@ -27,6 +27,12 @@ export function homeOf(env: Env, tenant: string, conversationId: string): Durabl
   return env.CONVERSATION_HOME.get(homeId(env, tenant, conversationId));
 }
 
+/** The home's object id (hex) in an id Switchboard minted for something the home keeps (`resp_…`, `task_…`), or null. */
+export function homeHexOf(prefix: "resp" | "task", id: string): string | null {
+  const match = /^([a-z]+)_([0-9a-f]{64})[A-Za-z0-9]{16}$/.exec(id);
+  return match && match[1] === prefix ? (match[2] as string) : null;
+}
+
 /** The home a response or call id names by its object id (hex), or null when it names none of ours. */
 export function homeByHex(env: Env, hex: string): DurableObjectStub<ConversationHome> | null {
   try {

@@ -22,6 +22,7 @@ import { chatParameters, clientTools, instructionsOf, namedConversation, parseRe
 import { responseShell } from "../protocol/responses/response.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import { isJsonObject, type JsonObject } from "../protocol/types.js";
+import { responsesRecord } from "../runs/products.js";
 import { ResponsesView } from "../runs/responses-view.js";
 import type { ResponsesDoor, RunSpec } from "../runs/types.js";
 import { continueTrace } from "../trace/context.js";
@@ -101,7 +102,7 @@ responses.post("/responses", async (c) => {
       trace,
     },
   };
-  const recordOf = (response: ResponseObject): IdempotentResponse => ({ stream, include_usage: false, response, conversation_id: kept ? conversationId : "" });
+  const recordOf = (response: ResponseObject): IdempotentResponse => responsesRecord({ stream, kept }, conversationId, response);
   const answered = (response: ResponseObject) => rememberIdempotent(c, services.claims, idempotency, recordOf(response));
   const failedAttempt = () => forgetIdempotent(c, services.claims, idempotency);
   if (kept) c.header(CONVERSATION_HEADER, conversationId);

@@ -13,7 +13,7 @@ import type { LoopCheckpoint } from "../loop/tool-loop.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import type { Services } from "../services.js";
 import { executeRun, executeToolTask, RunCancelledError } from "./execute.js";
-import { doorProducts, doorRecord } from "./products.js";
+import { doorProducts, doorRecord, responsesRecord } from "./products.js";
 import { ResponsesView } from "./responses-view.js";
 import type { RunEvent, RunFailure, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
 import { isTerminal, TERMINAL_STATUSES } from "./types.js";
@@ -191,10 +191,7 @@ export class RunHost {
     const row = this.row(runId);
     const spec = row ? this.spec(runId) : null;
     if (!row || !spec) return null;
-    const last = TERMINAL_STATUSES.has(row.status)
-      ? this.deps.sql.exec<{ event: string }>("SELECT event FROM run_events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", runId).toArray()[0]
-      : undefined;
-    const terminal = last ? (JSON.parse(last.event) as RunEvent) : null;
+    const terminal = TERMINAL_STATUSES.has(row.status) ? this.lastEvent(runId) : null;
     return {
       id: row.id,
       status: row.status,
@@ -429,11 +426,9 @@ export class RunHost {
     if (terminal?.type === "replayed") return terminal;
     if (terminal?.type !== "completed") return null;
     if (spec.door.kind === "responses") {
-      // Its events are gone (only a background run keeps them); the response it ended with is kept.
+      // The response it ended with is kept beside the run.
       const response = this.storedResponse(spec.id);
-      if (!response) return null;
-      const record = { stream: spec.door.stream, include_usage: false, response, conversation_id: spec.door.kept ? spec.turn.conversationId : "" };
-      return { type: "replayed", record: JSON.stringify(record) };
+      return response ? { type: "replayed", record: JSON.stringify(responsesRecord(spec.door, spec.turn.conversationId, response)) } : null;
     }
     return { type: "replayed", record: JSON.stringify(doorRecord(spec, null, terminal.result)) };
   }

@@ -8,7 +8,7 @@ import type { ResponseObject } from "../protocol/responses/types.js";
 import type { ChatCompletion } from "../protocol/types.js";
 import type { CompletedTurn } from "../run-turn.js";
 import type { ResponsesView } from "./responses-view.js";
-import type { RunSpec } from "./types.js";
+import type { ResponsesDoor, RunSpec } from "./types.js";
 
 export function doorProducts(spec: RunSpec, view: ResponsesView | null, completed: CompletedTurn): TurnProducts {
   const products: TurnProducts = {};
@@ -24,11 +24,15 @@ export function doorProducts(spec: RunSpec, view: ResponsesView | null, complete
 export function doorRecord(spec: RunSpec, view: ResponsesView | null, result: Pick<CompletedTurn, "completion" | "usage">): IdempotentResponse {
   const conversationId = spec.turn.conversationId;
   if (spec.door.kind === "responses" && view) {
-    const response = view.finished({ completion: result.completion, usage: result.usage, steps: 0, toolInvocations: 0 });
-    return { stream: spec.door.stream, include_usage: false, response, conversation_id: spec.door.kept ? conversationId : "" };
+    return responsesRecord(spec.door, conversationId, view.finished({ completion: result.completion, usage: result.usage, steps: 0, toolInvocations: 0 }));
   }
   const door = spec.door;
   return chatRecord(result.completion, conversationId, door.kind !== "mcp_task" && door.stream, door.kind === "chat" && door.includeUsage);
+}
+
+/** The Responses door's answer as its Idempotency-Key replays it. */
+export function responsesRecord(door: Pick<ResponsesDoor, "stream" | "kept">, conversationId: string, response: ResponseObject): IdempotentResponse {
+  return { stream: door.stream, include_usage: false, response, conversation_id: door.kept ? conversationId : "" };
 }
 
 export function chatRecord(completion: ChatCompletion, conversationId: string, stream: boolean, includeUsage: boolean): IdempotentResponse {

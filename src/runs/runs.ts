@@ -4,7 +4,7 @@
 // request, on the same engine (there is nothing to outlive the request for).
 
 import type { FollowOutcome } from "../conversations/home.js";
-import { homeByHex, homeId, homeOf } from "../conversations/names.js";
+import { homeByHex, homeHexOf, homeId, homeOf } from "../conversations/names.js";
 import type { Env } from "../env.js";
 import { randomToken } from "../lib/ids.js";
 import type { InputItem } from "../protocol/responses/input-items.js";
@@ -13,9 +13,6 @@ import { executeRun, RunCancelledError } from "./execute.js";
 import type { CancelOutcome } from "./host.js";
 import type { ResponsesDoor, RunEvent, RunSpec, RunState, SequencedEvent } from "./types.js";
 import { isTerminal } from "./types.js";
-
-const RESPONSE_ID = /^resp_([0-9a-f]{64})[A-Za-z0-9]{16}$/;
-const TASK_ID = /^task_([0-9a-f]{64})[A-Za-z0-9]{16}$/;
 
 export type Followed = Exclude<FollowOutcome, { status: "ok" }> | { status: "ok"; events: AsyncIterable<SequencedEvent>; door: ResponsesDoor };
 
@@ -39,10 +36,12 @@ export interface Runs {
 
 export function createRuns(env: Env): Runs {
   const home = (spec: RunSpec) => homeOf(env, spec.turn.tenant, spec.turn.conversationId);
-  const byResponse = (responseId: string) => {
-    const hex = RESPONSE_ID.exec(responseId)?.[1];
+  /** The home a response or task id names, or null for an id that names none of ours. */
+  const homeNamedBy = (prefix: "resp" | "task", id: string) => {
+    const hex = homeHexOf(prefix, id);
     return hex ? homeByHex(env, hex) : null;
   };
+  const byResponse = (responseId: string) => homeNamedBy("resp", responseId);
   return {
     async start(spec, stop) {
       const events = await home(spec).startRun(spec, true);
@@ -63,16 +62,13 @@ export function createRuns(env: Env): Runs {
       return (await byResponse(responseId)?.cancelRun(tenant, responseId)) ?? null;
     },
     async inputItems(tenant, responseId) {
-      const hex = RESPONSE_ID.exec(responseId)?.[1];
-      return (await byResponse(responseId)?.inputItems(tenant, responseId, responseId.slice("resp_".length))) ?? (hex ? null : null);
+      return (await byResponse(responseId)?.inputItems(tenant, responseId, responseId.slice("resp_".length))) ?? null;
     },
     async task(tenant, taskId) {
-      const hex = TASK_ID.exec(taskId)?.[1];
-      return hex ? ((await homeByHex(env, hex)?.runState(tenant, taskId)) ?? null) : null;
+      return (await homeNamedBy("task", taskId)?.runState(tenant, taskId)) ?? null;
     },
     async cancelTask(tenant, taskId) {
-      const hex = TASK_ID.exec(taskId)?.[1];
-      return hex ? ((await homeByHex(env, hex)?.cancelTask(tenant, taskId)) ?? null) : null;
+      return (await homeNamedBy("task", taskId)?.cancelTask(tenant, taskId)) ?? null;
     },
     taskId: (tenant, conversationId) => `task_${homeId(env, tenant, conversationId).toString()}${randomToken(16)}`,
     inline: (services, spec, signal) => inlineRun(services, spec, signal),

@@ -21,34 +21,50 @@ afterEach(async () => {
   if (state) rmSync(state, { recursive: true, force: true });
 });
 
-it("finishes a background run after a restart mid-run, without running its tool again", { timeout: 60_000 }, async () => {
-  state = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
+const VARS = { DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "10000" };
+
+/**
+ * Starts the stack on fresh persisted state with a weather turn scripted: the tool call, then an
+ * answer that never comes while this process lives (`stalled` resolves once it is being awaited),
+ * then, after the restart, the answer.
+ */
+async function startStalling(
+  location: string,
+  callId: string,
+  answer: string,
+): Promise<{ first: Switchboard; dir: string; upstream: MockUpstream; stalled: Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
+  state = dir;
   const upstream = new MockUpstream();
-  const vars = { DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "10000" };
-  running = await startSwitchboard({ persistTo: state, upstream, vars });
+  const first = await startSwitchboard({ persistTo: dir, upstream, vars: VARS });
+  running = first;
   let answering: () => void = () => undefined;
   const stalled = new Promise<void>((resolve) => {
     answering = resolve;
   });
   upstream.enqueue(
-    reply.toolCalls(toolCall("get_current_weather", { location: "Paris" }, "call_restart_1")),
-    // The answer never comes while the first process lives: it is stopped in the middle of this call.
+    reply.toolCalls(toolCall("get_current_weather", { location }, callId)),
     async () => {
       answering();
       await new Promise(() => undefined);
       return new Response(null);
     },
-    reply.sse(toChunks(completion({ content: "Paris is mild today." }))),
+    reply.sse(toChunks(completion({ content: answer }))),
   );
+  return { first, dir, upstream, stalled };
+}
 
-  const created = await running.openai.responses.create({ model: "gpt-5-mini", input: "Weather in Paris?", background: true });
+it("finishes a background run after a restart mid-run, without running its tool again", { timeout: 60_000 }, async () => {
+  const { first, dir, upstream, stalled } = await startStalling("Paris", "call_restart_1", "Paris is mild today.");
+
+  const created = await first.openai.responses.create({ model: "gpt-5-mini", input: "Weather in Paris?", background: true });
   await stalled;
   const forecasts = () => upstream.openMeteoCalls.filter((url) => url.pathname === "/v1/forecast").length;
   expect(forecasts()).toBe(1);
-  await running.dispose();
+  await first.dispose();
 
-  running = await startSwitchboard({ persistTo: state, upstream, vars });
-  const current = running;
+  const current = await startSwitchboard({ persistTo: dir, upstream, vars: VARS });
+  running = current;
   const done = await eventually(async () => {
     const response = await current.openai.responses.retrieve(created.id);
     return response.status === "completed" ? response : null;
@@ -63,36 +79,20 @@ it("finishes a background run after a restart mid-run, without running its tool 
 });
 
 it("finishes a foreground Responses turn after a restart mid-run, its response keeping the step before the restart", { timeout: 60_000 }, async () => {
-  state = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
-  const upstream = new MockUpstream();
-  const vars = { DMXAPI_MAX_RETRIES: "0", TOOL_TIMEOUT_MS: "10000" };
-  running = await startSwitchboard({ persistTo: state, upstream, vars });
-  let answering: () => void = () => undefined;
-  const stalled = new Promise<void>((resolve) => {
-    answering = resolve;
-  });
-  upstream.enqueue(
-    reply.toolCalls(toolCall("get_current_weather", { location: "London" }, "call_restart_2")),
-    async () => {
-      answering();
-      await new Promise(() => undefined);
-      return new Response(null);
-    },
-    reply.sse(toChunks(completion({ content: "London is grey." }))),
-  );
+  const { first, dir, upstream, stalled } = await startStalling("London", "call_restart_2", "London is grey.");
 
   // A streamed (not background) turn: the client learns its response id from the first event, then the process dies.
-  const stream = await running.openai.responses.create({ model: "gpt-5-mini", input: "Weather in London?", stream: true });
+  const stream = await first.openai.responses.create({ model: "gpt-5-mini", input: "Weather in London?", stream: true });
   let id = "";
   for await (const event of stream) {
     if (event.type === "response.created") id = event.response.id;
     if (event.type === "response.output_item.done") break;
   }
   await stalled;
-  await running.dispose();
+  await first.dispose();
 
-  running = await startSwitchboard({ persistTo: state, upstream, vars });
-  const current = running;
+  const current = await startSwitchboard({ persistTo: dir, upstream, vars: VARS });
+  running = current;
   const done = await eventually(async () => {
     const response = await current.openai.responses.retrieve(id);
     return response.status === "completed" ? response : null;

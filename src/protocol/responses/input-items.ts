@@ -4,6 +4,7 @@
 
 import type { ChatMessage, ContentPart, JsonObject } from "../types.js";
 import { isJsonObject } from "../types.js";
+import { textOf } from "./output.js";
 
 export type InputItem = JsonObject & { id: string; type: string };
 
@@ -61,9 +62,4 @@ function inputContent(content: string | ContentPart[]): JsonObject[] {
       return { type: "input_image", image_url: part.image_url.url ?? null, detail: part.image_url.detail ?? "auto" };
     return part;
   });
-}
-
-function textOf(content: string | ContentPart[] | null): string {
-  if (typeof content === "string") return content;
-  return (content ?? []).map((part) => (typeof part.text === "string" ? part.text : "")).join("");
 }

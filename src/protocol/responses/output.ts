@@ -180,7 +180,8 @@ export function serverResult(content: string, failed: boolean): ServerResult {
   return { output: null, error: message };
 }
 
-function textOf(content: string | ContentPart[] | null): string {
+/** A message's text, its parts' text joined. */
+export function textOf(content: string | ContentPart[] | null): string {
   if (typeof content === "string") return content;
   return (content ?? []).map((part) => (typeof part.text === "string" ? part.text : "")).join("");
 }
