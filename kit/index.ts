@@ -32,6 +32,12 @@ export interface ToolDeclaration<Parameters extends z.ZodObject, Env> {
   /** Declare true when a call changes state; the orchestrator then passes an idempotency key. */
   sideEffects?: boolean;
   /**
+   * Calls that wait for a person's approval before they run: `true` for every call, or a schema the
+   * arguments are matched against (`z.object({ action: z.literal("delete") })`: only deletes). The
+   * schema travels as JSON Schema, so the orchestrator decides without calling the tool.
+   */
+  needsApproval?: boolean | z.ZodType;
+  /**
    * The URLs (from the tool's configuration) whose origins `context.fetch` may reach; every other
    * host is refused, redirects included. Without it, `context.fetch` reaches nothing.
    */
@@ -84,7 +90,11 @@ export function defineTool<Parameters extends z.ZodObject, Env = unknown>(declar
     definition: {
       type: "function",
       function: { name: declaration.name, description: declaration.description, parameters },
-      metadata: { side_effects: declaration.sideEffects ?? false, ...(declaration.forget ? { forgets_conversations: true } : {}) },
+      metadata: {
+        side_effects: declaration.sideEffects ?? false,
+        ...(declaration.forget ? { forgets_conversations: true } : {}),
+        ...approvalMetadata(declaration.needsApproval),
+      },
     },
     ...(declaration.forget ? { forget: declaration.forget } : {}),
     async invoke(rawArguments, env, context) {
@@ -98,6 +108,13 @@ export function defineTool<Parameters extends z.ZodObject, Env = unknown>(declar
       return declaration.run(parsed.data, env, { ...context, fetch: originFetch(declaration.origins?.(env) ?? []) });
     },
   };
+}
+
+function approvalMetadata(needs: ToolDeclaration<z.ZodObject, unknown>["needsApproval"]): Pick<ToolSchemaResponse["metadata"], "approval"> {
+  if (needs === undefined || needs === false) return {};
+  if (needs === true) return { approval: "always" };
+  const { $schema: _dialect, ...when } = z.toJSONSchema(needs, { io: "input" }) as JsonSchema;
+  return { approval: { when } };
 }
 
 /** The JSON Schema the model sees: the input side of the zod schema (defaults make fields optional). */

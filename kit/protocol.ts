@@ -25,6 +25,11 @@ export interface ToolSchemaResponse {
      * conversation asks it to forget that conversation's data. Absent means false.
      */
     forgets_conversations?: boolean;
+    /**
+     * Which calls wait for a person's approval: all (`"always"`), or those whose arguments match
+     * the JSON Schema `when`. Absent: none, unless the operator names the tool.
+     */
+    approval?: "always" | { when: JsonSchema };
   };
 }
 

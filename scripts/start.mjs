@@ -53,6 +53,8 @@ const ORCHESTRATOR_VARS = [
   "MAX_UPSTREAM_RESPONSE_BYTES",
   "MCP_SERVERS",
   "MCP_ALLOWED_ORIGINS",
+  "APPROVAL_REQUIRED_TOOLS",
+  "APPROVAL_TTL_SECONDS",
   "TENANT_SERVER_TOOLS",
 ];
 /** Webhook signing secrets and callback settings are named by each hook (src/webhooks/hooks.ts). */

@@ -8,6 +8,7 @@ import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
 import { requestContext } from "./middleware/request-id/index.js";
 import { provideServices } from "./middleware/services/index.js";
+import { approvals } from "./routes/approvals.js";
 import { catalog } from "./routes/catalog.js";
 import { chatCompletions } from "./routes/chat-completions.js";
 import { conversations } from "./routes/conversations.js";
@@ -32,6 +33,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1", chatCompletions);
   app.route("/v1", responses);
   app.route("/v1", conversations);
+  app.route("/v1", approvals);
   app.route("/v1", catalog);
 
   app.notFound((c) => new ApiError(404, `Unknown route ${c.req.method} ${c.req.path}.`, { code: "unknown_route" }).getResponse());

@@ -52,6 +52,8 @@ export interface Config {
   mcpServers: McpServersSetting;
   /** Browser origins allowed to call POST /mcp besides the orchestrator's own (MCP_ALLOWED_ORIGINS). */
   mcpAllowedOrigins: string[];
+  /** Which calls wait for a person (APPROVAL_REQUIRED_TOOLS, APPROVAL_TTL_SECONDS). */
+  approvals: { tools: "*" | string[]; ttlSeconds: number };
   /** Per tenant, the only server tools its keys may use (TENANT_SERVER_TOOLS); null when unreadable. */
   tenantTools: Record<string, string[]> | null;
   conversations: {
@@ -164,6 +166,7 @@ function parseConfig(env: Env): Config {
     toolSchemaTtlMs: integer(env, "TOOL_SCHEMA_TTL_SECONDS", 60, 0, 86_400) * 1000,
     mcpServers,
     mcpAllowedOrigins: list(env.MCP_ALLOWED_ORIGINS),
+    approvals: { tools: approvalTools(env), ttlSeconds: integer(env, "APPROVAL_TTL_SECONDS", 86_400, 1, 30 * 86_400) },
     tenantTools: parseTenantTools(env.TENANT_SERVER_TOOLS),
     conversations: {
       ttlSeconds: integer(env, "CONVERSATION_TTL_SECONDS", 30 * 86_400, MIN_KV_TTL_SECONDS, 365 * 86_400),
@@ -172,6 +175,14 @@ function parseConfig(env: Env): Config {
       maxBytes: integer(env, "MAX_CONVERSATION_BYTES", 2 * 1_048_576, 1_024, 15 * 1_048_576),
     },
   };
+}
+
+/** `*`, or tool names (`<server>__<tool>` for an MCP server's): a name that cannot be a tool's is a mistake, refused at start. */
+function approvalTools(env: Env): "*" | string[] {
+  const names = list(env.APPROVAL_REQUIRED_TOOLS);
+  if (names.includes("*")) return "*";
+  if (names.some((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name))) throw new ConfigError("APPROVAL_REQUIRED_TOOLS", "tool names separated by commas, or *");
+  return names;
 }
 
 /** The server tools a tenant's keys may use; undefined: every tool. An unreadable setting allows none. */

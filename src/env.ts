@@ -51,6 +51,10 @@ export interface Env extends ConfiguredBindings {
   MCP_SERVERS?: string;
   /** Browser origins allowed to call POST /mcp, comma-separated. */
   MCP_ALLOWED_ORIGINS?: string;
+  /** Server tools whose calls wait for a person's approval, comma-separated; `*` for all. */
+  APPROVAL_REQUIRED_TOOLS?: string;
+  /** How long a pending approval waits before it counts as denied (`expired`); default a day. */
+  APPROVAL_TTL_SECONDS?: string;
   /** `{"tenant": ["tool", ...]}`: the server tools each named tenant's keys may use. */
   TENANT_SERVER_TOOLS?: string;
   /** Parameters clients may set beyond the default policy (billing, storing or unknown ones), comma-separated. */

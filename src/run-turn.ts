@@ -4,6 +4,10 @@
 // Nothing is written unless the turn completes, so a failed turn leaves the conversation exactly as
 // it was; a streamed turn that fails after the client saw part of it keeps that part.
 
+import { parkedCompletion, parkStep } from "./approvals/park.js";
+import type { ClientApproval, ToolSelection } from "./approvals/policy.js";
+import { approvalPolicy, selects } from "./approvals/policy.js";
+import type { CallDecision, ParkedStep } from "./approvals/types.js";
 import type { Config } from "./config.js";
 import { toolsForTenant } from "./config.js";
 import type { ConversationHomes, Lease } from "./conversations/homes.js";
@@ -19,6 +23,7 @@ import type { ModelPort } from "./loop/model-port.js";
 import type { LoopCheckpoint, LoopHooks, StepStreamListener, TurnResult } from "./loop/tool-loop.js";
 import { combineHooks, runToolLoop } from "./loop/tool-loop.js";
 import type { ChatMessage, FunctionToolDefinition, JsonObject } from "./protocol/types.js";
+import type { RunSpec } from "./runs/types.js";
 import type { ServerTool, ToolRegistry } from "./tools/registry.js";
 import type { TraceContext } from "./trace/context.js";
 import { continueTrace } from "./trace/context.js";
@@ -62,6 +67,12 @@ export interface TurnRequest {
   leaseToken?: string;
   /** Where an interrupted run stopped: the loop continues from this checkpoint. */
   resume?: LoopCheckpoint;
+  /** Calls the client wants approved beyond the operator's rules (Responses `require_approval`). */
+  approval?: ClientApproval;
+  /** The tool sources the client chose (Responses `mcp` tools); absent: every server tool it may use. */
+  sources?: ToolSelection;
+  /** This turn continues the conversation's parked step, every call of it decided (its run is the one the home named). */
+  continueParked?: boolean;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */
@@ -86,11 +97,19 @@ export interface TurnOptions {
   beforeStore?: () => Promise<void>;
   /** What the door keeps beside the turn (its Responses object, its Idempotency-Key answer): committed with it. */
   products?: (completed: CompletedTurn) => TurnProducts;
+  /** The turn parked before calls that wait for a person: told before the products are made, so the door's view shows them. */
+  onParked?: (parked: ParkedStep) => void;
+  /** The run the turn is (kept with a parked step, so a continuation can be made from it). */
+  origin?: RunSpec;
+  /** Which door asked (recorded with an approval). */
+  door?: string;
 }
 
-export interface CompletedTurn extends TurnResult {
+export interface CompletedTurn extends Omit<TurnResult, "parked"> {
   conversationId: string;
   turn: TurnRecord;
+  /** The turn stopped before calls that wait for a person (its completion says so); committed with the turn. */
+  parked?: ParkedStep;
 }
 
 export class ConversationFullError extends Error {
@@ -109,6 +128,43 @@ export class AlreadyAnsweredError extends Error {
     super("This Idempotency-Key's turn is already stored.");
     this.name = "AlreadyAnsweredError";
   }
+}
+
+/** A continuation was asked for, and the conversation has no parked step (it was continued already). */
+export class NothingToContinueError extends Error {
+  constructor() {
+    super("This conversation has no turn waiting for approval.");
+    this.name = "NothingToContinueError";
+  }
+}
+
+/** A call needs approval in a turn that keeps nothing: it cannot wait for anyone. */
+export class ApprovalNeedsStoreError extends Error {
+  constructor(readonly tools: string[]) {
+    super(`${tools.join(", ")} needs a person's approval, and a turn with store: false cannot wait for one: send the request with store: true.`);
+    this.name = "ApprovalNeedsStoreError";
+  }
+}
+
+/** Where a decided parked step continues: its model answer, the results in, and each decision. */
+function continuationOf(parked: ParkedStep): LoopCheckpoint {
+  const decisions: Record<string, CallDecision> = {};
+  for (const approval of parked.approvals) {
+    if (approval.status === "pending") continue;
+    decisions[approval.tool_call_id] = {
+      status: approval.status,
+      approve: approval.status === "approved",
+      arguments: approval.arguments,
+      ...(approval.reason ? { reason: approval.reason } : {}),
+    };
+  }
+  return {
+    step: parked.step,
+    messages: [],
+    pending: { completion: parked.completion, assistant: parked.assistant, results: parked.results, decisions },
+    usage: null,
+    keyTurnId: parked.turn_id,
+  };
 }
 
 /** A failed commit is tried this many times more for a streamed turn, whose client already has the answer. */
@@ -164,11 +220,13 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
   // an object to be created (locally the home shares the Worker's thread); the rest of the
   // generation covers it.
   if (request.store !== false && !(request.newConversation && options.stream)) takeHome();
+  let parkedBefore: ParkedStep | null = null;
   const history = async (): Promise<TurnRecord[]> => {
     if (request.store === false) return (await services.homes.read(request.tenant, request.conversationId))?.turns ?? [];
     const lease = await takeHome();
     if (lease.replay !== null) throw new AlreadyAnsweredError(lease.replay);
     checkSize(services.config, lease.bytes);
+    parkedBefore = lease.parked;
     return lease.turns;
   };
   let discovered: ServerTool[];
@@ -185,7 +243,20 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     throw error;
   }
   const { history: past, input } = prepared;
-  const serverTools = toolsForRequest(discovered, services.config, request.tenant, request.allowedTools);
+  const allowed = toolsForRequest(discovered, services.config, request.tenant, request.allowedTools);
+  const sources = request.sources;
+  const serverTools = sources ? allowed.filter((tool) => selects(sources, tool)) : allowed;
+  // A continuation starts where its parked step stopped, the people's decisions in it; a run taken
+  // up again after a crash has its own later checkpoint.
+  let resume = request.resume;
+  if (!resume && request.continueParked) {
+    const parked = parkedBefore as ParkedStep | null;
+    if (!parked) {
+      await endLease(leasing);
+      throw new NothingToContinueError();
+    }
+    resume = continuationOf(parked);
+  }
   const record = (messages: ChatMessage[], incomplete: boolean): TurnRecord => {
     const completedAt = Date.now();
     return {
@@ -233,7 +304,8 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       limits: services.config.limits,
       turnId,
       mixedStepIdPrefix: mixedStepIdPrefix(request.conversationId),
-      ...(request.resume ? { resume: request.resume } : {}),
+      ...(resume ? { resume } : {}),
+      needsApproval: approvalPolicy(services.config, request.approval),
       context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant, traceparent: tracer.traceparent },
       signal,
       hooks: combineHooks(
@@ -259,7 +331,16 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     if (request.signal?.aborted) throw request.signal.reason;
     throw error;
   }
-  const completed: CompletedTurn = { ...result, conversationId: request.conversationId, turn: record(result.messages, false) };
+  const { parked: stopped, ...rest } = result;
+  const completed: CompletedTurn = { ...rest, conversationId: request.conversationId, turn: record(result.messages, false) };
+  if (stopped) {
+    // Only a kept turn can wait: there is nowhere to come back to in one that keeps nothing.
+    if (request.store === false || !options.origin) throw new ApprovalNeedsStoreError(stopped.awaiting.map((call) => call.function.name));
+    const parked = await parkStep(services, request, options.origin, options.door ?? "chat", turnId, stopped, serverTools, resume?.keyTurnId);
+    completed.parked = parked;
+    completed.completion = parkedCompletion(result.completion, parked);
+    options.onParked?.(parked);
+  }
   if (request.store === false) return completed;
   let products: TurnProducts;
   try {
@@ -269,6 +350,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
     await endLease(leasing);
     throw error;
   }
+  if (completed.parked) products.parked = completed.parked;
   const marked = result.mixedStep ? markedCallId(result.mixedStep.assistant) : undefined;
   if (result.mixedStep && marked) products.mixedStep = { callId: marked, step: result.mixedStep };
   await commitTurn(services, request, takeHome(), completed.turn, products, listener !== undefined);

@@ -2,6 +2,8 @@
 // and which tool registry a request gets. Built once per request (middleware/services) and once per
 // queue batch, and handed to every door; nothing else constructs these.
 
+import type { Approvals } from "./approvals/approvals.js";
+import { createApprovals } from "./approvals/approvals.js";
 import type { Config } from "./config.js";
 import type { ConversationHomes, HomesOptions } from "./conversations/homes.js";
 import { createHomes } from "./conversations/homes.js";
@@ -25,6 +27,8 @@ import { createModelPort } from "./upstream/model.js";
 export const TURN_QUEUE_WAIT_MS = 30_000;
 
 export interface Services extends TurnServices {
+  /** Calls waiting for a person: read, listed, decided. */
+  approvals: Approvals;
   /** The run engine: turns started in their conversation's home, followed, resumed, cancelled. */
   runs: Runs;
   /** Service-binding calls left for this request (the platform allows 32 Worker invocations). */
@@ -51,6 +55,7 @@ export function createServices(env: Env, config: Config, options: ServiceOptions
     model: createModelPort(createModelClient(config, log)),
     homes,
     runs: createRuns(env),
+    approvals: createApprovals(env),
     registry: createServerToolRegistry({ env, config, budget, log }),
     rescue: (tenant, conversationId, turn, products) =>
       enqueueRescue(env.CONVERSATIONS, env.WEBHOOK_QUEUE as Queue<RescueJob>, tenant, conversationId, turn, products),

@@ -5,6 +5,7 @@
 // shows it from the moment that turn is stored.
 
 import { DurableObject } from "cloudflare:workers";
+import type { Approval, ApprovalStatus } from "../approvals/types.js";
 import type { Env } from "../env.js";
 import { homeOf } from "./names.js";
 import type { ConversationPage, ConversationSummary } from "./turns.js";
@@ -35,6 +36,72 @@ export class ConversationDirectory extends DurableObject<Env> {
       created_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL
     )`);
+    // Every approval of the tenant's conversations, as their homes last reported it: what GET /v1/approvals pages through.
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS approvals (
+      id TEXT PRIMARY KEY,
+      conversation_id TEXT NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      record TEXT NOT NULL
+    )`);
+    this.sql.exec("CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_at, id)");
+  }
+
+  async noteApprovals(approvals: Approval[]): Promise<void> {
+    for (const approval of approvals) {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO approvals (id, conversation_id, status, created_at, expires_at, record) VALUES (?, ?, ?, ?, ?, ?)",
+        approval.id,
+        approval.conversation_id,
+        approval.status,
+        approval.created_at,
+        approval.expires_at,
+        JSON.stringify(approval),
+      );
+    }
+  }
+
+  /**
+   * Approvals newest first, after the one `after` names; `pending` ones past their time read as
+   * `expired` (their home marks them so when its alarm runs).
+   */
+  async listApprovals(status: ApprovalStatus | null, limit: number, after: string | null): Promise<{ data: Approval[]; has_more: boolean }> {
+    const now = Date.now();
+    const anchor = after ? this.sql.exec<{ created_at: number }>("SELECT created_at FROM approvals WHERE id = ?", after).toArray()[0] : undefined;
+    const where: string[] = [];
+    const bindings: SqlStorageValue[] = [];
+    if (status === "pending") {
+      where.push("status = 'pending' AND expires_at > ?");
+      bindings.push(now);
+    } else if (status === "expired") {
+      where.push("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))");
+      bindings.push(now);
+    } else if (status) {
+      where.push("status = ?");
+      bindings.push(status);
+    }
+    if (anchor) {
+      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      bindings.push(anchor.created_at, anchor.created_at, after as string);
+    }
+    const rows = this.sql
+      .exec<{ record: string }>(
+        `SELECT record FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id DESC LIMIT ?`,
+        ...bindings,
+        limit + 1,
+      )
+      .toArray();
+    const data = rows.slice(0, limit).map((row) => {
+      const approval = JSON.parse(row.record) as Approval;
+      return approval.status === "pending" && approval.expires_at <= now ? { ...approval, status: "expired" as const, reason: "expired" } : approval;
+    });
+    return { data, has_more: rows.length > limit };
+  }
+
+  /** The conversation is gone: so are its approvals. */
+  private forgetApprovals(conversationId: string): void {
+    this.sql.exec("DELETE FROM approvals WHERE conversation_id = ?", conversationId);
   }
 
   async register(id: string, createdAt: number): Promise<void> {
@@ -57,6 +124,7 @@ export class ConversationDirectory extends DurableObject<Env> {
 
   async remove(id: string): Promise<void> {
     this.sql.exec("DELETE FROM entries WHERE id = ?", id);
+    this.forgetApprovals(id);
   }
 
   /** Conversations in id order after `after`, `limit` at most; pending ones only once their home has a turn. */

@@ -9,16 +9,23 @@
 // an object whose storage is gone rehydrates from. The tenant's directory (directory.ts) lists it.
 
 import { DurableObject } from "cloudflare:workers";
+import type { DecideOutcome } from "../approvals/book.js";
+import { APPROVAL_TABLES, ApprovalBook } from "../approvals/book.js";
+import { continuationSpec } from "../approvals/continuation.js";
+import type { Approval, ApprovalStatus, Decision } from "../approvals/types.js";
 import { readConfig } from "../config.js";
 import type { Env } from "../env.js";
 import { createClaims } from "../ledger/claims.js";
+import { randomToken } from "../lib/ids.js";
 import { createLogger } from "../log.js";
 import type { InputItem } from "../protocol/responses/input-items.js";
 import { inputItemsOf } from "../protocol/responses/input-items.js";
 import type { CancelOutcome } from "../runs/host.js";
 import { RUN_TABLES, RunHost } from "../runs/host.js";
-import type { ResponsesDoor, RunSpec, RunState } from "../runs/types.js";
+import type { ResponsesDoor, RunSpec, RunState, TerminalEvent } from "../runs/types.js";
 import { createServices } from "../services.js";
+import type { WebhookJob } from "../webhooks/deliveries.js";
+import { jobQueue } from "../webhooks/deliveries.js";
 import { readCopy, removeCopy, writeCopy } from "./copy.js";
 import { directoryOf, LEASE_MS } from "./names.js";
 import { deleteParts, getParts, PARTS_TABLE, putParts } from "./parts.js";
@@ -47,8 +54,13 @@ export interface BeginRequest {
 }
 
 export type BeginOutcome =
-  /** `turns` is the stored turns as one JSON array: they are kept as JSON and read as JSON, never rebuilt in between. */
-  | { status: "ready"; token: string; turns: string; bytes: number }
+  /**
+   * `turns` is the stored turns as one JSON array: they are kept as JSON and read as JSON, never
+   * rebuilt in between. `parked` (a ParkedStep as JSON) is given to the run that continues it.
+   */
+  | { status: "ready"; token: string; turns: string; bytes: number; parked?: string }
+  /** A turn of this conversation waits for a person: nothing else may run until it is decided. */
+  | { status: "awaiting_approval"; approvals: string[] }
   | { status: "replay"; record: string }
   | { status: "busy"; retryAfterMs: number }
   | { status: "gone" };
@@ -70,6 +82,9 @@ export type FollowOutcome =
   | { status: "not_found" }
   | { status: "not_background" }
   | { status: "past_end"; last: number };
+
+/** A decision as the home answers it; `events` follows the continuation when the caller asked to. */
+export type DecisionOutcome = DecideOutcome & { events?: ReadableStream<Uint8Array> | null; continuation?: { run_id: string; response_id: string | null } };
 
 /** What the directory learns of a home it lists. */
 export type HomeState = { status: "live"; summary: ConversationSummary } | { status: "pending" } | { status: "empty" };
@@ -110,12 +125,22 @@ export class ConversationHome extends DurableObject<Env> {
   private writing: Promise<void> | null = null;
   /** The conversation's runs: its turns, driven here so they outlive the requests that started them. */
   private readonly runs: RunHost;
+  /** The calls of a parked turn that wait for a person, and their decisions. */
+  private readonly book: ApprovalBook;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.createTables();
-    this.runs = new RunHost({ ctx, sql: this.sql, services: () => this.runServices(), schedule: () => this.schedule(), claims: createClaims(env.LEDGER) });
+    this.book = new ApprovalBook(this.sql);
+    this.runs = new RunHost({
+      ctx,
+      sql: this.sql,
+      services: () => this.runServices(),
+      schedule: () => this.schedule(),
+      claims: createClaims(env.LEDGER),
+      ended: (spec, terminal) => this.runEnded(spec, terminal),
+    });
   }
 
   /** Again after deleteAll(): an instance lives on after its storage is emptied. */
@@ -139,7 +164,7 @@ export class ConversationHome extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS mixed_steps (call_id TEXT PRIMARY KEY, turn_id TEXT NOT NULL, step TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL)");
     this.sql.exec(PARTS_TABLE);
-    for (const statement of RUN_TABLES) this.sql.exec(statement);
+    for (const statement of [...RUN_TABLES, ...APPROVAL_TABLES]) this.sql.exec(statement);
   }
 
   // --- runs --------------------------------------------------------------------------------------
@@ -212,6 +237,99 @@ export class ConversationHome extends DurableObject<Env> {
     return createServices(this.env, config, { log, waitUntil: (work) => this.ctx.waitUntil(work), self: { id: this.ctx.id, home: this } });
   }
 
+  // --- approvals ---------------------------------------------------------------------------------
+
+  /** One approval as it stands, if it is this tenant's; a pending one past its time reads as expired. */
+  async approval(tenant: string, id: string): Promise<Approval | null> {
+    if (!(await this.existing(tenant))) return null;
+    const approval = this.book.get(id);
+    if (!approval) return null;
+    return approval.status === "pending" && approval.expires_at <= Date.now() ? { ...approval, status: "expired", reason: "expired" } : approval;
+  }
+
+  /** This conversation's approvals, newest first (the Approvals API's listing reads them through the tenant's directory). */
+  async approvals(tenant: string, status: ApprovalStatus | null): Promise<Approval[] | null> {
+    if (!(await this.existing(tenant))) return null;
+    return this.book.all(status);
+  }
+
+  /**
+   * Decides approvals of the parked step, all or none; when that decides the whole step, its
+   * continuation starts: `spec` when a door made one (a Responses request), else one made from the
+   * run that parked, in the background.
+   */
+  async decide(tenant: string, decisions: Array<{ id: string } & Decision>, spec: RunSpec | null, follow: boolean): Promise<DecisionOutcome> {
+    const missing = { status: "not_found" as const, id: decisions[0]?.id ?? "" };
+    const row = await this.existing(tenant);
+    if (!row) return missing;
+    const origin = this.book.parked()?.origin;
+    const now = Date.now();
+    const next = spec ?? (origin ? continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now) : null);
+    let outcome: DecideOutcome = missing;
+    this.ctx.storage.transactionSync(() => {
+      // A door that made the continuation (a Responses request) answers the whole step at once.
+      outcome = this.book.decide(decisions, now, next?.id ?? "", spec !== null);
+    });
+    const decided = outcome as DecideOutcome;
+    if (decided.status === "expired") await this.indexApprovals(tenant, [decided.approval]);
+    if (decided.status !== "ok") return decided;
+    const result: DecisionOutcome = { ...decided };
+    if (decided.continue && next) {
+      const continuation = { run_id: next.id, response_id: next.door.kind === "responses" ? next.door.shell.id : null };
+      const ids = this.book.parked()?.approvals.map((approval) => approval.id) ?? [];
+      result.approvals = this.book.noteContinuation(ids, continuation).filter((approval) => decisions.some((decision) => decision.id === approval.id));
+      result.continuation = continuation;
+      result.events = await this.startRun(next, follow);
+    }
+    await this.indexApprovals(tenant, this.book.parked()?.approvals ?? result.approvals);
+    return result;
+  }
+
+  /** Pending approvals past their time count as denied (`expired`); a step that leaves fully decided continues. */
+  private async expireApprovals(tenant: string): Promise<void> {
+    const origin = this.book.parked()?.origin;
+    if (!origin || (this.book.nextExpiry() ?? Number.POSITIVE_INFINITY) > Date.now()) return;
+    const spec = continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, Date.now());
+    let continues = false;
+    this.ctx.storage.transactionSync(() => {
+      continues = this.book.expireDue(Date.now(), spec.id);
+    });
+    const ids = this.book.parked()?.approvals.map((approval) => approval.id) ?? [];
+    if (continues) {
+      this.book.noteContinuation(ids, { run_id: spec.id, response_id: spec.door.kind === "responses" ? spec.door.shell.id : null });
+      await this.startRun(spec, false);
+    }
+    await this.indexApprovals(tenant, this.book.parked()?.approvals ?? []);
+  }
+
+  /**
+   * A continuation that ended without committing leaves its step decided and parked (the next
+   * attempt may continue it). A webhook turn's continuation that answered sends the hook's callback
+   * through the consumer, as a turn that never parked does.
+   */
+  private runEnded(spec: RunSpec, terminal: TerminalEvent): void {
+    if (!spec.turn.continueParked) return;
+    const answered = terminal.type === "completed" || terminal.type === "replayed";
+    if (!answered) this.book.continuationEnded(spec.id);
+    if (!spec.notify || terminal.type !== "completed" || terminal.result.approvals) return;
+    const content = terminal.result.completion.choices[0]?.message.content;
+    const { hook, delivery_id, conversation_id } = spec.notify;
+    const job: WebhookJob = { kind: "continued", hook, delivery_id, conversation_id, run_id: spec.id, answer: typeof content === "string" ? content : null };
+    this.ctx.waitUntil(
+      jobQueue(this.env)
+        .send(job)
+        .catch((error: unknown) => console.error(JSON.stringify({ event: "webhook_continuation_not_queued", run_id: spec.id, message: String(error) }))),
+    );
+  }
+
+  /** The tenant's directory lists approvals across conversations: it is told of every change (an index; the home is the truth). */
+  private async indexApprovals(tenant: string, approvals: readonly Approval[]): Promise<void> {
+    if (approvals.length === 0) return;
+    await directoryOf(this.env, tenant)
+      .noteApprovals([...approvals])
+      .catch((error: unknown) => console.warn(JSON.stringify({ event: "approval_index_failed", message: String(error) })));
+  }
+
   // --- turns -------------------------------------------------------------------------------------
 
   async begin(request: BeginRequest): Promise<BeginOutcome> {
@@ -234,6 +352,8 @@ export class ConversationHome extends DurableObject<Env> {
     }
     // A run continuing after its instance died takes back the lease it held.
     if (request.token !== undefined && row.lease_token === request.token) return this.grant(request);
+    const parked = this.parkedRefusal(request);
+    if (parked) return parked;
     if (this.waiting.length === 0 && !this.leaseHeld(row)) return this.grant(request);
     if (this.waiting.length >= MAX_WAITING_TURNS) return { status: "busy", retryAfterMs: 1_000 };
     return new Promise<BeginOutcome>((resolve) => {
@@ -294,6 +414,8 @@ export class ConversationHome extends DurableObject<Env> {
           outcome = { status: "too_large", bytes };
           throw new RollBack();
         }
+        // The continuation of a parked step commits it: the conversation is free again (unless it parks anew).
+        if (token !== null && token === this.book.continuationRun()) this.book.unpark();
         this.writeProducts(request.turn.id, request.products, now);
         this.sql.exec(
           `UPDATE home SET updated_at = ?, ttl_seconds = ?, version = version + 1, write_due = COALESCE(write_due, ?)${token === null ? "" : ", lease_token = NULL, lease_until = 0"}`,
@@ -308,6 +430,7 @@ export class ConversationHome extends DurableObject<Env> {
       throw error;
     }
     if (token !== null) this.handOver();
+    if (request.products.parked) await this.indexApprovals(row.tenant, request.products.parked.approvals);
     await this.schedule();
     return outcome;
   }
@@ -380,7 +503,8 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row) return false;
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      for (const table of ["turns", "responses", "mixed_steps", "idempotency", "parts", "runs", "run_events"]) this.sql.exec(`DELETE FROM ${table}`);
+      for (const table of ["turns", "responses", "mixed_steps", "idempotency", "parts", "runs", "run_events", "approvals"])
+        this.sql.exec(`DELETE FROM ${table}`);
       this.sql.exec("UPDATE home SET deleted_at = ?, updated_at = ?, lease_token = NULL, lease_until = 0, write_due = NULL", now, now);
     });
     this.turnCache = null;
@@ -424,6 +548,7 @@ export class ConversationHome extends DurableObject<Env> {
         return;
       }
     }
+    if (row.deleted_at === null) await this.expireApprovals(row.tenant);
     if (row.deleted_at === null && row.write_due !== null && row.write_due <= now) await this.writeBehind(row);
     this.sql.exec("DELETE FROM idempotency WHERE expires_at <= ?", now);
     await this.schedule();
@@ -544,7 +669,7 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** A turn holds the conversation, waits for it, or is creating the home: it must not be emptied. */
   private inUse(row: HomeRow): boolean {
-    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0 || this.runs.hasPending();
+    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0 || this.runs.hasPending() || this.book.isParked();
   }
 
   /** True when `token` held the lease. */
@@ -555,7 +680,21 @@ export class ConversationHome extends DurableObject<Env> {
   private grant(request: BeginRequest): BeginOutcome {
     const token = request.token ?? crypto.randomUUID();
     this.sql.exec("UPDATE home SET lease_token = ?, lease_until = ?", token, Date.now() + LEASE_MS);
-    return { status: "ready", token, turns: request.fresh ? "[]" : `[${this.turnTexts().join(",")}]`, bytes: this.bytes() };
+    const outcome: BeginOutcome = { status: "ready", token, turns: request.fresh ? "[]" : `[${this.turnTexts().join(",")}]`, bytes: this.bytes() };
+    const parked = this.book.parked();
+    if (parked && request.token !== undefined && parked.continuation_run === request.token) outcome.parked = JSON.stringify(parked);
+    return outcome;
+  }
+
+  /**
+   * A parked turn holds its conversation until it is continued: another turn is refused, naming the
+   * approvals it waits for (one that arrives while the continuation runs waits in line for it).
+   */
+  private parkedRefusal(request: BeginRequest): BeginOutcome | null {
+    const parked = this.book.parked();
+    if (!parked || parked.continuation_run !== null) return null;
+    if (request.token !== undefined && request.token === parked.continuation_run) return null;
+    return { status: "awaiting_approval", approvals: parked.approvals.filter((approval) => approval.status === "pending").map((approval) => approval.id) };
   }
 
   /** The conversation is free: the first turn in line takes it (in order of arrival). */
@@ -563,6 +702,12 @@ export class ConversationHome extends DurableObject<Env> {
     const next = this.waiting.shift();
     if (!next) return;
     clearTimeout(next.timer);
+    const refused = this.parkedRefusal(next.request);
+    if (refused) {
+      next.resolve(refused);
+      this.handOver();
+      return;
+    }
     next.resolve(this.grant({ ...next.request, fresh: false }));
   }
 
@@ -602,6 +747,7 @@ export class ConversationHome extends DurableObject<Env> {
         JSON.stringify(products.mixedStep.step),
       );
     }
+    if (products.parked) this.book.park(products.parked);
     if (products.idempotency) {
       const { key, record, retainMs } = products.idempotency;
       this.sql.exec("INSERT OR REPLACE INTO idempotency (key, record, expires_at) VALUES (?, ?, ?)", key, record, now + retainMs);
@@ -655,7 +801,7 @@ export class ConversationHome extends DurableObject<Env> {
    */
   private async schedule(): Promise<void> {
     const row = this.row();
-    const runs = this.runs.nextWake() ?? Number.POSITIVE_INFINITY;
+    const runs = Math.min(this.runs.nextWake() ?? Number.POSITIVE_INFINITY, this.book.nextExpiry() ?? Number.POSITIVE_INFINITY);
     if (!row && runs === Number.POSITIVE_INFINITY) return;
     const due = row ? Math.min(row.updated_at + row.ttl_seconds * 1000, row.write_due ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
     // Never in the past: an expired conversation whose turn is still running is looked at again a second later.

@@ -2,6 +2,8 @@
 // and the loop: begin a turn (a lease, or a 409 when the line is full), commit what it produced,
 // read, list, delete. Outcomes the home answers as values become the errors the doors map to HTTP.
 
+import { ApprovalPendingError } from "../approvals/errors.js";
+import type { ParkedStep } from "../approvals/types.js";
 import type { Env } from "../env.js";
 import type { MixedStep } from "../history/mixed-steps.js";
 import { conversationOfCall } from "../history/mixed-steps.js";
@@ -21,6 +23,8 @@ export interface Lease {
   bytes: number;
   /** Set when this conversation already committed the Idempotency-Key's answer: the JSON to replay. */
   replay: string | null;
+  /** The parked step this turn continues (given only to its continuation run), decisions in. */
+  parked: ParkedStep | null;
   /** Everything the turn produced, in one transaction; once this resolves the turn is stored and the line moves on. */
   commit(turn: TurnRecord, products: TurnProducts): Promise<void>;
   /** The turn stored nothing: the next in line may go. */
@@ -76,8 +80,9 @@ export function createHomes(env: Env, options: HomesOptions): ConversationHomes 
       const outcome = await home.begin({ ...request, waitMs: options.waitMs });
       if (outcome.status === "busy") throw new ConversationBusyError(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
       if (outcome.status === "gone") throw new ConversationGoneError(request.conversationId);
+      if (outcome.status === "awaiting_approval") throw new ApprovalPendingError(request.conversationId, outcome.approvals);
       if (outcome.status === "replay") {
-        return { turns: [], bytes: 0, replay: outcome.record, commit: async () => undefined, release: async () => undefined };
+        return { turns: [], bytes: 0, replay: outcome.record, parked: null, commit: async () => undefined, release: async () => undefined };
       }
       const { token } = outcome;
       const renewing = setInterval(() => {
@@ -92,6 +97,7 @@ export function createHomes(env: Env, options: HomesOptions): ConversationHomes 
         turns: JSON.parse(outcome.turns) as TurnRecord[],
         bytes: outcome.bytes,
         replay: null,
+        parked: outcome.parked ? (JSON.parse(outcome.parked) as ParkedStep) : null,
         async commit(turn, products) {
           const result = await home.commit(token, { turn, products, maxBytes: options.maxBytes, ttlSeconds: options.ttlSeconds });
           if (result.status !== "ok") {

@@ -28,7 +28,7 @@ export function homeOf(env: Env, tenant: string, conversationId: string): Durabl
 }
 
 /** The home's object id (hex) in an id Switchboard minted for something the home keeps (`resp_…`, `task_…`), or null. */
-export function homeHexOf(prefix: "resp" | "task", id: string): string | null {
+export function homeHexOf(prefix: "resp" | "task" | "apr", id: string): string | null {
   const match = /^([a-z]+)_([0-9a-f]{64})[A-Za-z0-9]{16}$/.exec(id);
   return match && match[1] === prefix ? (match[2] as string) : null;
 }

@@ -2,6 +2,7 @@
 // what the turn produced, and the summary a listing shows. Where they are kept is the home's
 // business (home.ts); this file has no storage in it.
 
+import type { ParkedStep } from "../approvals/types.js";
 import type { MixedStep } from "../history/mixed-steps.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import type { ChatMessage } from "../protocol/types.js";
@@ -37,6 +38,8 @@ export interface TurnProducts {
   mixedStep?: { callId: string; step: MixedStep };
   /** The answer an Idempotency-Key replays (its claim key, the record as JSON, how long it is kept). */
   idempotency?: { key: string; record: string; retainMs: number };
+  /** The turn stopped before calls that wait for a person: its approvals and what it continues from. */
+  parked?: ParkedStep;
 }
 
 /** One conversation as a listing shows it. */

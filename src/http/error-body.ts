@@ -4,13 +4,14 @@
 
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApprovalPendingError } from "../approvals/errors.js";
 import { ConfigError } from "../config.js";
 import { ConversationBusyError, ConversationGoneError } from "../conversations/turns.js";
 import { ApiError } from "../errors.js";
 import { ContinuedTurnGoneError, NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
-import { ConversationFullError, TurnDeadlineError } from "../run-turn.js";
+import { ApprovalNeedsStoreError, ConversationFullError, NothingToContinueError, TurnDeadlineError } from "../run-turn.js";
 import { UpstreamError } from "../upstream/upstream-error.js";
 
 export function toApiError(error: unknown): ApiError {
@@ -36,6 +37,11 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(409, error.message, { type: "invalid_request_error", param: "previous_response_id", code: "response_not_latest" });
   }
   if (error instanceof ConversationFullError) return new ApiError(413, error.message, { code: "conversation_too_large" });
+  if (error instanceof ApprovalPendingError) return new ApiError(409, error.message, { type: "invalid_request_error", code: "approval_pending" });
+  if (error instanceof NothingToContinueError) return new ApiError(409, error.message, { type: "invalid_request_error", code: "nothing_to_continue" });
+  if (error instanceof ApprovalNeedsStoreError) {
+    return new ApiError(400, error.message, { type: "invalid_request_error", param: "store", code: "approval_requires_store" });
+  }
   if (error instanceof ConversationBusyError) {
     return new ApiError(409, error.message, {
       type: "invalid_request_error",
@@ -66,6 +72,9 @@ export function isUnexpected(error: unknown): boolean {
     error instanceof NotLatestTurnError ||
     error instanceof ContinuedTurnGoneError ||
     error instanceof ConversationFullError ||
+    error instanceof ApprovalPendingError ||
+    error instanceof NothingToContinueError ||
+    error instanceof ApprovalNeedsStoreError ||
     error instanceof ConversationBusyError ||
     error instanceof ConversationGoneError ||
     error instanceof HTTPException

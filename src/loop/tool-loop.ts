@@ -5,6 +5,7 @@
 // registry, and gets back the turn's messages.
 
 import type { ToolCallContext } from "../../kit/protocol.js";
+import type { CallDecision } from "../approvals/types.js";
 import { MIXED_STEP_ID_PREFIX, mixedStepRandomChars } from "../history/mixed-steps.js";
 import type { NormalizedToolCall } from "../protocol/normalize.js";
 import { addUsage, normalizeAssistantMessage, parseArguments, ToolCallIds, truncate } from "../protocol/normalize.js";
@@ -15,6 +16,7 @@ import type {
   ChatMessage,
   FunctionToolDefinition,
   JsonObject,
+  ToolCall,
   ToolMessage,
   Usage,
 } from "../protocol/types.js";
@@ -61,6 +63,8 @@ export interface ToolLoopInput {
   hooks?: LoopHooks;
   /** Where a run that was interrupted stopped (its last checkpoint): the loop continues from there. */
   resume?: LoopCheckpoint;
+  /** Whether this call waits for a person: the step then parks before it (the others run). */
+  needsApproval?: (tool: ServerTool, args: JsonObject) => boolean;
 }
 
 /**
@@ -73,8 +77,20 @@ export interface LoopCheckpoint {
   /** What the turn added after its input: whole steps only (an assistant message and all its results). */
   messages: ChatMessage[];
   /** The step under way: the model's answer (its tool calls) and the results that are in so far. */
-  pending?: { completion: ChatCompletion; assistant: AssistantMessage; results: ToolMessage[] };
+  pending?: PendingStep;
   usage: Usage | null;
+  /** The turn whose tool calls these are, when a continuation of a parked turn runs them: their idempotency keys stay that turn's. */
+  keyTurnId?: string;
+}
+
+export interface PendingStep {
+  completion: ChatCompletion;
+  assistant: AssistantMessage;
+  results: ToolMessage[];
+  /** A parked step continued: each waited-for call's decision, by call id. */
+  decisions?: Record<string, CallDecision>;
+  /** The decided calls were announced (onToolCalls): a run taken up again does not announce them twice. */
+  announced?: boolean;
 }
 
 export interface StepStreamListener {
@@ -132,6 +148,8 @@ export interface TurnResult {
   steps: number;
   /** Set when the turn ends handing client calls back from a step whose server calls already ran. */
   mixedStep?: { assistant: AssistantMessage; results: ToolMessage[] };
+  /** Set when the turn stopped before calls that wait for a person: `messages` hold only whole steps before it. */
+  parked?: { step: number; completion: ChatCompletion; assistant: AssistantMessage; results: ToolMessage[]; awaiting: ToolCall[] };
 }
 
 const FORCING_TOOL_CHOICES = (choice: unknown) => choice === "required" || (typeof choice === "object" && choice !== null);
@@ -152,8 +170,17 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
   commit(...input.input, ...(resume?.messages ?? []));
   const ids = new ToolCallIds(toolCallIdsIn([...conversation, ...(resume?.pending ? [resume.pending.assistant] : [])]));
   let usage: Usage | null = resume?.usage ?? null;
+  const keyTurnId = resume?.keyTurnId;
   const checkpoint = (step: number, pending?: LoopCheckpoint["pending"]) =>
-    notify(() => input.hooks?.onCheckpoint?.({ step, messages: turnMessages.slice(input.input.length), usage, ...(pending ? { pending } : {}) }));
+    notify(() =>
+      input.hooks?.onCheckpoint?.({
+        step,
+        messages: turnMessages.slice(input.input.length),
+        usage,
+        ...(pending ? { pending } : {}),
+        ...(keyTurnId ? { keyTurnId } : {}),
+      }),
+    );
 
   for (let step = resume ? (resume.pending ? resume.step : resume.step + 1) : 1; ; step++) {
     // The step an interrupted run stopped in: the model's answer is kept, only its missing results are run.
@@ -190,17 +217,38 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
       const prefix = input.mixedStepIdPrefix ?? MIXED_STEP_ID_PREFIX;
       for (const call of clientCalls) call.call.id = ids.claim(ids.fresh(prefix, mixedStepRandomChars(prefix)));
     }
-    if (serverCalls.length > 0 && !resumed) notify(() => input.hooks?.onToolCalls?.(step, serverCalls));
     const results = [...(resumed?.results ?? [])];
-    checkpoint(step, { completion, assistant: message, results: [...results] });
+    const decisions = resumed?.decisions ?? {};
+    const answered = new Set(results.map((result) => result.tool_call_id));
+    // Calls that wait for a person and have no decision yet: the step parks before them.
+    const awaiting = serverCalls.filter((call) => !answered.has(call.call.id) && !decisions[call.call.id] && waitsForApproval(input, serverTools, call));
+    const runnable = serverCalls.filter((call) => !awaiting.includes(call));
+    // A continued parked step announces the calls decided since; a fresh step announces those it runs.
+    const announce = resumed ? (resumed.announced ? [] : runnable.filter((call) => decisions[call.call.id] && !answered.has(call.call.id))) : runnable;
+    if (announce.length > 0) notify(() => input.hooks?.onToolCalls?.(step, announce));
+    const pending = (): PendingStep => ({
+      completion,
+      assistant: message,
+      results: [...results],
+      ...(resumed?.decisions ? { decisions: resumed.decisions, announced: true } : {}),
+    });
+    checkpoint(step, pending());
     const done = new Map(results.map((result) => [result.tool_call_id, result]));
-    const toolMessages = await runServerCalls(input, serverTools, serverCalls, step, done, (result) => {
+    const order = serverCalls.map((call) => call.call.id);
+    const ran = await runServerCalls(input, serverTools, runnable, order, step, done, decisions, (result) => {
       results.push(result);
-      checkpoint(step, { completion, assistant: message, results: [...results] });
+      checkpoint(step, pending());
     });
     // Cut short while tools ran (the client left, the deadline passed): their results are the abort,
     // not the tools' answers, and must not be kept as if a tool had failed; the step is not committed.
     input.signal?.throwIfAborted();
+    if (awaiting.length > 0) {
+      const parked = { step, completion, assistant: message, results: ran, awaiting: awaiting.map((call) => call.call) };
+      return { ...finish(completion, message, "stop", turnMessages, usage, step), parked };
+    }
+    // Results in the order of the calls, whichever ran first.
+    const byId = new Map(ran.map((result) => [result.tool_call_id, result]));
+    const toolMessages = serverCalls.flatMap((call) => byId.get(call.call.id) ?? []);
     // The assistant message and its results are committed together, so a turn cut short is never
     // kept with a tool call that has no answer.
     conversation.push(message, ...toolMessages);
@@ -301,19 +349,27 @@ function runServerCalls(
   input: ToolLoopInput,
   serverTools: Map<string, ServerTool>,
   calls: NormalizedToolCall[],
+  /** The step's server calls in the model's order: a call's position there is part of its idempotency key. */
+  order: readonly string[],
   step: number,
   done: ReadonlyMap<string, ToolMessage>,
+  decisions: Readonly<Record<string, CallDecision>>,
   onResult: (message: ToolMessage) => void,
 ): Promise<ToolMessage[]> {
   const parent = input.context.traceparent;
   return Promise.all(
-    calls.map(async (call, position): Promise<ToolMessage> => {
+    calls.map(async (call, index): Promise<ToolMessage> => {
       const earlier = done.get(call.call.id);
       if (earlier) return earlier;
       const started = Date.now();
       // Each call is its own span of the turn's trace; the tool Worker is told which, so its work joins it.
       const callTrace = parent ? childOf(parent) : undefined;
-      const outcome = await runOne(input, serverTools, call, step, position, callTrace);
+      // Its place in the step as the model made it (a parked step runs only some of its calls).
+      const position = order.includes(call.call.id) ? order.indexOf(call.call.id) : index;
+      const decision = decisions[call.call.id];
+      const outcome = decision
+        ? await decided(input, serverTools, call, step, position, callTrace, decision)
+        : await runOne(input, serverTools, call, step, position, callTrace);
       const message = toToolMessage(call, outcome, input.limits.maxToolOutputChars);
       const tool = serverTools.get(call.call.function.name);
       notify(() =>
@@ -364,11 +420,43 @@ async function runOne(
     turn_id: input.turnId,
     // Not the model's call id: a re-run turn gets new call ids from the model, but the same turn id,
     // step, position and tool, so it asks the tool for the same effect under the same key.
-    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${input.turnId}:${step}:${position}:${name}`,
+    idempotency_key: `${input.context.tenant}:${input.context.conversation_id ?? input.context.request_id}:${input.resume?.keyTurnId ?? input.turnId}:${step}:${position}:${name}`,
     ...(callTrace ? { traceparent: callTrace } : {}),
   };
   const invokeOptions = input.signal ? { timeoutMs: input.limits.toolTimeoutMs, signal: input.signal } : { timeoutMs: input.limits.toolTimeoutMs };
   return input.registry.invoke(tool, call.arguments.value, context, invokeOptions);
+}
+
+function waitsForApproval(input: ToolLoopInput, serverTools: Map<string, ServerTool>, call: NormalizedToolCall): boolean {
+  const tool = serverTools.get(call.call.function.name);
+  // A call that cannot run (no such tool, arguments that do not fit) fails as it would anyway: nobody is asked about it.
+  if (!tool || !input.needsApproval || !call.arguments.ok || tool.validate(call.arguments.value).length > 0) return false;
+  return input.needsApproval(tool, call.arguments.value);
+}
+
+/** A call a person decided: run as approved (exactly those arguments), or answered with the denial. */
+function decided(
+  input: ToolLoopInput,
+  serverTools: Map<string, ServerTool>,
+  call: NormalizedToolCall,
+  step: number,
+  position: number,
+  callTrace: string | undefined,
+  decision: CallDecision,
+): Promise<ToolOutcome> {
+  const name = call.call.function.name;
+  if (decision.status === "expired") {
+    return Promise.resolve({ ok: false, type: "approval_expired", message: `Not run: nobody approved this call of ${name} in time.` });
+  }
+  if (!decision.approve) {
+    const why = decision.reason ? `: ${decision.reason}` : ".";
+    return Promise.resolve({ ok: false, type: "approval_denied", message: `Not run: a person denied this call of ${name}${why}` });
+  }
+  // Approved arguments are bound to the call: anything else is not what the person approved.
+  if (decision.arguments !== call.call.function.arguments) {
+    return Promise.resolve({ ok: false, type: "approval_mismatch", message: `Not run: the arguments differ from the ones approved for ${name}.` });
+  }
+  return runOne(input, serverTools, call, step, position, callTrace);
 }
 
 /** Tool output is data for the model: a result as JSON text, a failure as an `error` object. Never empty. */

@@ -1,5 +1,5 @@
 // The MCP servers the operator declared in `MCP_SERVERS`: a JSON array of
-// `{"name", "url", "headers": {"Header": "SECRET_NAME"}, "tools": [allowlist]}`. Header values are
+// `{"name", "url", "headers": {"Header": "SECRET_NAME"}, "tools": [allowlist], "require_approval": "always" | [names]}`. Header values are
 // never written in the configuration: each names a Worker secret, read at request time. An entry
 // that is wrong is left out with a reason, never a failed request.
 
@@ -15,6 +15,8 @@ export interface McpServerConfig {
   headers: Record<string, string>;
   /** MCP tool names (as the server spells them) to offer; null: all. */
   tools: string[] | null;
+  /** Its tools whose calls wait for a person's approval: `"always"` for all, or their names. */
+  approval?: "always" | string[];
 }
 
 export interface McpServersSetting {
@@ -47,6 +49,7 @@ interface McpServerEntry {
   url: string;
   headers?: Record<string, string>;
   tools?: string[];
+  require_approval?: "always" | "never" | string[];
 }
 
 function checkEntry(entry: unknown, accepted: readonly McpServerConfig[]): string | null {
@@ -66,9 +69,25 @@ function checkEntry(entry: unknown, accepted: readonly McpServerConfig[]): strin
   if (entry.tools !== undefined && (!Array.isArray(entry.tools) || entry.tools.some((tool) => typeof tool !== "string"))) {
     return "tools must be an array of tool names";
   }
+  const approval = entry.require_approval;
+  if (
+    approval !== undefined &&
+    approval !== "always" &&
+    approval !== "never" &&
+    !(Array.isArray(approval) && approval.every((name) => typeof name === "string"))
+  ) {
+    return 'require_approval must be "always", "never" or an array of tool names';
+  }
   return null;
 }
 
 function toConfig(entry: McpServerEntry): McpServerConfig {
-  return { name: entry.name, url: entry.url, headers: { ...entry.headers }, tools: entry.tools ? [...entry.tools] : null };
+  const approval = entry.require_approval;
+  return {
+    name: entry.name,
+    url: entry.url,
+    headers: { ...entry.headers },
+    tools: entry.tools ? [...entry.tools] : null,
+    ...(approval === "always" ? { approval } : Array.isArray(approval) ? { approval: [...approval] } : {}),
+  };
 }

@@ -10,6 +10,8 @@
 // which lands in the conversation.
 
 import type { Context } from "hono";
+import { approvalNotice } from "../approvals/park.js";
+import { approvalView } from "../approvals/types.js";
 import { respondWithRun } from "../http/run-stream.js";
 import { SseOutbox } from "../http/sse-outbox.js";
 import { randomToken } from "../lib/ids.js";
@@ -70,6 +72,8 @@ export function streamTurn(c: Context<AppEnv>, events: AsyncIterable<SequencedEv
           // What the model reads of the result; the conversation stores the same text.
           content: event.content,
         });
+      case "approval_requested":
+        return extension({ type: "approval_requested", step: event.step, approvals: event.approvals.map(approvalView) as unknown as JsonObject[] });
       case "completed":
         return finish(out, event.result, delta, options.includeUsage);
       case "failed":
@@ -84,7 +88,11 @@ export function streamTurn(c: Context<AppEnv>, events: AsyncIterable<SequencedEv
 async function finish(out: SseOutbox, result: RunResult, delta: (fields: JsonObject, finishReason?: string | null) => JsonObject, includeUsage: boolean) {
   const choice = result.completion.choices[0];
   for (const fields of toolCallDeltas(choice?.message.tool_calls ?? [])) await out.send(delta(fields));
-  await out.send(delta({}, choice?.finish_reason ?? "stop"));
+  if (result.approvals) {
+    // A parked turn: the streamed text is the model's; what waits and where to decide it follows, as text and as data.
+    await out.send(delta({ content: `\n\n${approvalNotice(result.approvals)}` }));
+    await out.send({ ...delta({}, "stop"), pending_approvals: result.approvals.map(approvalView) as unknown as JsonObject[] });
+  } else await out.send(delta({}, choice?.finish_reason ?? "stop"));
   if (includeUsage) await out.send({ ...delta({}), choices: [], usage: result.usage ?? zeroUsage() });
   await out.sendRaw("[DONE]");
 }

@@ -13,18 +13,18 @@ import { requireUpstreamKey } from "../http/upstream-configured.js";
 import type { IdempotentResponse } from "../idempotency.js";
 import { randomToken } from "../lib/ids.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
-import { inputToMessages } from "../protocol/responses/input.js";
+import { approvalResponses, inputToMessages } from "../protocol/responses/input.js";
 import type { ListQuery } from "../protocol/responses/input-items.js";
 import { pageOf } from "../protocol/responses/input-items.js";
 import { resolveReferences } from "../protocol/responses/references.js";
 import type { ResponsesRequest } from "../protocol/responses/request.js";
-import { chatParameters, clientTools, instructionsOf, namedConversation, parseResponsesRequest } from "../protocol/responses/request.js";
+import { chatParameters, instructionsOf, namedConversation, parseResponsesRequest, requestTools } from "../protocol/responses/request.js";
 import { responseShell } from "../protocol/responses/response.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import { isJsonObject, type JsonObject } from "../protocol/types.js";
 import { responsesRecord } from "../runs/products.js";
 import { ResponsesView } from "../runs/responses-view.js";
-import type { ResponsesDoor, RunSpec } from "../runs/types.js";
+import type { ResponsesDoor, RunSpec, SequencedEvent } from "../runs/types.js";
 import { continueTrace } from "../trace/context.js";
 import type { AppEnv } from "../types.js";
 import { CONVERSATION_HEADER } from "./chat-completions.js";
@@ -43,6 +43,10 @@ responses.post("/responses", async (c) => {
   const previous = await previousResponse(c, request);
   const named = namedConversation(request);
   const store = request.store !== false;
+  const tools = requestTools(request, config.mcpServers.servers);
+  // Decisions on approval requests continue the turn that waits for them, in its conversation.
+  const continuing = await parkedTurnOf(c, request, previous);
+  if (continuing && !store) throw invalidRequest("A turn waiting for approval is kept: continue it with store: true.", "store");
   const background = request.background === true;
   const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
   const instructions = instructionsOf(request);
@@ -63,13 +67,13 @@ responses.post("/responses", async (c) => {
   };
   if (idempotency?.kind === "replay") return replay(idempotency.record);
   // A retried key continues where its first attempt stopped (a stream may have stored part of it).
-  const conversationId = previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
+  const conversationId = continuing?.conversationId ?? previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   // The response's id names the conversation's home, which keeps it: GET and previous_response_id find it there.
   const token = services.homes.responseToken(tenant, conversationId);
   const runId = idempotency?.turnId ?? `turn_${randomToken(16)}`;
   // A client's W3C traceparent is continued here too: one trace id from the client through the tools.
   const trace = continueTrace(c.req.header("traceparent"));
-  const kept = store || previous !== null || named !== null;
+  const kept = store || previous !== null || named !== null || continuing !== null;
   const shell = responseShell(request, {
     id: `resp_${token}`,
     model: parameters.model,
@@ -86,12 +90,15 @@ responses.post("/responses", async (c) => {
       tenant,
       conversationId,
       requestId: c.get("requestId"),
-      input: inputToMessages(input),
+      input: continuing ? [] : inputToMessages(input),
       parameters,
-      clientTools: clientTools(request),
+      clientTools: tools.clientTools,
+      ...(tools.sources ? { sources: tools.sources } : {}),
+      ...(tools.approval ? { approval: tools.approval } : {}),
       deadlineMs: config.limits.turnDeadlineMs,
       turnId: runId,
-      newConversation: !previous && !named && !idempotency,
+      newConversation: !previous && !named && !idempotency && !continuing,
+      ...(continuing ? { continueParked: true } : {}),
       ...(idempotency ? { idempotencyKey: idempotency.claim } : {}),
       ...(instructions ? { instructions } : {}),
       ...(store ? {} : { store: false }),
@@ -109,20 +116,24 @@ responses.post("/responses", async (c) => {
 
   try {
     const clientGone = new AbortController();
+    // A continuation starts when its decisions are recorded, in the same call to the conversation's home.
+    const start = (follow: boolean) =>
+      continuing ? decideAndStart(c, continuing, spec, follow, clientGone.signal) : services.runs.start(spec, clientGone.signal);
     if (background) {
       // Answered at once; the run goes on in the conversation's home. A retried key finds this response.
       const queued: ResponseObject = { ...shell, status: "queued" };
       if (stream) {
-        const events = await services.runs.start(spec, clientGone.signal);
+        const events = await start(true);
         answered(queued);
         return streamRun(c, events, spec.door as ResponsesDoor, { immediate: true, clientGone });
       }
-      await services.runs.launch(spec);
+      if (continuing) await start(false);
+      else await services.runs.launch(spec);
       answered(queued);
       return c.json(queued);
     }
     // A stored turn runs in its home and outlives this request; one that keeps nothing runs here.
-    const events = store ? await services.runs.start(spec, clientGone.signal) : services.runs.inline(services, spec, clientGone.signal);
+    const events = store ? await start(true) : services.runs.inline(services, spec, clientGone.signal);
     if (stream) {
       return await streamRun(c, events, spec.door as ResponsesDoor, {
         clientGone,
@@ -242,6 +253,80 @@ async function previousResponse(c: Context<AppEnv>, request: ResponsesRequest): 
   if (!record) throw notFound(id, "previous_response_id");
   return record;
 }
+
+interface Continuing {
+  conversationId: string;
+  decisions: Array<{ id: string; approve: boolean; reason?: string }>;
+}
+
+/**
+ * The parked turn the input's `mcp_approval_response` items decide, or null when there are none
+ * to decide. With `previous_response_id` they must answer that response's requests. Without it (the
+ * Agents SDK sends its whole history back, earlier decisions included) a decision on a request
+ * already decided is history, and only pending ones continue a turn.
+ */
+async function parkedTurnOf(c: Context<AppEnv>, request: ResponsesRequest, previous: StoredResponse | null): Promise<Continuing | null> {
+  const responses = approvalResponses(request.input);
+  if (responses.length === 0) return null;
+  const services = c.get("services");
+  const tenant = c.get("tenant");
+  const found = await Promise.all(responses.map((response) => services.approvals.get(tenant, response.id)));
+  const pending: Continuing["decisions"] = [];
+  let conversationId: string | null = null;
+  for (const [index, response] of responses.entries()) {
+    const approval = found[index];
+    const param = `input[${response.index}].approval_request_id`;
+    if (!approval || (previous && approval.conversation_id !== previous.conversation_id)) {
+      throw invalidRequest(
+        `No approval request ${response.id} is waiting for an answer${previous ? " in the previous response's conversation" : ""}.`,
+        param,
+        "approval_not_found",
+      );
+    }
+    if (approval.status !== "pending") {
+      if (!previous) continue;
+      throw new ApiError(
+        409,
+        `Approval request ${response.id} was already ${approval.status === "expired" ? "expired" : approval.status}: the first decision stands.`,
+        {
+          type: "invalid_request_error",
+          param,
+          code: approval.status === "expired" ? "approval_expired" : "approval_already_decided",
+        },
+      );
+    }
+    if (conversationId !== null && approval.conversation_id !== conversationId) {
+      throw invalidRequest("The approval responses answer turns of different conversations: send them separately.", param, "invalid_value");
+    }
+    conversationId = approval.conversation_id;
+    pending.push({ id: response.id, approve: response.approve, ...(response.reason ? { reason: response.reason } : {}) });
+  }
+  return conversationId === null ? null : { conversationId, decisions: pending };
+}
+
+/** Records the decisions and starts the continuation; a refusal is the client's error, said with what stands. */
+async function decideAndStart(c: Context<AppEnv>, continuing: Continuing, spec: RunSpec, follow: boolean, stop: AbortSignal) {
+  const outcome = await c.get("services").approvals.decide(c.get("tenant"), continuing.decisions, spec, { follow, stop });
+  switch (outcome.status) {
+    case "ok":
+      if (!outcome.events && follow)
+        throw new ApiError(409, "The turn is already being continued.", { type: "invalid_request_error", code: "approval_already_decided" });
+      return outcome.events ?? emptyEvents();
+    case "conflict":
+    case "expired":
+      throw new ApiError(409, `Approval request ${outcome.approval.id} was already ${outcome.approval.status}: the first decision stands.`, {
+        type: "invalid_request_error",
+        param: "input",
+        code: outcome.status === "expired" ? "approval_expired" : "approval_already_decided",
+      });
+    case "incomplete":
+      throw invalidRequest(`Decide every call of the step at once: also answer ${outcome.missing.join(", ")}.`, "input", "approval_missing");
+    default:
+      throw invalidRequest(`No approval request ${outcome.id} is waiting for an answer.`, "input", "approval_not_found");
+  }
+}
+
+async function* emptyEvents(): AsyncGenerator<SequencedEvent> {}
 
 function responseId(id: string): string {
   if (!RESPONSE_ID.test(id)) throw invalidRequest("Invalid response id.", "id");

@@ -87,11 +87,20 @@ export async function executeRun(services: Services, spec: RunSpec, sink: RunSin
           ...(sink.checkpoint ? { onCheckpoint: (checkpoint) => sink.checkpoint?.(checkpoint) } : {}),
         },
         ...(options.products ? { products: options.products } : {}),
+        origin: spec,
+        door: spec.notify ? "webhook" : spec.door.kind,
+        onParked: (parked) => sink.event({ type: "approval_requested", step: parked.step, approvals: parked.approvals }),
       },
     );
     return {
       type: "completed",
-      result: { completion: completed.completion, usage: completed.usage, steps: completed.steps, toolInvocations: services.budget.spent },
+      result: {
+        completion: completed.completion,
+        usage: completed.usage,
+        steps: completed.steps,
+        toolInvocations: services.budget.spent,
+        ...(completed.parked ? { approvals: completed.parked.approvals } : {}),
+      },
     };
   } catch (error) {
     if (error instanceof AlreadyAnsweredError) return { type: "replayed", record: error.record };

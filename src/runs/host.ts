@@ -71,6 +71,8 @@ export interface RunHostDeps {
   schedule: () => Promise<void>;
   /** The Idempotency-Key claims a run settles when it ends. */
   claims: LedgerApi;
+  /** Told once when a run ends, how it ended. */
+  ended?: (spec: RunSpec, terminal: TerminalEvent) => void;
 }
 
 /** A cancelled run, with the response it ended with when it is a Responses run. */
@@ -409,6 +411,11 @@ export class RunHost {
     this.append(spec.id, terminal, true);
     this.ended.add(spec.id);
     this.settleClaim(spec, terminal, view);
+    try {
+      this.deps.ended?.(spec, terminal);
+    } catch (error) {
+      console.error(JSON.stringify({ event: "run_end_hook_failed", run_id: spec.id, message: String(error) }));
+    }
     // Only a background run's stream can be resumed; a run someone waited for keeps only its end (a
     // redelivered job that asks for the same run reads it there).
     if (!spec.background)

@@ -57,6 +57,9 @@ export class ResponsesView {
       case "tool_result":
         this.builder.serverResult(event.call.id, serverResult(event.content, !event.ok));
         return;
+      case "approval_requested":
+        this.builder.approvalRequests(event.approvals);
+        return;
       case "completed": {
         const response = this.finished(event.result);
         this.send({ type: response.status === "completed" ? "response.completed" : "response.incomplete", response });

@@ -76,7 +76,7 @@ export function createRuns(env: Env): Runs {
 }
 
 /** NDJSON lines `{seq, event}` from the home, as events. */
-async function* readEvents(stream: ReadableStream<Uint8Array>, stop?: AbortSignal): AsyncGenerator<SequencedEvent> {
+export async function* readEvents(stream: ReadableStream<Uint8Array>, stop?: AbortSignal): AsyncGenerator<SequencedEvent> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   const cancel = () => void reader.cancel().catch(() => undefined);
   stop?.addEventListener("abort", cancel, { once: true });

@@ -4,6 +4,7 @@
 // Everything here crosses a Durable Object's RPC boundary, so it is plain data.
 
 import type { ToolCallContext } from "../../kit/protocol.js";
+import type { Approval } from "../approvals/types.js";
 import type { StreamDelta } from "../loop/model-port.js";
 import type { LoopCheckpoint } from "../loop/tool-loop.js";
 import type { CallToolResult } from "../mcp/protocol.js";
@@ -33,6 +34,8 @@ export interface RunSpec {
    */
   idempotency?: { key: string; token: string; retainMs: number };
   createdAt: number;
+  /** A webhook turn: whoever ends it last (its consumer, or the continuation after an approval) sends the hook's callback. */
+  notify?: { kind: "webhook"; hook: string; delivery_id: string; conversation_id: string };
 }
 
 export interface ChatDoor {
@@ -73,6 +76,8 @@ export interface RunResult {
   steps: number;
   /** Service-binding calls the run made. */
   toolInvocations: number;
+  /** The turn parked: these calls wait for a person (the completion says so). */
+  approvals?: Approval[];
 }
 
 /** A failure as the client is told it: the status and OpenAI-style body `app.onError` would answer with. */
@@ -92,6 +97,8 @@ export type RunEvent =
   | { type: "tool_calls"; step: number; calls: ToolCall[] }
   /** One server tool call's result, as the model reads it. */
   | { type: "tool_result"; step: number; call: ToolCall; ok: boolean; content: string; duration_ms: number }
+  /** The turn parked before calls that wait for a person: their approvals (the run then completes). */
+  | { type: "approval_requested"; step: number; approvals: Approval[] }
   | { type: "completed"; result: RunResult }
   | { type: "failed"; failure: RunFailure }
   | { type: "cancelled" }

@@ -55,6 +55,8 @@ export function clearMcpToolCache(): void {
 interface Endpoint extends McpEndpoint {
   binding: string;
   allowlist: string[] | null;
+  /** Its tools whose calls wait for a person: all, or these (the server's own names). */
+  approval?: "always" | string[];
 }
 
 export function createMcpTools(options: McpToolsOptions): ToolRegistry {
@@ -167,7 +169,15 @@ function mcpEndpoints(options: McpToolsOptions, warn: (event: string, fields: Js
       warn("mcp_server_skipped", { server: server.name, message: `secret ${missing.map(([, secret]) => secret).join(", ")} is not set` });
       continue;
     }
-    add({ name: server.name, url: server.url, fetch: (input, init) => fetch(input, init), headers, binding: "", allowlist: server.tools });
+    add({
+      name: server.name,
+      url: server.url,
+      fetch: (input, init) => fetch(input, init),
+      headers,
+      binding: "",
+      allowlist: server.tools,
+      ...(server.approval ? { approval: server.approval } : {}),
+    });
   }
   return endpoints;
 }
@@ -212,6 +222,7 @@ function toServerTools(endpoint: Endpoint, listed: McpTool[], warn: (event: stri
         }
       },
       mcp: { server: endpoint.name, tool: tool.name, url: endpoint.binding ? null : endpoint.url, annotations },
+      ...(endpoint.approval === "always" || endpoint.approval?.includes(tool.name) ? { approval: "always" as const } : {}),
     });
   }
   return tools;

@@ -25,6 +25,8 @@ export interface ServerTool {
   binding: string;
   /** Returns the problems with `args` against the tool's JSON Schema, empty when they fit. */
   validate(args: JsonObject): string[];
+  /** Which of its calls wait for a person (declared by the tool, or its MCP server's entry); absent: none. */
+  approval?: "always" | ((args: JsonObject) => boolean);
   /** Set when the tool is an MCP server's (src/tools/mcp-tools.ts); absent for a tool Worker. */
   mcp?: { server: string; tool: string; url: string | null; annotations: JsonObject | null };
 }
@@ -173,6 +175,9 @@ function parseSchemaResponse(value: unknown): ToolSchemaResponse {
       version: typeof metadata.version === "string" ? metadata.version : "unversioned",
       side_effects: metadata.side_effects === true,
       forgets_conversations: metadata.forgets_conversations === true,
+      ...(metadata.approval === "always" || (isJsonObject(metadata.approval) && isJsonObject(metadata.approval.when))
+        ? { approval: metadata.approval as NonNullable<ToolSchemaResponse["metadata"]["approval"]> }
+        : {}),
     },
   };
 }
@@ -186,7 +191,15 @@ function toServerTool(binding: string, schema: ToolSchemaResponse): ServerTool {
     forgetsConversations: schema.metadata.forgets_conversations === true,
     binding,
     validate: schemaValidator(schema.function.parameters),
+    ...approvalOf(schema.metadata.approval),
   };
+}
+
+function approvalOf(declared: ToolSchemaResponse["metadata"]["approval"]): Pick<ServerTool, "approval"> {
+  if (declared === undefined) return {};
+  if (declared === "always") return { approval: "always" };
+  const matches = schemaValidator(declared.when as JsonObject);
+  return { approval: (args) => matches(args).length === 0 };
 }
 
 /** A validator for arguments against a JSON Schema: the problems found, empty when they fit. */

@@ -71,6 +71,7 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob | Rescue
     }
     try {
       if (job.kind === "turn") await runWebhookTurn(env, { ...services, log: jobLog }, hook, job);
+      else if (job.kind === "continued") await recordAnswer(env, hook, job, job.answer, job.run_id);
       else await deliverCallback(env, services.claims, hook, job, jobLog);
       message.ack();
     } catch (error) {
@@ -125,10 +126,11 @@ async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, jo
   // The lease outlives the turn's deadline: a live turn never loses its claim to a redelivery.
   const outcome = await claims.claim(claim, "", { leaseMs: config.limits.turnDeadlineMs + TURN_LEASE_MARGIN_MS });
   if (outcome.status === "running") throw new ClaimedElsewhere(Math.ceil(outcome.retryAfterMs / 1000));
-  let answer: string | null;
+  let answer: TurnAnswer;
   if (outcome.status === "done") {
     // Ran and stored by an earlier attempt that failed afterwards: only what follows the turn is redone.
-    answer = parseResult<{ answer: string | null }>(outcome)?.answer ?? null;
+    const settled = parseResult<{ answer: string | null; approvals?: string[] }>(outcome);
+    answer = settled?.approvals ? { kind: "parked", approvals: settled.approvals } : { kind: "answered", text: settled?.answer ?? null };
     log.info("webhook_turn_already_done");
   } else if (outcome.status === "claimed") {
     try {
@@ -137,15 +139,30 @@ async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, jo
       await claims.release(claim, outcome.token).catch(() => undefined);
       throw error;
     }
-    await claims.settle(claim, outcome.token, JSON.stringify({ answer }), DELIVERY_TTL_SECONDS * 1000);
+    const settled = answer.kind === "parked" ? { answer: null, approvals: answer.approvals } : { answer: answer.text };
+    await claims.settle(claim, outcome.token, JSON.stringify(settled), DELIVERY_TTL_SECONDS * 1000);
   } else {
     throw new ClaimedElsewhere(1);
   }
+  if (answer.kind === "parked") {
+    // The turn waits for a person: the decision continues it, and its continuation's answer comes back here as a `continued` job.
+    const record = (await readDelivery(kv, hook.name, job.delivery_id)) ?? newRecord(hook, job);
+    await writeDelivery(kv, { ...record, run_id: turnId, state: "awaiting_approval", attempts: record.attempts + 1, approvals: answer.approvals });
+    log.info("webhook_turn_awaiting_approval", { approvals: answer.approvals.length });
+    return;
+  }
+  await recordAnswer(env, hook, job, answer.text, turnId);
+}
+
+/** The turn answered: the delivery records it, and the hook's callback (if any) is sent from the queue. */
+async function recordAnswer(env: Env, hook: HookConfig, job: WebhookJob, answer: string | null, runId: string): Promise<void> {
+  const kv = env.CONVERSATIONS;
   const record = (await readDelivery(kv, hook.name, job.delivery_id)) ?? newRecord(hook, job);
   const callbackConfigured = Boolean(hook.callback && callbackUrl(env, hook));
+  const { approvals: _decided, ...rest } = record;
   await writeDelivery(kv, {
-    ...record,
-    run_id: turnId,
+    ...rest,
+    run_id: runId,
     state: "done",
     attempts: record.attempts + 1,
     answer,
@@ -155,13 +172,7 @@ async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, jo
   if (callbackConfigured) await jobQueue(env).send({ kind: "callback", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id });
 }
 
-async function runClaimedTurn(
-  env: Env,
-  services: Services,
-  hook: HookConfig,
-  job: Extract<WebhookJob, { kind: "turn" }>,
-  turnId: string,
-): Promise<string | null> {
+async function runClaimedTurn(env: Env, services: Services, hook: HookConfig, job: Extract<WebhookJob, { kind: "turn" }>, turnId: string): Promise<TurnAnswer> {
   const payload = job.payload ?? (job.payload_key ? await env.CONVERSATIONS.get(job.payload_key, "json") : null);
   if (payload === null || payload === undefined) throw new Error("The event's payload is not readable yet.");
   const input: ChatMessage[] = [];
@@ -172,6 +183,7 @@ async function runClaimedTurn(
     background: false,
     createdAt: Date.now(),
     door: { kind: "chat", stream: false, includeUsage: false },
+    notify: { kind: "webhook", hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id },
     turn: {
       tenant: hook.tenant,
       conversationId: job.conversation_id,
@@ -190,9 +202,13 @@ async function runClaimedTurn(
   const end = await runToEnd(await services.runs.start(spec));
   if (end.type !== "completed") throw new Error("The webhook's run was cancelled.");
   services.log.info("webhook_turn", { run_id: turnId, steps: end.result.steps, total_tokens: end.result.usage?.total_tokens ?? null });
+  if (end.result.approvals) return { kind: "parked", approvals: end.result.approvals.map((approval) => approval.id) };
   const content = end.result.completion.choices[0]?.message.content;
-  return typeof content === "string" ? content : null;
+  return { kind: "answered", text: typeof content === "string" ? content : null };
 }
+
+/** How a webhook's run ended: an answer for the callback, or a wait for a person. */
+type TurnAnswer = { kind: "answered"; text: string | null } | { kind: "parked"; approvals: string[] };
 
 function newRecord(hook: HookConfig, job: WebhookJob): DeliveryRecord {
   return { hook: hook.name, delivery_id: job.delivery_id, conversation_id: job.conversation_id, received_at: Date.now(), state: "queued", attempts: 0 };

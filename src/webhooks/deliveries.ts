@@ -8,7 +8,7 @@ import { putRecord } from "../lib/kv.js";
 
 export const DELIVERY_TTL_SECONDS = 7 * 86_400;
 
-export type DeliveryState = "queued" | "retrying" | "done" | "dead";
+export type DeliveryState = "queued" | "retrying" | "awaiting_approval" | "done" | "dead";
 
 export interface DeliveryRecord {
   hook: string;
@@ -22,6 +22,8 @@ export interface DeliveryRecord {
   last_error?: string;
   answer?: string | null;
   completed_at?: number;
+  /** While the turn waits for a person: the approvals it waits for. */
+  approvals?: string[];
   callback?: { state: "pending" | "delivered" | "dead"; attempts: number; last_error?: string };
 }
 
@@ -35,7 +37,9 @@ export type WebhookJob =
       payload?: unknown;
       payload_key?: string;
     }
-  | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string };
+  | { kind: "callback"; hook: string; delivery_id: string; conversation_id: string }
+  /** A turn that waited for approval answered (its continuation run ended): record the answer, then call back. */
+  | { kind: "continued"; hook: string; delivery_id: string; conversation_id: string; run_id: string; answer: string | null };
 
 /** The run (and turn) of a delivery: the same for every attempt, so a redelivered job continues or finds the same run. */
 export function webhookRunId(hook: string, deliveryId: string): Promise<string> {

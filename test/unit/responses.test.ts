@@ -6,7 +6,7 @@ import { ApiError } from "../../src/errors.js";
 import { inputToMessages } from "../../src/protocol/responses/input.js";
 import { OutputBuilder, replayTurn, serverResult } from "../../src/protocol/responses/output.js";
 import { itemIds, resolveReferences } from "../../src/protocol/responses/references.js";
-import { chatParameters, clientTools, parseResponsesRequest } from "../../src/protocol/responses/request.js";
+import { chatParameters, parseResponsesRequest, requestTools } from "../../src/protocol/responses/request.js";
 import type { ResponseEvent, ResponseObject } from "../../src/protocol/responses/types.js";
 import type { AssistantMessage, ChatMessage } from "../../src/protocol/types.js";
 
@@ -184,11 +184,46 @@ describe("the request", () => {
 
   it("turns function tools into chat tools and refuses other tool types", () => {
     const request = parseResponsesRequest({ input: "hi", tools: [{ type: "function", name: "f", parameters: { type: "object" }, strict: true }] }, policy);
-    expect(clientTools(request)).toEqual([{ type: "function", function: { name: "f", parameters: { type: "object" }, strict: true } }]);
+    expect(requestTools(request, []).clientTools).toEqual([{ type: "function", function: { name: "f", parameters: { type: "object" }, strict: true } }]);
     const hosted = parseResponsesRequest({ input: "hi", tools: [{ type: "function", name: "f" }, { type: "code_interpreter" }] }, policy);
-    expect(refused(() => clientTools(hosted))).toMatchObject({ param: "tools[1].type" });
+    expect(refused(() => requestTools(hosted, []))).toMatchObject({ param: "tools[1].type" });
     expect(refused(() => parseResponsesRequest({ input: "hi", conversation: "c", previous_response_id: "resp_1" }, policy))).toMatchObject({
       param: "conversation",
+    });
+  });
+});
+
+describe("hosted mcp tools", () => {
+  const servers = [{ name: "docs", url: "https://docs.example/mcp" }];
+  const tools = (entries: unknown[]) => requestTools(parseResponsesRequest({ input: "hi", tools: entries }, policy), servers);
+
+  it("selects Switchboard's own tools and asks for approval when the client requires it", () => {
+    expect(tools([{ type: "mcp", server_label: "switchboard", require_approval: "always" }])).toEqual({
+      clientTools: [],
+      sources: [{ server_label: "switchboard", tools: "*" }],
+      approval: [{ server_label: "switchboard", tools: "*" }],
+    });
+    expect(tools([{ type: "mcp", server_label: "switchboard", allowed_tools: ["notes"], require_approval: { always: { tool_names: ["notes"] } } }])).toEqual({
+      clientTools: [],
+      sources: [{ server_label: "switchboard", tools: ["notes"] }],
+      approval: [{ server_label: "switchboard", tools: ["notes"] }],
+    });
+  });
+
+  it("never lowers approval: require_approval never asks for nothing more", () => {
+    expect(tools([{ type: "mcp", server_label: "switchboard", require_approval: "never" }]).approval).toBeUndefined();
+  });
+
+  it("names a configured MCP server by its label or its URL, and refuses any other server", () => {
+    expect(tools([{ type: "mcp", server_label: "docs" }]).sources).toEqual([{ server_label: "docs", tools: "*" }]);
+    expect(tools([{ type: "mcp", server_label: "x", server_url: "https://docs.example/mcp" }]).sources).toEqual([{ server_label: "docs", tools: "*" }]);
+    expect(refused(() => tools([{ type: "mcp", server_label: "evil", server_url: "https://evil.example/mcp" }]))).toMatchObject({
+      param: "tools[0].server_url",
+      code: "server_not_allowed",
+    });
+    expect(refused(() => tools([{ type: "mcp", server_label: "nope" }]))).toMatchObject({ param: "tools[0].server_label", code: "unknown_server" });
+    expect(refused(() => tools([{ type: "mcp", server_label: "docs", headers: { Authorization: "Bearer x" } }]))).toMatchObject({
+      param: "tools[0].headers",
     });
   });
 });

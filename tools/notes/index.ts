@@ -23,6 +23,8 @@ export const notesTool = defineTool({
     note_id: z.string().optional().describe('For "delete": the id of the note, as returned by "save" or "recall".'),
   }),
   sideEffects: true,
+  // Deleting loses what was saved: a person confirms it first.
+  needsApproval: z.object({ action: z.literal("delete") }),
   forget: forgetConversation,
   run: (args, env: NotesEnv, context) => runNotes(args, env, context),
 });

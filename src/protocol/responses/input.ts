@@ -28,7 +28,39 @@ const ITEM_SCHEMAS = {
     summary: z.optional(z.array(z.looseObject({ text: z.string() }))),
     content: z.optional(z.nullable(z.array(z.looseObject({ text: z.string() })))),
   }),
+  // What a client echoes of an earlier response (the Agents SDK sends its whole history back): the
+  // conversation Switchboard keeps already holds what they stand for.
+  mcp_list_tools: z.looseObject({}),
+  mcp_approval_request: z.looseObject({ id: z.string() }),
+  // A decision: read by the door before the input becomes messages (approvalResponses).
+  mcp_approval_response: z.looseObject({
+    approval_request_id: z.string().check(z.minLength(1)),
+    approve: z.boolean(),
+    reason: z.optional(z.nullable(z.string().check(z.maxLength(1_000)))),
+  }),
 } as const;
+
+/** An `mcp_approval_response` of the input, where it was. */
+export interface ApprovalResponse {
+  index: number;
+  id: string;
+  approve: boolean;
+  reason?: string;
+}
+
+/** The input's decisions on approval requests (checked like every other item). */
+export function approvalResponses(input: string | readonly unknown[]): ApprovalResponse[] {
+  if (typeof input === "string") return [];
+  const found: ApprovalResponse[] = [];
+  input.forEach((raw, index) => {
+    if (!isJsonObject(raw) || raw.type !== "mcp_approval_response") return;
+    const parsed = ITEM_SCHEMAS.mcp_approval_response.safeParse(raw);
+    if (!parsed.success) throw itemIssue(parsed.error, `input[${index}]`);
+    const { approval_request_id: id, approve, reason } = parsed.data;
+    found.push({ index, id, approve, ...(reason ? { reason } : {}) });
+  });
+  return found;
+}
 
 type ItemType = keyof typeof ITEM_SCHEMAS;
 type Item<T extends ItemType> = z.infer<(typeof ITEM_SCHEMAS)[T]>;
@@ -42,7 +74,7 @@ export function inputToMessages(input: string | readonly unknown[]): ChatMessage
     const type = raw.type ?? "message";
     if (typeof type !== "string" || !(type in ITEM_SCHEMAS)) {
       throw invalidRequest(
-        `Input items of type '${String(type)}' are not supported: send messages, function_call, function_call_output, mcp_call and reasoning items.`,
+        `Input items of type '${String(type)}' are not supported: send messages, function_call, function_call_output, mcp_call, mcp_approval_response and reasoning items.`,
         `${param}.type`,
         "unsupported_value",
       );
@@ -63,6 +95,7 @@ class StepFolder {
   private reasoning = "";
 
   add(type: ItemType, item: Item<ItemType>, param: string): void {
+    if (type === "mcp_list_tools" || type === "mcp_approval_request" || type === "mcp_approval_response") return;
     if (type === "message") this.message(item as Item<"message">, param);
     else if (type === "reasoning") this.reason(item as Item<"reasoning">);
     else if (type === "mcp_call") this.mcpCall(item as Item<"mcp_call">);

@@ -10,7 +10,17 @@
 import { randomToken } from "../../lib/ids.js";
 import type { ChatMessage, ContentPart, ToolCall, Usage } from "../types.js";
 import { isJsonObject } from "../types.js";
-import type { FunctionCallItem, McpCallItem, MessageItem, OutputItem, OutputText, ReasoningItem, ResponseEvent, ResponseUsage } from "./types.js";
+import type {
+  FunctionCallItem,
+  McpApprovalRequestItem,
+  McpCallItem,
+  MessageItem,
+  OutputItem,
+  OutputText,
+  ReasoningItem,
+  ResponseEvent,
+  ResponseUsage,
+} from "./types.js";
 
 export const SERVER_LABEL = "switchboard";
 
@@ -111,6 +121,23 @@ export class OutputBuilder {
     item.status = result.error === null ? "completed" : "failed";
     this.emit({ type: result.error === null ? "response.mcp_call.completed" : "response.mcp_call.failed", item_id: item.id, output_index: index });
     this.emit({ type: "response.output_item.done", output_index: index, item: { ...item } });
+  }
+
+  /** Calls that wait for a person: `mcp_approval_request` items, where the response ends. */
+  approvalRequests(approvals: ReadonlyArray<{ id: string; server_label: string; name: string; arguments: string }>): void {
+    this.endStep();
+    for (const approval of approvals) {
+      const item: McpApprovalRequestItem = {
+        type: "mcp_approval_request",
+        id: approval.id,
+        server_label: approval.server_label,
+        name: approval.name,
+        arguments: approval.arguments,
+      };
+      const index = this.items.push(item) - 1;
+      this.emit({ type: "response.output_item.added", output_index: index, item: { ...item } });
+      this.emit({ type: "response.output_item.done", output_index: index, item: { ...item } });
+    }
   }
 
   /** Calls of the client's own functions: `function_call` items, returned for the client to run. */

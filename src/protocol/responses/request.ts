@@ -7,11 +7,13 @@
 
 import * as z from "zod/mini";
 import { TOOL_NAME_PATTERN } from "../../../kit/protocol.js";
+import type { ClientApproval, ToolSelection } from "../../approvals/policy.js";
 import { invalidRequest } from "../../errors.js";
 import type { ParameterPolicy } from "../parameters.js";
 import { applyParameterPolicy } from "../parameters.js";
 import { CONVERSATION_ID, describeIssue } from "../request-schema.js";
 import type { ChatMessage, FunctionToolDefinition, JsonObject, ToolChoice } from "../types.js";
+import { SERVER_LABEL as SWITCHBOARD_LABEL } from "./output.js";
 
 const functionTool = z.looseObject({
   type: z.literal("function"),
@@ -131,31 +133,124 @@ export function namedConversation(request: ResponsesRequest): string | null {
   return id;
 }
 
-export function clientTools(request: ResponsesRequest): FunctionToolDefinition[] {
-  return (request.tools ?? []).map((tool, index) => {
-    if (tool.type !== "function") {
+export interface RequestTools {
+  clientTools: FunctionToolDefinition[];
+  /** Set when the request declared `mcp` tools: only the sources they select are offered. */
+  sources?: ToolSelection;
+  /** Tools the request wants approved before they run (its `mcp` tools' `require_approval`). */
+  approval?: ClientApproval;
+}
+
+/** A configured MCP server a request may name by label or by URL. */
+export interface KnownServer {
+  name: string;
+  url: string;
+}
+
+const toolNames = z.union([z.array(z.string()), z.looseObject({ tool_names: z.optional(z.array(z.string())) })]);
+const hostedTool = z.looseObject({
+  type: z.literal("mcp"),
+  server_label: z.string().check(z.minLength(1)),
+  server_url: opt(z.string()),
+  allowed_tools: opt(toolNames),
+  require_approval: opt(
+    z.union([
+      z.enum(["always", "never"]),
+      z.looseObject({ always: opt(z.looseObject({ tool_names: z.optional(z.array(z.string())) })), never: opt(z.unknown()) }),
+    ]),
+  ),
+  headers: opt(z.record(z.string(), z.string())),
+});
+
+/**
+ * The request's tools: functions for the client to run, and hosted `mcp` tools, which choose among
+ * Switchboard's server tools (`server_label: "switchboard"`) and the operator's MCP servers (by
+ * their configured name, or URL). A server the operator has not configured is refused, naming it:
+ * a client cannot make the orchestrator call out anywhere new, nor send its own headers.
+ */
+export function requestTools(request: ResponsesRequest, servers: readonly KnownServer[]): RequestTools {
+  const clientTools: FunctionToolDefinition[] = [];
+  const sources: ToolSelection = [];
+  const approval: ClientApproval = [];
+  (request.tools ?? []).forEach((tool, index) => {
+    if (tool.type === "function") clientTools.push(functionOf(tool, index));
+    else if (tool.type === "mcp") {
+      const hosted = hostedOf(tool, index, servers);
+      sources.push(hosted.source);
+      if (hosted.approval) approval.push(hosted.approval);
+    } else {
       throw invalidRequest(
-        `Tools of type '${tool.type}' are not supported: declare functions (type 'function'); Switchboard's own server tools are offered to the model without being declared.`,
+        `Tools of type '${tool.type}' are not supported: declare functions (type 'function') or Switchboard's MCP tools (type 'mcp', server_label 'switchboard'); server tools are offered without being declared.`,
         `tools[${index}].type`,
         "unsupported_value",
       );
     }
-    const parsed = functionTool.safeParse(tool);
-    if (!parsed.success) {
-      const { message, param } = describeIssue(parsed.error);
-      throw invalidRequest(message.replace(`'${param}'`, `'tools[${index}].${param}'`), `tools[${index}].${param}`, "invalid_value");
-    }
-    const { name, description, parameters, strict } = parsed.data;
-    return {
-      type: "function",
-      function: {
-        name,
-        ...(description ? { description } : {}),
-        ...(parameters ? { parameters: parameters as JsonObject } : {}),
-        ...(typeof strict === "boolean" ? { strict } : {}),
-      },
-    };
   });
+  return { clientTools, ...(sources.length > 0 ? { sources } : {}), ...(approval.length > 0 ? { approval } : {}) };
+}
+
+function hostedOf(tool: unknown, index: number, servers: readonly KnownServer[]): { source: ToolSelection[number]; approval?: ToolSelection[number] } {
+  const at = `tools[${index}]`;
+  const parsed = hostedTool.safeParse(tool);
+  if (!parsed.success) {
+    const { message, param } = describeIssue(parsed.error);
+    throw invalidRequest(message.replace(`'${param}'`, `'${at}.${param}'`), `${at}.${param}`, "invalid_value");
+  }
+  const { server_label: label, server_url: url, allowed_tools: allowed, require_approval: approval, headers } = parsed.data;
+  if (headers && Object.keys(headers).length > 0) {
+    throw invalidRequest(
+      "Headers for MCP servers are the operator's (configured as secrets in MCP_SERVERS), not the request's.",
+      `${at}.headers`,
+      "unsupported_parameter",
+    );
+  }
+  let server: string;
+  if (url) {
+    const known = servers.find((candidate) => sameUrl(candidate.url, url));
+    if (!known)
+      throw invalidRequest(`The MCP server ${url} is not one this orchestrator is configured to call (MCP_SERVERS).`, `${at}.server_url`, "server_not_allowed");
+    server = known.name;
+  } else if (label === SWITCHBOARD_LABEL || servers.some((candidate) => candidate.name === label)) {
+    server = label;
+  } else {
+    throw invalidRequest(
+      `No MCP server is configured with the label '${label}': use '${SWITCHBOARD_LABEL}' for Switchboard's tools or a configured server's name.`,
+      `${at}.server_label`,
+      "unknown_server",
+    );
+  }
+  const names: "*" | string[] = allowed === undefined || allowed === null ? "*" : Array.isArray(allowed) ? allowed : (allowed.tool_names ?? "*");
+  const source = { server_label: server, tools: names };
+  if (approval === "always") return { source, approval: source };
+  if (typeof approval === "object" && approval?.always?.tool_names) return { source, approval: { server_label: server, tools: approval.always.tool_names } };
+  // "never" cannot lower what the operator or the tool requires: it asks for nothing more.
+  return { source };
+}
+
+function sameUrl(configured: string, given: string): boolean {
+  try {
+    return new URL(configured).href === new URL(given).href;
+  } catch {
+    return false;
+  }
+}
+
+function functionOf(tool: unknown, index: number): FunctionToolDefinition {
+  const parsed = functionTool.safeParse(tool);
+  if (!parsed.success) {
+    const { message, param } = describeIssue(parsed.error);
+    throw invalidRequest(message.replace(`'${param}'`, `'tools[${index}].${param}'`), `tools[${index}].${param}`, "invalid_value");
+  }
+  const { name, description, parameters, strict } = parsed.data;
+  return {
+    type: "function",
+    function: {
+      name,
+      ...(description ? { description } : {}),
+      ...(parameters ? { parameters: parameters as JsonObject } : {}),
+      ...(typeof strict === "boolean" ? { strict } : {}),
+    },
+  };
 }
 
 export function instructionsOf(request: ResponsesRequest): ChatMessage[] | undefined {

@@ -45,7 +45,16 @@ export interface McpCallItem extends JsonObject {
   status: "in_progress" | "completed" | "failed";
 }
 
-export type OutputItem = MessageItem | ReasoningItem | FunctionCallItem | McpCallItem;
+/** A server tool's call that waits for a person: the response ends with it; the client answers with an `mcp_approval_response`. */
+export interface McpApprovalRequestItem extends JsonObject {
+  type: "mcp_approval_request";
+  id: string;
+  server_label: string;
+  name: string;
+  arguments: string;
+}
+
+export type OutputItem = MessageItem | ReasoningItem | FunctionCallItem | McpCallItem | McpApprovalRequestItem;
 
 export interface ResponseUsage extends JsonObject {
   input_tokens: number;
