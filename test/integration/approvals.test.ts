@@ -140,7 +140,7 @@ describe("the Responses door", () => {
     });
     expect(first.output.at(-1)).toMatchObject({ type: "mcp_approval_request", name: "get_current_time" });
     // Only the selected tools were offered.
-    const offered = (switchboard.upstream.chatCalls[0]?.body.tools as Array<{ function: { name: string } }>).map((tool) => tool.function.name);
+    const offered = ((switchboard.upstream.chatCalls[0]?.body.tools ?? []) as Array<{ function: { name: string } }>).map((tool) => tool.function.name);
     expect(offered).toEqual(["get_current_time"]);
 
     const elsewhere = await switchboard.openai.responses
