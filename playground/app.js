@@ -81,6 +81,78 @@ function addToolStep(call) {
   };
 }
 
+// ---- approvals ---------------------------------------------------------------------------------
+
+/** The calls a response ended waiting for a person to decide: its `mcp_approval_request` items. */
+const approvalRequests = (response) => (response.status === "completed" ? (response.output ?? []) : []).filter((item) => item.type === "mcp_approval_request");
+
+/** Whether a response still waits: decided elsewhere (the Approvals API, another page) or expired, it does not. */
+async function stillWaiting(response) {
+  const requests = approvalRequests(response);
+  if (requests.length === 0) return false;
+  try {
+    const approvals = await Promise.all(requests.map(async (request) => (await api(`/v1/approvals/${encodeURIComponent(request.id)}`)).json()));
+    return approvals.every((approval) => approval.status === "pending");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A card per call the response waits on, each approved or denied on its own; the server takes every
+ * decision of a step in one request, so the turn continues once the last card is decided.
+ */
+function showApprovals(response) {
+  const requests = approvalRequests(response);
+  if (requests.length === 0) return;
+  const decisions = new Map();
+  const decide = (decision) => {
+    decisions.set(decision.id, decision);
+    const left = requests.length - decisions.size;
+    if (left > 0) say(`Decide the other ${left} call${left === 1 ? "" : "s"} to continue.`);
+    else continueTurn(response, [...decisions.values()]);
+  };
+  for (const request of requests) addApprovalCard(request, decide);
+  say(`The turn waits for your decision on ${requests.length === 1 ? "a tool call" : `${requests.length} tool calls`}.`);
+}
+
+/** One waiting call: its tool and arguments (as text: they are the model's, not the page's), Approve, or Deny with an optional reason. */
+function addApprovalCard(request, decide) {
+  const meta = el("span", { class: "meta" }, `on ${request.server_label} · waits for your approval`);
+  const reason = el("input", {
+    type: "text",
+    class: "reason",
+    placeholder: "Reason (optional)",
+    "aria-label": `Reason to deny ${request.name}`,
+    maxlength: 1000,
+  });
+  const approve = el("button", { type: "button", class: "approve" }, "Approve");
+  const deny = el("button", { type: "button", class: "deny" }, "Deny");
+  const node = el(
+    "article",
+    { class: "approval pending", "aria-label": `Approval request ${request.name}`, "data-approval-id": request.id },
+    el("h3", {}, el("code", {}, request.name), " ", meta),
+    el("pre", { class: "arguments" }, pretty(request.arguments)),
+    el("div", { class: "decide" }, approve, reason, deny),
+  );
+  const choose = (approved) => {
+    // Once: a decision stands, and a second one would be refused.
+    if (state.busy || approve.disabled) return;
+    for (const control of [approve, deny, reason]) control.disabled = true;
+    const why = approved ? "" : reason.value.trim();
+    node.classList.replace("pending", approved ? "approved" : "denied");
+    meta.textContent = approved ? "approved" : `denied${why ? `: ${why}` : ""}`;
+    decide({ id: request.id, approve: approved, ...(why ? { reason: why } : {}) });
+  };
+  approve.addEventListener("click", () => choose(true));
+  deny.addEventListener("click", () => choose(false));
+  reason.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") choose(false);
+  });
+  $("#transcript").append(node);
+  node.scrollIntoView({ block: "end" });
+}
+
 // ---- chat --------------------------------------------------------------------------------------
 
 const RUNNING_STORE = "switchboard.running";
@@ -107,23 +179,34 @@ function forgetRunning() {
 
 function send(text) {
   addMessage("user", text);
-  return runTurn({ responseId: null, conversationId: state.conversationId, text, lastSequence: -1 }, async (running) => {
-    // In the background, so the run goes on in the server if this page goes away: a reload re-attaches.
-    const response = await api("/v1/responses", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        model: $("#model").value || undefined,
-        input: text,
-        background: true,
-        stream: true,
-        ...(state.conversationId ? { conversation: state.conversationId } : {}),
-      }),
-    });
-    running.conversationId = response.headers.get("X-Conversation-Id") ?? running.conversationId;
-    state.conversationId = running.conversationId;
-    return response;
+  return runTurn({ responseId: null, conversationId: state.conversationId, text, lastSequence: -1 }, (running) =>
+    startResponse(running, { input: text, ...(state.conversationId ? { conversation: state.conversationId } : {}) }),
+  );
+}
+
+/** A person's decisions on a waiting response's calls: its turn continues, shown as any turn is (no new message of the user's). */
+function continueTurn(waiting, decisions) {
+  const conversationId = waiting.conversation?.id ?? state.conversationId;
+  return runTurn({ responseId: null, conversationId, text: null, lastSequence: -1 }, (running) =>
+    startResponse(running, {
+      previous_response_id: waiting.id,
+      input: decisions.map(({ id, approve, reason }) => ({ type: "mcp_approval_response", approval_request_id: id, approve, ...(reason ? { reason } : {}) })),
+      // A waiting turn is kept in its conversation, and continues only as a kept one.
+      store: true,
+    }),
+  );
+}
+
+/** Starts a response with the page's options; in the background, so the run goes on in the server if this page goes away: a reload re-attaches. */
+async function startResponse(running, body) {
+  const response = await api("/v1/responses", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ model: $("#model").value || undefined, background: true, stream: true, ...body }),
   });
+  running.conversationId = response.headers.get("X-Conversation-Id") ?? running.conversationId;
+  state.conversationId = running.conversationId;
+  return response;
 }
 
 /** On load: a turn that was running when the page went away is shown again, steps so far first, and followed to its end. */
@@ -137,14 +220,16 @@ async function reattach() {
     if (error.status !== 404) throw error;
   }
   if (!current || !UNDER_WAY.has(current.status)) {
-    // It ended while no page watched: what it left is in the conversation.
-    forgetRunning();
+    // It ended while no page watched (or waits for a person): what it left is in the conversation.
+    const waiting = current !== null && (await stillWaiting(current));
+    if (!waiting) forgetRunning();
     if (running.conversationId) await showConversation(running.conversationId);
+    if (waiting) showApprovals(current);
     return;
   }
   if (running.conversationId) await showConversation(running.conversationId);
-  // The running turn is not in the stored conversation until it ends.
-  addMessage("user", running.text);
+  // The running turn is not in the stored conversation until it ends; a continuation adds no message of the user's.
+  if (running.text) addMessage("user", running.text);
   say("Re-attached to the running turn.");
   // From the first event: this page has rendered none of them.
   running.lastSequence = -1;
@@ -186,7 +271,8 @@ async function runTurn(running, open) {
     }
     if (!ended) throw new Error("The stream ended before the turn started.");
     if (UNDER_WAY.has(ended.status)) throw new Error("The stream keeps breaking off; reload the page to follow the turn.");
-    forgetRunning();
+    // A turn that waits for a person stays remembered, so a reload shows its requests again.
+    if (approvalRequests(ended).length === 0) forgetRunning();
     await finishTurn(running.conversationId, ended, view.failure);
   } catch (error) {
     // The stored running turn stays: a reload re-attaches to it if the run goes on.
@@ -197,7 +283,10 @@ async function runTurn(running, open) {
   }
 }
 
-/** Renders a run's Responses events: a tool step per mcp_call item, the answer from text deltas. */
+/**
+ * Renders a run's Responses events: a tool step per mcp_call item, the answer from text deltas. An
+ * mcp_approval_request item ends its response: its card is drawn by finishTurn, over the stored turn.
+ */
 function turnView() {
   const steps = new Map();
   const answers = new Map();
@@ -253,6 +342,8 @@ async function finishTurn(conversationId, response, failure) {
     );
     // Stored now: shown as any stored conversation is, with each step's duration from the trace.
     await openConversation(conversationId);
+    // The calls that wait for a person are in no stored message: they come from the response itself.
+    showApprovals(response);
     return;
   }
   // A failed or cancelled turn is not stored: the page keeps what it showed of it.

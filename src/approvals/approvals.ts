@@ -3,7 +3,7 @@
 // the first decision wins and the turn continues).
 
 import type { DecisionOutcome } from "../conversations/home.js";
-import { directoryOf, homeByHex, homeHexOf } from "../conversations/names.js";
+import { directoryOf, homeByHex, homeOf as homeByName, homeHexOf } from "../conversations/names.js";
 import type { Env } from "../env.js";
 import { readEvents } from "../runs/runs.js";
 import type { RunSpec, SequencedEvent } from "../runs/types.js";
@@ -19,6 +19,8 @@ export interface Approvals {
    * Decides approvals of one parked step (all in the same conversation: the first one's home decides).
    * `spec` is the continuation a door made; without it the home makes one from the run that parked.
    */
+  /** An MCP client's call of a tool that waits for a person, in the home of the conversation it works in (see ApprovalBook.gateCall). */
+  gateCall(tenant: string, conversationId: string, request: Approval): Promise<{ status: "run" } | { status: "denied" | "pending"; approval: Approval }>;
   decide(
     tenant: string,
     decisions: Array<{ id: string } & Decision>,
@@ -39,6 +41,7 @@ export function createApprovals(env: Env): Approvals {
     list(tenant, { status, limit, after }) {
       return directoryOf(env, tenant).listApprovals(status, limit, after);
     },
+    gateCall: (tenant, conversationId, request) => homeByName(env, tenant, conversationId).gateCall(tenant, conversationId, request),
     async decide(tenant, decisions, spec, options) {
       const first = decisions[0];
       const home = first ? homeOf(first.id) : null;

@@ -90,7 +90,7 @@ export class ApprovalBook {
         this.expire([approval], now);
         return { status: "expired", approval: this.get(approval.id) as Approval };
       }
-      if (!stored?.approval_ids.includes(approval.id)) return { status: "not_this_step", id: approval.id };
+      if (approval.kind === "turn" && !stored?.approval_ids.includes(approval.id)) return { status: "not_this_step", id: approval.id };
       found.push(approval);
     }
     if (complete && stored) {
@@ -123,15 +123,49 @@ export class ApprovalBook {
     return this.startContinuation(runId);
   }
 
+  /**
+   * An MCP client's tools/call of a tool that needs approval: runs when a person approved this very
+   * call (same tool, same arguments) and nothing used that decision yet; the decision is used up
+   * here, so it allows one run. Otherwise the call waits on its approval, made now if there is none.
+   */
+  gateCall(request: Approval, now: number): { status: "run" } | { status: "denied" | "pending"; approval: Approval } {
+    const earlier = this.sql
+      .exec<{ record: string }>("SELECT record FROM approvals ORDER BY created_at DESC")
+      .toArray()
+      .map((row) => JSON.parse(row.record) as Approval)
+      .find(
+        (approval) =>
+          approval.kind === "mcp_call" && approval.tool === request.tool && approval.arguments_sha256 === request.arguments_sha256 && !approval.used_at,
+      );
+    if (earlier?.status === "approved" || earlier?.status === "denied") {
+      this.write({ ...earlier, used_at: now });
+      return earlier.status === "approved" ? { status: "run" } : { status: "denied", approval: earlier };
+    }
+    if (earlier?.status === "pending" && earlier.expires_at > now) return { status: "pending", approval: earlier };
+    if (earlier) this.expire([earlier], now);
+    this.write(request);
+    return { status: "pending", approval: request };
+  }
+
+  /** Whether an approval waits for a decision or for the call it allowed: the home keeps them. */
+  hasOpen(): boolean {
+    return this.isParked() || this.all(null).some((approval) => approval.kind === "mcp_call" && !approval.used_at && approval.status !== "expired");
+  }
+
   /** When the next pending approval expires, or null. */
   nextExpiry(): number | null {
     return this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM approvals WHERE status = 'pending'").one().at;
   }
 
-  /** The continuation failed before it committed: the next decision-less attempt may start another. */
-  continuationEnded(runId: string): void {
-    const stored = this.stored();
-    if (stored?.continuation_run === runId) putParts(this.sql, PARKED_KEY, JSON.stringify({ ...stored, continuation_run: null }));
+  /**
+   * The continuation failed before it committed (the model kept failing, its deadline passed): the
+   * turn ends there, as a failed turn does, and the conversation takes new turns again. Its
+   * approvals keep their decisions.
+   */
+  abandon(runId: string): boolean {
+    if (this.stored()?.continuation_run !== runId) return false;
+    this.unpark();
+    return true;
   }
 
   /** Records the continuation when every call is decided and none is recorded yet. */

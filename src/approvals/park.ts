@@ -32,6 +32,7 @@ export async function parkStep(
       return {
         id: `${APPROVAL_PREFIX}_${services.homes.responseToken(request.tenant, request.conversationId)}`,
         object: "approval",
+        kind: "turn",
         status: "pending",
         conversation_id: request.conversationId,
         turn_id: turnId,

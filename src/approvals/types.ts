@@ -24,6 +24,8 @@ export interface CallDecision extends Decision {
 export interface Approval {
   id: string;
   object: "approval";
+  /** `turn`: a call of a model's turn, which continues once decided. `mcp_call`: an MCP client's tools/call, run when the client calls again. */
+  kind: "turn" | "mcp_call";
   status: ApprovalStatus;
   conversation_id: string;
   /** The run (turn) that asked for it. */
@@ -46,6 +48,8 @@ export interface Approval {
   reason: string | null;
   /** The run that continues the turn once every call of its step is decided. */
   continuation: { run_id: string; response_id: string | null } | null;
+  /** An `mcp_call` approval's decision was used by the call it allowed (or refused): a later call asks again. */
+  used_at?: number | null;
 }
 
 /** A call of a parked step, before the home gives it an id and a hash. */

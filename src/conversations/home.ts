@@ -285,32 +285,56 @@ export class ConversationHome extends DurableObject<Env> {
     return result;
   }
 
-  /** Pending approvals past their time count as denied (`expired`); a step that leaves fully decided continues. */
+  /** Pending approvals past their time count as denied (`expired`); a parked step that leaves fully decided continues. */
   private async expireApprovals(tenant: string): Promise<void> {
+    const now = Date.now();
+    if ((this.book.nextExpiry() ?? Number.POSITIVE_INFINITY) > now) return;
     const origin = this.book.parked()?.origin;
-    if (!origin || (this.book.nextExpiry() ?? Number.POSITIVE_INFINITY) > Date.now()) return;
-    const spec = continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, Date.now());
+    const spec = origin ? continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now) : null;
     let continues = false;
     this.ctx.storage.transactionSync(() => {
-      continues = this.book.expireDue(Date.now(), spec.id);
+      continues = this.book.expireDue(now, spec?.id ?? "");
     });
     const ids = this.book.parked()?.approvals.map((approval) => approval.id) ?? [];
-    if (continues) {
+    if (continues && spec) {
       this.book.noteContinuation(ids, { run_id: spec.id, response_id: spec.door.kind === "responses" ? spec.door.shell.id : null });
       await this.startRun(spec, false);
     }
-    await this.indexApprovals(tenant, this.book.parked()?.approvals ?? []);
+    await this.indexApprovals(
+      tenant,
+      this.book.all(null).filter((approval) => approval.decided_at === now),
+    );
   }
 
   /**
-   * A continuation that ended without committing leaves its step decided and parked (the next
-   * attempt may continue it). A webhook turn's continuation that answered sends the hook's callback
+   * An MCP client's call of a tool that waits for a person: `run` once a person approved this very
+   * call (its decision is used up), else the approval it waits on (made now when there is none).
+   */
+  async gateCall(tenant: string, conversationId: string, request: Approval): Promise<{ status: "run" } | { status: "denied" | "pending"; approval: Approval }> {
+    if (!(await this.existing(tenant, conversationId))) await this.create({ tenant, conversationId, fresh: true, waitMs: 0 });
+    const row = this.row();
+    if (!row || row.deleted_at !== null || row.tenant !== tenant) return { status: "pending", approval: request };
+    let outcome: ReturnType<ApprovalBook["gateCall"]> = { status: "run" };
+    this.ctx.storage.transactionSync(() => {
+      outcome = this.book.gateCall(request, Date.now());
+    });
+    const gated = outcome as ReturnType<ApprovalBook["gateCall"]>;
+    if (gated.status !== "run") await this.indexApprovals(tenant, [gated.approval]);
+    await this.schedule();
+    return gated;
+  }
+
+  /**
+   * A continuation that ended without committing ends its turn there (see ApprovalBook.abandon). A webhook turn's continuation that answered sends the hook's callback
    * through the consumer, as a turn that never parked does.
    */
   private runEnded(spec: RunSpec, terminal: TerminalEvent): void {
     if (!spec.turn.continueParked) return;
     const answered = terminal.type === "completed" || terminal.type === "replayed";
-    if (!answered) this.book.continuationEnded(spec.id);
+    if (!answered && this.book.abandon(spec.id)) {
+      console.warn(JSON.stringify({ event: "approval_continuation_failed", run_id: spec.id, ended: terminal.type }));
+      this.handOver();
+    }
     if (!spec.notify || terminal.type !== "completed" || terminal.result.approvals) return;
     const content = terminal.result.completion.choices[0]?.message.content;
     const { hook, delivery_id, conversation_id } = spec.notify;
@@ -669,7 +693,7 @@ export class ConversationHome extends DurableObject<Env> {
 
   /** A turn holds the conversation, waits for it, or is creating the home: it must not be emptied. */
   private inUse(row: HomeRow): boolean {
-    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0 || this.runs.hasPending() || this.book.isParked();
+    return this.leaseHeld(row) || this.waiting.length > 0 || this.starting > 0 || this.runs.hasPending() || this.book.hasOpen();
   }
 
   /** True when `token` held the lease. */

@@ -13,7 +13,7 @@ import type { RunState } from "../runs/types.js";
 import type { JsonRpcRequest, JsonRpcResponse } from "./protocol.js";
 import { JSONRPC_ERRORS, rpcError, rpcResult } from "./protocol.js";
 import type { McpServerOptions } from "./server.js";
-import { answerMcpRequest, SERVER_INFO } from "./server.js";
+import { answerMcpRequest, SERVER_INFO, toCallToolResult } from "./server.js";
 
 export const MODERN_PROTOCOL_VERSION = "2026-07-28";
 export const META_KEYS = {
@@ -146,7 +146,11 @@ async function callAsTask(request: JsonRpcRequest, params: JsonObject, options: 
   const args = params.arguments ?? {};
   if (typeof name !== "string") return refuse(request, JSONRPC_ERRORS.invalidParams, "tools/call needs params.name.");
   if (!isJsonObject(args)) return refuse(request, JSONRPC_ERRORS.invalidParams, "tools/call params.arguments must be an object.");
-  if (!(await options.tools()).some((tool) => tool.name === name)) return refuse(request, JSONRPC_ERRORS.invalidParams, `Unknown tool: ${name}`);
+  const tool = (await options.tools()).find((candidate) => candidate.name === name);
+  if (!tool) return refuse(request, JSONRPC_ERRORS.invalidParams, `Unknown tool: ${name}`);
+  // A call that waits for a person is answered at once with its approval, not made a task that would run it.
+  const held = tool.validate(args).length === 0 ? await options.gate?.(tool, args) : null;
+  if (held) return complete(request, toCallToolResult(held, options.limits.maxToolOutputChars) as unknown as JsonObject);
   return complete(request, taskOf(await options.tasks.start(request, name, args)), "task");
 }
 

@@ -26,6 +26,11 @@ export interface McpServerOptions {
   context: (id: JsonRpcRequest["id"]) => ToolCallContext;
   signal?: AbortSignal;
   onToolResult?: (event: { tool: string; outcome: ToolOutcome; durationMs: number }) => void;
+  /**
+   * Whether a person must allow this call first: null to run it, else what the client is told
+   * instead (the pending approval to decide, or the denial).
+   */
+  gate?: (tool: ServerTool, args: JsonObject) => Promise<ToolOutcome | null>;
 }
 
 export async function answerMcpRequest(request: JsonRpcRequest, options: McpServerOptions): Promise<JsonRpcResponse> {
@@ -74,6 +79,8 @@ async function runTool(tool: ServerTool, args: JsonObject, request: JsonRpcReque
   if (problems.length > 0) {
     return { ok: false, type: "invalid_arguments", message: `Invalid arguments for ${tool.name}: ${problems.join("; ")}. Fix them and call again.` };
   }
+  const held = await options.gate?.(tool, args);
+  if (held) return held;
   const invokeOptions = options.signal ? { timeoutMs: options.limits.toolTimeoutMs, signal: options.signal } : { timeoutMs: options.limits.toolTimeoutMs };
   return options.registry.invoke(tool, args, options.context(request.id), invokeOptions);
 }

@@ -63,6 +63,9 @@ approvals.post("/approvals/:id", async (c) => {
     case "not_found":
       throw notFound(id);
     case "conflict":
+      if (outcome.approval.status === "expired") {
+        return decidedAlready(c, outcome.approval, "approval_expired", `Approval ${id} expired before it was decided: it counts as denied.`);
+      }
       return decidedAlready(
         c,
         outcome.approval,

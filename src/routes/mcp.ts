@@ -8,7 +8,11 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { streamSSE } from "hono/streaming";
+import { APPROVAL_PREFIX } from "../approvals/park.js";
+import { approvalPolicy } from "../approvals/policy.js";
+import type { Approval } from "../approvals/types.js";
 import { ApiError, invalidRequest } from "../errors.js";
+import { sha256Hex } from "../lib/hash.js";
 import { randomToken } from "../lib/ids.js";
 import type { ModernAnswer, TaskPort } from "../mcp/modern.js";
 import { answerModernRequest, isModernRequest, METHOD_HEADER, MODERN_PROTOCOL_VERSION, NAME_HEADER } from "../mcp/modern.js";
@@ -28,6 +32,8 @@ import { answerMcpRequest } from "../mcp/server.js";
 import { requireApiKey } from "../middleware/auth/index.js";
 import { limitBody } from "../middleware/body-limit/index.js";
 import { chatRequestSchema } from "../protocol/request-schema.js";
+import { SERVER_LABEL } from "../protocol/responses/output.js";
+import type { JsonObject } from "../protocol/types.js";
 import { toolsForRequest } from "../run-turn.js";
 import type { ServerTool } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
@@ -119,7 +125,8 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Mode
   const log = c.get("log");
   const conversationId = conversationFor(c);
   const allowed = requestAllowlist(c);
-  const { registry, runs } = c.get("services");
+  const { registry, runs, approvals } = c.get("services");
+  const needsApproval = approvalPolicy(config, undefined);
   let tools: Promise<ServerTool[]> | undefined;
   const context = (id: JsonRpcRequest["id"]) => ({
     conversation_id: conversationId,
@@ -144,6 +151,22 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Mode
     signal: c.req.raw.signal,
     onToolResult: ({ tool, outcome, durationMs }) =>
       log.info("mcp_tool_call", { tool, duration_ms: durationMs, ok: outcome.ok, ...(outcome.ok ? {} : { error_type: outcome.type }) }),
+    gate: async (tool, args) => {
+      if (!needsApproval(tool, args)) return null;
+      const request = await callApproval(c, tool, args, conversationId);
+      const gated = await approvals.gateCall(tenant, conversationId, request);
+      if (gated.status === "run") return null;
+      const { id } = gated.approval;
+      if (gated.status === "denied") {
+        const why = gated.approval.reason ? `: ${gated.approval.reason}` : ".";
+        return { ok: false, type: "approval_denied", message: `Not run: a person denied this call of ${tool.name} (approval ${id})${why}` };
+      }
+      return {
+        ok: false,
+        type: "approval_required",
+        message: `${tool.name} waits for a person's approval before it runs: approval ${id} is pending. Decide it with POST /v1/approvals/${id}, then call the tool again with the same arguments.`,
+      };
+    },
   };
   const tasks: TaskPort = {
     async start(request, tool, args) {
@@ -199,6 +222,34 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Mode
     isModernRequest(request)
       ? answerModernRequest(request, { ...options, header: (name) => c.req.header(name), tasks, toolListTtlMs: config.toolSchemaTtlMs }).catch(fail(request))
       : answerMcpRequest(request, options).then((response): ModernAnswer => ({ status: 200, response }), fail(request));
+}
+
+/** The approval an MCP client's call waits on, should it have none yet (the home decides). */
+async function callApproval(c: Context<AppEnv>, tool: ServerTool, args: JsonObject, conversationId: string): Promise<Approval> {
+  const tenant = c.get("tenant");
+  const text = JSON.stringify(args);
+  const now = Date.now();
+  return {
+    id: `${APPROVAL_PREFIX}_${c.get("services").homes.responseToken(tenant, conversationId)}`,
+    object: "approval",
+    kind: "mcp_call",
+    status: "pending",
+    conversation_id: conversationId,
+    turn_id: c.get("requestId"),
+    tool_call_id: `mcp_${c.get("requestId")}`,
+    tool: tool.name,
+    server_label: tool.mcp?.server ?? SERVER_LABEL,
+    name: tool.mcp?.tool ?? tool.name,
+    arguments: text,
+    arguments_sha256: await sha256Hex(text),
+    requested_by: { tenant, request_id: c.get("requestId"), door: "mcp" },
+    created_at: now,
+    expires_at: now + c.get("config").approvals.ttlSeconds * 1000,
+    decided_at: null,
+    reason: null,
+    continuation: null,
+    used_at: null,
+  };
 }
 
 /** The authenticated tenant and a server-minted random id: unique to one tools/call, whatever the client sent. */

@@ -4,6 +4,8 @@
 // and the OpenAI Agents SDK), or through the Approvals API for every door. The tool runs once, with
 // the arguments that were approved, or never.
 
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Agent, hostedMcpTool, OpenAIProvider, run, setDefaultModelProvider, setTracingDisabled } from "@openai/agents";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
@@ -255,6 +257,37 @@ describe("the Approvals API and the chat door", () => {
   });
 });
 
+describe("the MCP door", () => {
+  it("does not run a tools/call that needs approval: a tool error names the pending approval; approved, the same call runs once", async () => {
+    const client = new Client({ name: "approvals-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", switchboard.url), { requestInit: { headers: { Authorization: `Bearer ${KEYS.tenantA}` } } }));
+    try {
+      const call = () => client.callTool({ name: "notes", arguments: { action: "save", text: "mcp approved note" } });
+      const held = await call();
+      expect(held.isError).toBe(true);
+      const text = (held.content as Array<{ text: string }>)[0]!.text;
+      const id = /apr_[0-9a-f]{64}[A-Za-z0-9]{16}/.exec(text)?.[0];
+      expect(id).toBeDefined();
+      expect(await notesWithText("mcp approved note")).toEqual([]);
+      // Asking again before anyone decided names the same approval, and still runs nothing.
+      const again = await call();
+      expect((again.content as Array<{ text: string }>)[0]!.text).toContain(id);
+
+      expect((await decide(id!, { approve: true })).status).toBe(200);
+      const ran = await call();
+      expect(ran.isError).toBe(false);
+      expect(await notesWithText("mcp approved note")).toHaveLength(1);
+      // One approval allows one run: the next call waits for a new decision.
+      const next = await call();
+      expect(next.isError).toBe(true);
+      expect((next.content as Array<{ text: string }>)[0]!.text).not.toContain(id);
+      expect(await notesWithText("mcp approved note")).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("webhook turns", () => {
   it("park on a tool that needs approval, and the signed callback carries the answer once it is approved", async () => {
     switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "Paris, France" })), reply.text("Sunny in Paris: no delay."));
@@ -280,5 +313,44 @@ describe("webhook turns", () => {
     const verified = new Webhook(HOOK_SECRETS.ordersCallback).verify(callback.body, Object.fromEntries(callback.headers)) as JsonObject;
     expect(verified).toMatchObject({ type: "switchboard.turn.completed", data: { hook: "orders", answer: "Sunny in Paris: no delay." } });
     expect(switchboard.upstream.openMeteoCalls.length).toBeGreaterThan(0);
+  });
+});
+
+describe("expiry", () => {
+  it("an approval nobody decides in time counts as denied: 409 approval_expired, and the turn continues without the tool", async () => {
+    const { startSwitchboard } = await import("./support/harness.js");
+    const short = await startSwitchboard({ vars: { APPROVAL_REQUIRED_TOOLS: "notes", APPROVAL_TTL_SECONDS: "1" } });
+    try {
+      short.upstream.enqueue(saveNote("too late"), reply.text("Nobody approved it, so I did not save it."));
+      const response = await short.request("/v1/chat/completions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5-mini", messages: [{ role: "user", content: "Remember: too late" }] }),
+      });
+      const body = (await response.json()) as { pending_approvals: ApprovalJson[] };
+      const conversation = response.headers.get("X-Conversation-Id") as string;
+      const [pending] = body.pending_approvals;
+
+      const expired = await eventually(async () => {
+        const answer = await short.request(`/v1/approvals/${pending!.id}`);
+        const approval = (await answer.json()) as ApprovalJson;
+        return approval.status === "expired" ? approval : null;
+      });
+      expect(expired.reason).toBe("expired");
+      const late = await short.request(`/v1/approvals/${pending!.id}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ approve: true }),
+      });
+      expect(late.status).toBe(409);
+      expect(await late.json()).toMatchObject({ error: { code: "approval_expired" } });
+      const messages = await eventually(async () => {
+        const stored = (await (await short.request(`/v1/conversations/${conversation}`)).json()) as { messages: JsonObject[] };
+        return stored.messages.at(-1)?.content === "Nobody approved it, so I did not save it." ? stored.messages : null;
+      }, 20_000);
+      expect(JSON.parse(String(messages[2]?.content))).toMatchObject({ error: { type: "approval_expired" } });
+    } finally {
+      await short.dispose();
+    }
   });
 });

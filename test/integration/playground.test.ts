@@ -1,7 +1,7 @@
 // The playground (GET /) in a real browser: Debian's Chromium driven by playwright-core, against
 // every Worker running together with the offline model, as `npm start` runs them without a key (and,
-// where a turn must still be running when the page reloads, against the mock DMXAPI, which can hold
-// its answer).
+// where a turn must still be running when the page reloads, or the model must ask for a tool that
+// waits for a person's approval, against the mock DMXAPI, which can hold or script its answer).
 // Chromium must be installed (`apt-get install -y chromium`; .ci/run does it): without it this
 // file fails, it never skips.
 
@@ -9,12 +9,12 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Dialog, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEYS, startSwitchboard, useSwitchboard } from "./support/harness.js";
-import type { ChatHandler } from "./support/mock-upstream.js";
-import { completion, reply, toChunks, toolCall } from "./support/mock-upstream.js";
+import type { ChatHandler, JsonObject } from "./support/mock-upstream.js";
+import { completion, reply, sseResponse, toChunks, toolCall } from "./support/mock-upstream.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Set to a file path to save a screenshot of the finished turn (how the README's picture is made). */
@@ -211,6 +211,142 @@ describe("the playground page", () => {
     } finally {
       release();
       await held.dispose();
+    }
+  });
+});
+
+describe("the playground's approvals", () => {
+  // The operator has the notes tool wait for a person; the tool Worker gets the default's time to answer.
+  const approving = useSwitchboard({ vars: { APPROVAL_REQUIRED_TOOLS: "notes", TOOL_TIMEOUT_MS: "5000" } });
+
+  /** Every note with this text the notes tool Worker keeps for tenant A, read from its own KV. */
+  async function notesWithText(text: string): Promise<string[]> {
+    const kv = await approving.miniflare.getKVNamespace("NOTES", "switchboard-tool-notes");
+    const listed = await kv.list({ prefix: `notes/${encodeURIComponent("tenant-a")}/` });
+    return listed.keys.filter((key) => (key.metadata as { preview?: string } | undefined)?.preview === text).map((key) => key.name);
+  }
+
+  /** The page after a turn whose model asked to save `texts` as notes: one approval card per call. */
+  async function askToSave(...texts: string[]): Promise<Page> {
+    approving.upstream.enqueue(reply.toolCalls(...texts.map((text) => toolCall("notes", { action: "save", text }))));
+    const page = await openPlayground(approving.url);
+    await page.getByLabel("Message").fill(`Remember: ${texts.join(", ")}`);
+    await page.getByLabel("Message").press("Enter");
+    await expect.poll(() => page.getByRole("article", { name: "Approval request notes" }).count(), { timeout: 15_000 }).toBe(texts.length);
+    return page;
+  }
+
+  /** The mock model's default answer (it quotes the tool results), given only once `gate` settles. */
+  function quotingAfter(gate: Promise<unknown>): ChatHandler {
+    return async (body) => {
+      await gate;
+      const results = ((body.messages as JsonObject[]) ?? []).filter((message) => message.role === "tool").map((message) => String(message.content));
+      return sseResponse(toChunks(completion({ content: `From the tools: ${results.join(" | ")}` })));
+    };
+  }
+
+  it("shows a call waiting for approval with its tool and arguments, again after a reload; Approve runs it once and the turn goes on", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      approving.upstream.enqueue(reply.toolCalls(toolCall("notes", { action: "save", text: "buy oat milk" })), quotingAfter(gate));
+      const page = await openPlayground(approving.url);
+      await page.getByLabel("Message").fill("Remember to buy oat milk");
+      await page.getByLabel("Message").press("Enter");
+      const card = page.getByRole("article", { name: "Approval request notes" });
+      await expect.poll(() => card.count(), { timeout: 15_000 }).toBe(1);
+      expect(JSON.parse((await card.locator("pre").textContent()) ?? "")).toEqual({ action: "save", text: "buy oat milk" });
+      await expect.poll(() => page.getByRole("status").textContent()).toContain("waits for your decision");
+      expect(await notesWithText("buy oat milk")).toEqual([]);
+
+      // The waiting turn is remembered: a reload shows its request again, under the user's message.
+      await page.reload();
+      await expect.poll(() => card.count(), { timeout: 15_000 }).toBe(1);
+      expect(await page.getByRole("article", { name: "You" }).locator(".text").allTextContents()).toEqual(["Remember to buy oat milk"]);
+      expect(await card.locator("code").textContent()).toBe("notes");
+
+      await card.getByRole("button", { name: "Approve" }).click();
+      // The decision shows at once, and cannot be made again; the tool step runs while the answer is held.
+      expect(await card.getAttribute("class")).toContain("approved");
+      expect(await card.getByRole("button", { name: "Approve" }).isDisabled()).toBe(true);
+      expect(await card.getByRole("button", { name: "Deny" }).isDisabled()).toBe(true);
+      const step = page.getByRole("article", { name: "Tool step notes" });
+      await expect.poll(() => step.getAttribute("class"), { timeout: 15_000 }).toContain("ok");
+      expect(await card.locator(".meta").textContent()).toBe("approved");
+      expect(await notesWithText("buy oat milk")).toHaveLength(1);
+
+      release();
+      const answer = page.getByRole("article", { name: "Assistant" }).last();
+      await expect.poll(() => answer.textContent(), { timeout: 15_000 }).toContain("From the tools:");
+      await expect.poll(() => page.evaluate(() => localStorage.getItem("switchboard.running"))).toBeNull();
+      // Shown as stored: the step with its result, no request waiting, and the tool ran once.
+      await expect.poll(() => card.count()).toBe(0);
+      await expect.poll(() => step.getAttribute("class")).toContain("ok");
+      expect(await page.getByRole("article", { name: "You" }).count()).toBe(1);
+      expect(await notesWithText("buy oat milk")).toHaveLength(1);
+      await page.close();
+    } finally {
+      release();
+    }
+  });
+
+  it("Deny, with a reason, never runs the call; the model is told and the turn goes on", async () => {
+    const page = await askToSave("sell the car");
+    const card = page.getByRole("article", { name: "Approval request notes" });
+    await card.getByLabel("Reason to deny notes").fill("not my car");
+    await card.getByRole("button", { name: "Deny" }).click();
+
+    const answer = page.getByRole("article", { name: "Assistant" }).last();
+    await expect.poll(() => answer.textContent(), { timeout: 15_000 }).toContain("From the tools:");
+    expect(await answer.textContent()).toContain("not my car");
+    const step = page.getByRole("article", { name: "Tool step notes" });
+    await expect.poll(() => step.getAttribute("class")).toContain("failed");
+    expect(await step.locator(".result").textContent()).toContain("denied");
+    expect(await notesWithText("sell the car")).toEqual([]);
+    expect(approving.upstream.chatCalls).toHaveLength(2);
+    await page.close();
+  });
+
+  it("continues a step of several calls once each is decided, in one request", async () => {
+    const page = await askToSave("call mum", "water plants");
+    const cards = page.getByRole("article", { name: "Approval request notes" });
+    await cards.filter({ hasText: "call mum" }).getByRole("button", { name: "Approve" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("Decide the other 1 call");
+    // Nothing is sent until every call of the step is decided.
+    expect(approving.upstream.chatCalls).toHaveLength(1);
+    await cards.filter({ hasText: "water plants" }).getByRole("button", { name: "Deny" }).click();
+
+    await expect.poll(() => page.getByRole("article", { name: "Assistant" }).last().textContent(), { timeout: 15_000 }).toContain("From the tools:");
+    expect(await page.getByRole("article", { name: "Tool step notes" }).evaluateAll((steps) => steps.map((step) => step.className))).toEqual([
+      "tool-step ok",
+      "tool-step failed",
+    ]);
+    expect(await notesWithText("call mum")).toHaveLength(1);
+    expect(await notesWithText("water plants")).toEqual([]);
+    await page.close();
+  });
+
+  it("shows arguments as text: markup in them is never made into elements", async () => {
+    const markup = "<img src=x onerror=alert(1)>";
+    // Made into an element, the markup would run its handler: any alert would show here.
+    const dialogs: string[] = [];
+    const onDialog = (dialog: Dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    };
+    context!.on("dialog", onDialog);
+    try {
+      const page = await askToSave(markup);
+      const card = page.getByRole("article", { name: "Approval request notes" });
+      expect(await card.getByText(markup).isVisible()).toBe(true);
+      expect(JSON.parse((await card.locator("pre").textContent()) ?? "")).toEqual({ action: "save", text: markup });
+      expect(await page.locator("img").count()).toBe(0);
+      expect(dialogs).toEqual([]);
+      await page.close();
+    } finally {
+      context!.off("dialog", onDialog);
     }
   });
 });

@@ -101,3 +101,72 @@ it("finishes a foreground Responses turn after a restart mid-run, its response k
   expect(done.output_text).toBe("London is grey.");
   expect(upstream.openMeteoCalls.filter((url) => url.pathname === "/v1/forecast")).toHaveLength(1);
 });
+
+const APPROVING = { ...VARS, APPROVAL_REQUIRED_TOOLS: "get_current_weather" };
+
+it("keeps a turn waiting for approval across a restart; approved after it, the tool runs once and the turn answers", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
+  state = dir;
+  const upstream = new MockUpstream();
+  const first = await startSwitchboard({ persistTo: dir, upstream, vars: APPROVING });
+  running = first;
+  upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "London" }, "call_parked_1")), reply.text("London is grey."));
+  const parked = await first.openai.responses.create({ model: "gpt-5-mini", input: "Weather in London?" });
+  const request = parked.output.at(-1) as unknown as { type: string; id: string };
+  expect(request.type).toBe("mcp_approval_request");
+  await first.dispose();
+
+  const current = await startSwitchboard({ persistTo: dir, upstream, vars: APPROVING });
+  running = current;
+  const pending = (await (await current.request(`/v1/approvals/${request.id}`)).json()) as { status: string };
+  expect(pending.status).toBe("pending");
+  const answered = await current.openai.responses.create({
+    model: "gpt-5-mini",
+    previous_response_id: parked.id,
+    input: [{ type: "mcp_approval_response", approval_request_id: request.id, approve: true }],
+  });
+
+  expect(answered.output_text).toBe("London is grey.");
+  expect(upstream.openMeteoCalls.filter((url) => url.pathname === "/v1/forecast")).toHaveLength(1);
+});
+
+it("runs an approved call once when the stack restarts while the turn continues", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
+  state = dir;
+  const upstream = new MockUpstream();
+  const first = await startSwitchboard({ persistTo: dir, upstream, vars: APPROVING });
+  running = first;
+  let answering: () => void = () => undefined;
+  const stalled = new Promise<void>((resolve) => {
+    answering = resolve;
+  });
+  upstream.enqueue(
+    reply.toolCalls(toolCall("get_current_weather", { location: "Paris" }, "call_parked_2")),
+    async () => {
+      answering();
+      await new Promise(() => undefined);
+      return new Response(null);
+    },
+    reply.sse(toChunks(completion({ content: "Paris is mild." }))),
+  );
+  const parked = await first.openai.responses.create({ model: "gpt-5-mini", input: "Weather in Paris?" });
+  const request = parked.output.at(-1) as unknown as { id: string };
+  const decided = await first.request(`/v1/approvals/${request.id}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ approve: true }),
+  });
+  const { continuation } = (await decided.json()) as { continuation: { response_id: string } };
+  // The approved call ran; the process dies while the model writes the answer.
+  await stalled;
+  await first.dispose();
+
+  const current = await startSwitchboard({ persistTo: dir, upstream, vars: APPROVING });
+  running = current;
+  const done = await eventually(async () => {
+    const response = await current.openai.responses.retrieve(continuation.response_id);
+    return response.status === "completed" ? response : null;
+  }, 30_000);
+  expect(done.output_text).toBe("Paris is mild.");
+  expect(upstream.openMeteoCalls.filter((url) => url.pathname === "/v1/forecast")).toHaveLength(1);
+});

@@ -410,3 +410,25 @@ describe("InvocationBudget", () => {
     expect(budget.remaining).toBe(0);
   });
 });
+
+describe("approval declared by a tool", () => {
+  it("a kit tool's needsApproval schema reaches the orchestrator as a predicate on the arguments (notes: only delete)", async () => {
+    const { notesTool } = await import("../../tools/notes/index.js");
+    const notes = fakeFetcher({ schema: () => Response.json({ ...notesTool.definition, metadata: { ...notesTool.definition.metadata, version: "1" } }) });
+    const tool = await toolNamed(registry({ TOOL_NOTES: notes.fetcher }).list(), "notes");
+    const needs = tool.approval;
+    expect(typeof needs).toBe("function");
+    if (typeof needs !== "function") return;
+    expect(needs({ action: "delete", note_id: "n1" })).toBe(true);
+    expect(needs({ action: "save", text: "milk" })).toBe(false);
+    expect(needs({ action: "recall" })).toBe(false);
+  });
+
+  it("a tool that asks for approval on every call says always; one that asks nothing says nothing", async () => {
+    const always = fakeFetcher({ schema: () => Response.json({ ...schema("pay"), metadata: { version: "1", side_effects: true, approval: "always" } }) });
+    const plain = fakeFetcher({ schema: () => Response.json(schema("get_time")) });
+    const tools = registry({ TOOL_PAY: always.fetcher, TOOL_TIME: plain.fetcher }).list();
+    expect((await toolNamed(tools, "pay")).approval).toBe("always");
+    expect((await toolNamed(tools, "get_time")).approval).toBeUndefined();
+  });
+});

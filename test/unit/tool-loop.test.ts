@@ -622,3 +622,84 @@ describe("runToolLoop", () => {
     expect(invocations[0]!.options.signal).toBe(controller.signal);
   });
 });
+
+describe("runToolLoop with approvals", () => {
+  const needsSave = (tool: ServerTool, args: JsonObject) => tool.name === "notes" && args.action === "save";
+  const step = () =>
+    callTools([
+      { id: "call_save", name: "notes", arguments: '{"action":"save","text":"milk"}' },
+      { id: "call_weather", name: "weather", arguments: '{"location":"Paris"}' },
+    ]);
+  const tools = [serverTool("notes"), serverTool("weather")];
+
+  it("parks before a call that needs approval: the other calls of the step run, the waiting one does not", async () => {
+    const model = scriptedModel([step()]);
+    const { registry, invocations } = fakeRegistry({ notes: () => ({ ok: true, result: "saved" }), weather: () => ({ ok: true, result: "sunny" }) });
+
+    const result = await runToolLoop(loopInput({ ...model, registry, serverTools: tools, needsApproval: needsSave }));
+
+    expect(invocations.map((invocation) => invocation.tool)).toEqual(["weather"]);
+    expect(result.parked).toMatchObject({ step: 1, awaiting: [{ id: "call_save" }], results: [{ tool_call_id: "call_weather", content: "sunny" }] });
+    // Only whole steps are the turn's: the parked step is not among its messages.
+    expect(result.messages).toEqual(userInput);
+  });
+
+  it("continues a decided step: an approved call runs with its idempotency key from the parked turn, a denied one is answered with the denial", async () => {
+    const parkedModel = scriptedModel([step()]);
+    const first = fakeRegistry({ notes: () => ({ ok: true, result: "saved" }), weather: () => ({ ok: true, result: "sunny" }) });
+    const parked = (await runToolLoop(loopInput({ ...parkedModel, registry: first.registry, serverTools: tools, needsApproval: needsSave }))).parked!;
+
+    const run = async (decision: { approve: boolean; status: "approved" | "denied"; reason?: string; arguments?: string }) => {
+      const model = scriptedModel([answer("done")]);
+      const { registry, invocations } = fakeRegistry({ notes: () => ({ ok: true, result: "saved" }), weather: () => ({ ok: true, result: "sunny" }) });
+      const result = await runToolLoop(
+        loopInput({
+          ...model,
+          registry,
+          serverTools: tools,
+          needsApproval: needsSave,
+          input: [],
+          history: userInput,
+          turnId: "turn_2",
+          resume: {
+            step: parked.step,
+            messages: [],
+            usage: null,
+            keyTurnId: "turn_1",
+            pending: {
+              completion: parked.completion,
+              assistant: parked.assistant,
+              results: parked.results,
+              decisions: { call_save: { arguments: '{"action":"save","text":"milk"}', ...decision } },
+            },
+          },
+        }),
+      );
+      return { result, invocations };
+    };
+
+    const approved = await run({ approve: true, status: "approved" });
+    expect(approved.invocations.map((invocation) => [invocation.tool, invocation.context.idempotency_key])).toEqual([
+      ["notes", "default:conv_1:turn_1:1:0:notes"],
+    ]);
+    expect(toolMessages(approved.result.messages).map((message) => message.content)).toEqual(["saved", "sunny"]);
+
+    const denied = await run({ approve: false, status: "denied", reason: "no" });
+    expect(denied.invocations).toEqual([]);
+    expect(errorOf(toolMessages(denied.result.messages)[0])).toMatchObject({ type: "approval_denied" });
+    expect(errorOf(toolMessages(denied.result.messages)[0]).message).toContain("no");
+
+    // Arguments that are not the approved ones never run.
+    const changed = await run({ approve: true, status: "approved", arguments: '{"action":"save","text":"other"}' });
+    expect(changed.invocations).toEqual([]);
+    expect(errorOf(toolMessages(changed.result.messages)[0])).toMatchObject({ type: "approval_mismatch" });
+  });
+
+  it("asks nobody about a call that cannot run: its arguments fail the schema and it fails as it would anyway", async () => {
+    const model = scriptedModel([callTools([{ id: "call_bad", name: "notes", arguments: "{not json" }]), answer("done")]);
+    const { registry } = fakeRegistry({ notes: () => ({ ok: true, result: "saved" }) });
+    const result = await runToolLoop(loopInput({ ...model, registry, serverTools: [serverTool("notes")], needsApproval: () => true }));
+    expect(result.parked).toBeUndefined();
+    expect(errorOf(toolMessages(result.messages)[0])).toMatchObject({ type: "invalid_arguments" });
+  });
+});
