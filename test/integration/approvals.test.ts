@@ -260,7 +260,9 @@ describe("the Approvals API and the chat door", () => {
 describe("the MCP door", () => {
   it("does not run a tools/call that needs approval: a tool error names the pending approval; approved, the same call runs once", async () => {
     const client = new Client({ name: "approvals-test", version: "1.0.0" });
-    await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", switchboard.url), { requestInit: { headers: { Authorization: `Bearer ${KEYS.tenantA}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL("/mcp", switchboard.url), { requestInit: { headers: { Authorization: `Bearer ${KEYS.tenantA}` } } }),
+    );
     try {
       const call = () => client.callTool({ name: "notes", arguments: { action: "save", text: "mcp approved note" } });
       const held = await call();
