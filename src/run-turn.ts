@@ -4,6 +4,7 @@
 // Nothing is written unless the turn completes, so a failed turn leaves the conversation exactly as
 // it was; a streamed turn that fails after the client saw part of it keeps that part.
 
+import { ApprovalNeedsStoreError } from "./approvals/errors.js";
 import { parkedCompletion, parkStep } from "./approvals/park.js";
 import type { ClientApproval, ToolSelection } from "./approvals/policy.js";
 import { approvalPolicy, selects } from "./approvals/policy.js";
@@ -138,14 +139,6 @@ export class NothingToContinueError extends Error {
   }
 }
 
-/** A call needs approval in a turn that keeps nothing: it cannot wait for anyone. */
-export class ApprovalNeedsStoreError extends Error {
-  constructor(readonly tools: string[]) {
-    super(`${tools.join(", ")} needs a person's approval, and a turn with store: false cannot wait for one: send the request with store: true.`);
-    this.name = "ApprovalNeedsStoreError";
-  }
-}
-
 /** Where a decided parked step continues: its model answer, the results in, and each decision. */
 function continuationOf(parked: ParkedStep): LoopCheckpoint {
   const decisions: Record<string, CallDecision> = {};
@@ -268,6 +261,7 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       messages,
       trace: tracer.finish({ endMs: completedAt, steps, incomplete }, services.redact),
       ...(request.responseId ? { response_id: request.responseId } : {}),
+      ...(request.continueParked ? { continues: true } : {}),
     };
   };
 
@@ -306,6 +300,8 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
       mixedStepIdPrefix: mixedStepIdPrefix(request.conversationId),
       ...(resume ? { resume } : {}),
       needsApproval: approvalPolicy(services.config, request.approval),
+      // Only a kept turn can wait: there is nowhere to come back to in one that keeps nothing.
+      canPark: request.store !== false,
       context: { conversation_id: request.conversationId, request_id: request.requestId, tenant: request.tenant, traceparent: tracer.traceparent },
       signal,
       hooks: combineHooks(
@@ -334,11 +330,13 @@ export async function runTurn(services: TurnServices, request: TurnRequest, opti
   const { parked: stopped, ...rest } = result;
   const completed: CompletedTurn = { ...rest, conversationId: request.conversationId, turn: record(result.messages, false) };
   if (stopped) {
-    // Only a kept turn can wait: there is nowhere to come back to in one that keeps nothing.
-    if (request.store === false || !options.origin) throw new ApprovalNeedsStoreError(stopped.awaiting.map((call) => call.function.name));
+    // A turn that is not a run (nothing to continue it from) cannot wait either.
+    if (!options.origin) throw new ApprovalNeedsStoreError(stopped.awaiting.map((call) => call.function.name));
     const parked = await parkStep(services, request, options.origin, options.door ?? "chat", turnId, stopped, serverTools, resume?.keyTurnId);
     completed.parked = parked;
     completed.completion = parkedCompletion(result.completion, parked);
+    const told = completed.completion.choices[0]?.message.content;
+    if (typeof told === "string") completed.turn.notice = told;
     options.onParked?.(parked);
   }
   if (request.store === false) return completed;

@@ -7,7 +7,7 @@ import { directoryOf, homeByHex, homeOf as homeByName, homeHexOf } from "../conv
 import type { Env } from "../env.js";
 import { readEvents } from "../runs/runs.js";
 import type { RunSpec, SequencedEvent } from "../runs/types.js";
-import type { DecideOutcome } from "./book.js";
+import type { DecideOutcome, GateOutcome } from "./book.js";
 import type { Approval, ApprovalStatus, Decision } from "./types.js";
 
 export type Decided = DecideOutcome & { events?: AsyncIterable<SequencedEvent>; continuation?: DecisionOutcome["continuation"] };
@@ -20,7 +20,7 @@ export interface Approvals {
    * `spec` is the continuation a door made; without it the home makes one from the run that parked.
    */
   /** An MCP client's call of a tool that waits for a person, in the home of the conversation it works in (see ApprovalBook.gateCall). */
-  gateCall(tenant: string, conversationId: string, request: Approval): Promise<{ status: "run" } | { status: "denied" | "pending"; approval: Approval }>;
+  gateCall(tenant: string, conversationId: string, request: Approval): Promise<GateOutcome>;
   decide(
     tenant: string,
     decisions: Array<{ id: string } & Decision>,

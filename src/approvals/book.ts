@@ -29,10 +29,14 @@ export type DecideOutcome =
   | { status: "ok"; approvals: Approval[]; continue: boolean }
   | { status: "not_found"; id: string }
   | { status: "conflict"; approval: Approval }
-  | { status: "expired"; approval: Approval }
+  /** `continue`: marking it expired decided the step's last call (the caller starts the continuation, as for `ok`). */
+  | { status: "expired"; approval: Approval; continue: boolean }
   | { status: "not_this_step"; id: string }
   /** The caller had to decide the whole step and left these undecided. */
   | { status: "incomplete"; missing: string[] };
+
+/** An MCP client's call of a tool that waits for a person: run it, or what it waits on (or why it never will). */
+export type GateOutcome = { status: "run" } | { status: "denied" | "pending"; approval: Approval } | { status: "gone" };
 
 export class ApprovalBook {
   constructor(private readonly sql: SqlStorage) {}
@@ -82,13 +86,15 @@ export class ApprovalBook {
   decide(decisions: ReadonlyArray<{ id: string } & Decision>, now: number, runId: string, complete = false): DecideOutcome {
     const stored = this.stored();
     const found: Approval[] = [];
+    if (new Set(decisions.map((decision) => decision.id)).size !== decisions.length) return { status: "not_found", id: "duplicate" };
     for (const decision of decisions) {
       const approval = this.get(decision.id);
       if (!approval) return { status: "not_found", id: decision.id };
       if (approval.status !== "pending") return { status: "conflict", approval };
       if (approval.expires_at <= now) {
+        // Found expired before the alarm came: it counts as denied now, and may be what the step waited for.
         this.expire([approval], now);
-        return { status: "expired", approval: this.get(approval.id) as Approval };
+        return { status: "expired", approval: this.get(approval.id) as Approval, continue: approval.kind === "turn" && this.startContinuation(runId) };
       }
       if (approval.kind === "turn" && !stored?.approval_ids.includes(approval.id)) return { status: "not_this_step", id: approval.id };
       found.push(approval);
@@ -128,7 +134,7 @@ export class ApprovalBook {
    * call (same tool, same arguments) and nothing used that decision yet; the decision is used up
    * here, so it allows one run. Otherwise the call waits on its approval, made now if there is none.
    */
-  gateCall(request: Approval, now: number): { status: "run" } | { status: "denied" | "pending"; approval: Approval } {
+  gateCall(request: Approval, now: number): GateOutcome {
     const earlier = this.sql
       .exec<{ record: string }>("SELECT record FROM approvals ORDER BY created_at DESC")
       .toArray()
@@ -137,19 +143,25 @@ export class ApprovalBook {
         (approval) =>
           approval.kind === "mcp_call" && approval.tool === request.tool && approval.arguments_sha256 === request.arguments_sha256 && !approval.used_at,
       );
-    if (earlier?.status === "approved" || earlier?.status === "denied") {
+    if ((earlier?.status === "approved" || earlier?.status === "denied") && earlier.expires_at > now) {
       this.write({ ...earlier, used_at: now });
       return earlier.status === "approved" ? { status: "run" } : { status: "denied", approval: earlier };
     }
     if (earlier?.status === "pending" && earlier.expires_at > now) return { status: "pending", approval: earlier };
-    if (earlier) this.expire([earlier], now);
+    // Undecided in time, or decided and never used in time: the call asks again.
+    if (earlier?.status === "pending") this.expire([earlier], now);
+    else if (earlier) this.write({ ...earlier, used_at: now });
     this.write(request);
     return { status: "pending", approval: request };
   }
 
   /** Whether an approval waits for a decision or for the call it allowed: the home keeps them. */
   hasOpen(): boolean {
-    return this.isParked() || this.all(null).some((approval) => approval.kind === "mcp_call" && !approval.used_at && approval.status !== "expired");
+    const now = Date.now();
+    return (
+      this.isParked() ||
+      this.all(null).some((approval) => approval.kind === "mcp_call" && !approval.used_at && approval.status !== "expired" && approval.expires_at > now)
+    );
   }
 
   /** When the next pending approval expires, or null. */

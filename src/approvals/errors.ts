@@ -12,3 +12,11 @@ export class ApprovalPendingError extends Error {
     this.name = "ApprovalPendingError";
   }
 }
+
+/** A call needs approval in a turn that keeps nothing: it cannot wait for anyone. */
+export class ApprovalNeedsStoreError extends Error {
+  constructor(readonly tools: string[]) {
+    super(`${tools.join(", ")} needs a person's approval, and a turn with store: false cannot wait for one: send the request with store: true.`);
+    this.name = "ApprovalNeedsStoreError";
+  }
+}

@@ -9,7 +9,7 @@
 // an object whose storage is gone rehydrates from. The tenant's directory (directory.ts) lists it.
 
 import { DurableObject } from "cloudflare:workers";
-import type { DecideOutcome } from "../approvals/book.js";
+import type { DecideOutcome, GateOutcome } from "../approvals/book.js";
 import { APPROVAL_TABLES, ApprovalBook } from "../approvals/book.js";
 import { continuationSpec } from "../approvals/continuation.js";
 import type { Approval, ApprovalStatus, Decision } from "../approvals/types.js";
@@ -21,7 +21,7 @@ import { createLogger } from "../log.js";
 import type { InputItem } from "../protocol/responses/input-items.js";
 import { inputItemsOf } from "../protocol/responses/input-items.js";
 import type { CancelOutcome } from "../runs/host.js";
-import { RUN_TABLES, RunHost } from "../runs/host.js";
+import { createRunTables, RunHost } from "../runs/host.js";
 import type { ResponsesDoor, RunSpec, RunState, TerminalEvent } from "../runs/types.js";
 import { createServices } from "../services.js";
 import type { WebhookJob } from "../webhooks/deliveries.js";
@@ -164,7 +164,8 @@ export class ConversationHome extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS mixed_steps (call_id TEXT PRIMARY KEY, turn_id TEXT NOT NULL, step TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at INTEGER NOT NULL)");
     this.sql.exec(PARTS_TABLE);
-    for (const statement of [...RUN_TABLES, ...APPROVAL_TABLES]) this.sql.exec(statement);
+    createRunTables(this.sql);
+    for (const statement of APPROVAL_TABLES) this.sql.exec(statement);
   }
 
   // --- runs --------------------------------------------------------------------------------------
@@ -271,18 +272,31 @@ export class ConversationHome extends DurableObject<Env> {
       outcome = this.book.decide(decisions, now, next?.id ?? "", spec !== null);
     });
     const decided = outcome as DecideOutcome;
-    if (decided.status === "expired") await this.indexApprovals(tenant, [decided.approval]);
+    if (decided.status === "expired") {
+      // The step's last call expired just now: it continues as the alarm would have continued it.
+      if (decided.continue && origin) await this.continueParked(continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now), false);
+      await this.indexApprovals(tenant, [decided.approval, ...(this.book.parked()?.approvals ?? [])]);
+      return decided;
+    }
     if (decided.status !== "ok") return decided;
     const result: DecisionOutcome = { ...decided };
     if (decided.continue && next) {
-      const continuation = { run_id: next.id, response_id: next.door.kind === "responses" ? next.door.shell.id : null };
-      const ids = this.book.parked()?.approvals.map((approval) => approval.id) ?? [];
-      result.approvals = this.book.noteContinuation(ids, continuation).filter((approval) => decisions.some((decision) => decision.id === approval.id));
-      result.continuation = continuation;
-      result.events = await this.startRun(next, follow);
+      const started = await this.continueParked(next, follow);
+      result.approvals = started.approvals.filter((approval) => decisions.some((decision) => decision.id === approval.id));
+      result.continuation = started.continuation;
+      result.events = started.events;
     }
-    await this.indexApprovals(tenant, this.book.parked()?.approvals ?? result.approvals);
+    await this.indexApprovals(tenant, [...result.approvals, ...(this.book.parked()?.approvals ?? [])]);
     return result;
+  }
+
+  /** Starts the run that continues the parked step, recorded on its approvals. */
+  private async continueParked(spec: RunSpec, follow: boolean) {
+    const continuation = { run_id: spec.id, response_id: spec.door.kind === "responses" ? spec.door.shell.id : null };
+    const ids = this.book.parked()?.approvals.map((approval) => approval.id) ?? [];
+    const approvals = this.book.noteContinuation(ids, continuation);
+    const events = await this.startRun(spec, follow);
+    return { approvals, continuation, events };
   }
 
   /** Pending approvals past their time count as denied (`expired`); a parked step that leaves fully decided continues. */
@@ -295,11 +309,7 @@ export class ConversationHome extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       continues = this.book.expireDue(now, spec?.id ?? "");
     });
-    const ids = this.book.parked()?.approvals.map((approval) => approval.id) ?? [];
-    if (continues && spec) {
-      this.book.noteContinuation(ids, { run_id: spec.id, response_id: spec.door.kind === "responses" ? spec.door.shell.id : null });
-      await this.startRun(spec, false);
-    }
+    if (continues && spec) await this.continueParked(spec, false);
     await this.indexApprovals(
       tenant,
       this.book.all(null).filter((approval) => approval.decided_at === now),
@@ -310,16 +320,16 @@ export class ConversationHome extends DurableObject<Env> {
    * An MCP client's call of a tool that waits for a person: `run` once a person approved this very
    * call (its decision is used up), else the approval it waits on (made now when there is none).
    */
-  async gateCall(tenant: string, conversationId: string, request: Approval): Promise<{ status: "run" } | { status: "denied" | "pending"; approval: Approval }> {
+  async gateCall(tenant: string, conversationId: string, request: Approval): Promise<GateOutcome> {
     if (!(await this.existing(tenant, conversationId))) await this.create({ tenant, conversationId, fresh: true, waitMs: 0 });
     const row = this.row();
-    if (!row || row.deleted_at !== null || row.tenant !== tenant) return { status: "pending", approval: request };
-    let outcome: ReturnType<ApprovalBook["gateCall"]> = { status: "run" };
+    if (!row || row.deleted_at !== null || row.tenant !== tenant) return { status: "gone" };
+    let outcome: GateOutcome = { status: "run" };
     this.ctx.storage.transactionSync(() => {
       outcome = this.book.gateCall(request, Date.now());
     });
-    const gated = outcome as ReturnType<ApprovalBook["gateCall"]>;
-    if (gated.status !== "run") await this.indexApprovals(tenant, [gated.approval]);
+    const gated = outcome as GateOutcome;
+    if (gated.status === "denied" || gated.status === "pending") await this.indexApprovals(tenant, [gated.approval]);
     await this.schedule();
     return gated;
   }
@@ -333,7 +343,9 @@ export class ConversationHome extends DurableObject<Env> {
     const answered = terminal.type === "completed" || terminal.type === "replayed";
     if (!answered && this.book.abandon(spec.id)) {
       console.warn(JSON.stringify({ event: "approval_continuation_failed", run_id: spec.id, ended: terminal.type }));
-      this.handOver();
+      // Turns refused while it waited may take the conversation now, unless a turn holds it (this run's own work may still be finishing).
+      const row = this.row();
+      if (row && !this.leaseHeld(row)) this.handOver();
     }
     if (!spec.notify || terminal.type !== "completed" || terminal.result.approvals) return;
     const content = terminal.result.completion.choices[0]?.message.content;
@@ -439,7 +451,8 @@ export class ConversationHome extends DurableObject<Env> {
           throw new RollBack();
         }
         // The continuation of a parked step commits it: the conversation is free again (unless it parks anew).
-        if (token !== null && token === this.book.continuationRun()) this.book.unpark();
+        const continuing = this.book.continuationRun();
+        if (continuing !== null && (token === continuing || request.turn.id === continuing)) this.book.unpark();
         this.writeProducts(request.turn.id, request.products, now);
         this.sql.exec(
           `UPDATE home SET updated_at = ?, ttl_seconds = ?, version = version + 1, write_due = COALESCE(write_due, ?)${token === null ? "" : ", lease_token = NULL, lease_until = 0"}`,
@@ -772,6 +785,7 @@ export class ConversationHome extends DurableObject<Env> {
       );
     }
     if (products.parked) this.book.park(products.parked);
+    if (products.runEnd) this.runs.noteCommitted(products.runEnd.runId, products.runEnd.terminal);
     if (products.idempotency) {
       const { key, record, retainMs } = products.idempotency;
       this.sql.exec("INSERT OR REPLACE INTO idempotency (key, record, expires_at) VALUES (?, ?, ?)", key, record, now + retainMs);

@@ -6,6 +6,7 @@ import type { ParkedStep } from "../approvals/types.js";
 import type { MixedStep } from "../history/mixed-steps.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import type { ChatMessage } from "../protocol/types.js";
+import type { TerminalEvent } from "../runs/types.js";
 import type { TurnTrace } from "../trace/turn-trace.js";
 
 export interface TurnRecord {
@@ -22,6 +23,10 @@ export interface TurnRecord {
   trace?: TurnTrace;
   /** The stored Responses API object that answered this turn, if any. */
   response_id?: string;
+  /** A turn that parked for approval: what the client was told instead of a reply (the chat door's notice). */
+  notice?: string;
+  /** This turn continues a parked one (after its approvals were decided): its reply may never have reached the client that asked. */
+  continues?: boolean;
 }
 
 /** A Responses API object as stored: the response the client received and the turn it answered. */
@@ -40,6 +45,8 @@ export interface TurnProducts {
   idempotency?: { key: string; record: string; retainMs: number };
   /** The turn stopped before calls that wait for a person: its approvals and what it continues from. */
   parked?: ParkedStep;
+  /** The run whose turn this is, and how it ends: recorded in the same transaction, so the turn is never run again after it is stored. */
+  runEnd?: { runId: string; terminal: TerminalEvent };
 }
 
 /** One conversation as a listing shows it. */

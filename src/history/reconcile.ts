@@ -94,13 +94,16 @@ function viewOf(turn: TurnRecord): Seen[] {
   const inputCount = turn.input_count ?? legacyInputCount(turn.messages);
   const input: Seen[] = turn.messages.slice(0, inputCount).map((message) => ({ forms: [message], optional: false }));
   const produced = turn.messages.slice(inputCount);
+  // A parked turn's client was told what waits for approval; a client may keep that, or not.
+  if (turn.notice !== undefined) return [...input, { forms: [{ role: "assistant", content: turn.notice }], optional: true }];
   const reply = replyOf(produced);
   if (!reply) return input;
   const forms: ChatMessage[] = [reply];
   // Streamed, the reply came after the text of every earlier step: a client may keep it all as one message.
   const streamedText = produced.flatMap((message) => (message.role === "assistant" && typeof message.content === "string" ? [message.content] : [])).join("");
   if (!reply.tool_calls && streamedText !== reply.content) forms.push({ ...reply, content: streamedText });
-  return [...input, { forms, optional: turn.incomplete }];
+  // A continued turn's answer went to the conversation, not necessarily to the client that asked.
+  return [...input, { forms, optional: turn.incomplete || turn.continues === true }];
 }
 
 function replyOf(produced: readonly ChatMessage[]): AssistantMessage | null {

@@ -4,14 +4,14 @@
 
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ApprovalPendingError } from "../approvals/errors.js";
+import { ApprovalNeedsStoreError, ApprovalPendingError } from "../approvals/errors.js";
 import { ConfigError } from "../config.js";
 import { ConversationBusyError, ConversationGoneError } from "../conversations/turns.js";
 import { ApiError } from "../errors.js";
 import { ContinuedTurnGoneError, NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
-import { ApprovalNeedsStoreError, ConversationFullError, NothingToContinueError, TurnDeadlineError } from "../run-turn.js";
+import { ConversationFullError, NothingToContinueError, TurnDeadlineError } from "../run-turn.js";
 import { UpstreamError } from "../upstream/upstream-error.js";
 
 export function toApiError(error: unknown): ApiError {

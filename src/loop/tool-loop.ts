@@ -5,6 +5,7 @@
 // registry, and gets back the turn's messages.
 
 import type { ToolCallContext } from "../../kit/protocol.js";
+import { ApprovalNeedsStoreError } from "../approvals/errors.js";
 import type { CallDecision } from "../approvals/types.js";
 import { MIXED_STEP_ID_PREFIX, mixedStepRandomChars } from "../history/mixed-steps.js";
 import type { NormalizedToolCall } from "../protocol/normalize.js";
@@ -65,6 +66,8 @@ export interface ToolLoopInput {
   resume?: LoopCheckpoint;
   /** Whether this call waits for a person: the step then parks before it (the others run). */
   needsApproval?: (tool: ServerTool, args: JsonObject) => boolean;
+  /** False when the turn cannot wait (it keeps nothing): a call that needs approval fails the turn before any call of its step runs. */
+  canPark?: boolean;
 }
 
 /**
@@ -222,6 +225,7 @@ export async function runToolLoop(input: ToolLoopInput): Promise<TurnResult> {
     const answered = new Set(results.map((result) => result.tool_call_id));
     // Calls that wait for a person and have no decision yet: the step parks before them.
     const awaiting = serverCalls.filter((call) => !answered.has(call.call.id) && !decisions[call.call.id] && waitsForApproval(input, serverTools, call));
+    if (awaiting.length > 0 && input.canPark === false) throw new ApprovalNeedsStoreError(awaiting.map((call) => call.call.function.name));
     const runnable = serverCalls.filter((call) => !awaiting.includes(call));
     // A continued parked step announces the calls decided since; a fresh step announces those it runs.
     const announce = resumed ? (resumed.announced ? [] : runnable.filter((call) => decisions[call.call.id] && !answered.has(call.call.id))) : runnable;

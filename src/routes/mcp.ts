@@ -156,6 +156,7 @@ function answerer(c: Context<AppEnv>): (request: JsonRpcRequest) => Promise<Mode
       const request = await callApproval(c, tool, args, conversationId);
       const gated = await approvals.gateCall(tenant, conversationId, request);
       if (gated.status === "run") return null;
+      if (gated.status === "gone") return { ok: false, type: "conversation_not_found", message: `Not run: conversation ${conversationId} was deleted.` };
       const { id } = gated.approval;
       if (gated.status === "denied") {
         const why = gated.approval.reason ? `: ${gated.approval.reason}` : ".";

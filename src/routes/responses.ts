@@ -13,6 +13,7 @@ import { requireUpstreamKey } from "../http/upstream-configured.js";
 import type { IdempotentResponse } from "../idempotency.js";
 import { randomToken } from "../lib/ids.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
+import type { ApprovalResponse } from "../protocol/responses/input.js";
 import { approvalResponses, inputToMessages } from "../protocol/responses/input.js";
 import type { ListQuery } from "../protocol/responses/input-items.js";
 import { pageOf } from "../protocol/responses/input-items.js";
@@ -44,9 +45,8 @@ responses.post("/responses", async (c) => {
   const named = namedConversation(request);
   const store = request.store !== false;
   const tools = requestTools(request, config.mcpServers.servers);
-  // Decisions on approval requests continue the turn that waits for them, in its conversation.
-  const continuing = await parkedTurnOf(c, request, previous);
-  if (continuing && !store) throw invalidRequest("A turn waiting for approval is kept: continue it with store: true.", "store");
+  const decisions = approvalResponses(request.input);
+  if (decisions.length > 0 && !store) throw invalidRequest("A turn waiting for approval is kept: continue it with store: true.", "store");
   const background = request.background === true;
   const parameters = chatParameters(request, body, services.model.defaultModel, config.parameters);
   const instructions = instructionsOf(request);
@@ -66,6 +66,15 @@ responses.post("/responses", async (c) => {
     return record.stream ? replayResponseStream(replayed, c.res.headers) : c.json(replayed);
   };
   if (idempotency?.kind === "replay") return replay(idempotency.record);
+  // Decisions on approval requests continue the turn that waits for them, in its conversation (after
+  // the key: a retry of a continuation that answered replays it instead of finding its requests decided).
+  let continuing: Continuing | null;
+  try {
+    continuing = decisions.length > 0 ? await parkedTurnOf(c, decisions, previous) : null;
+  } catch (error) {
+    forgetIdempotent(c, services.claims, idempotency);
+    throw error;
+  }
   // A retried key continues where its first attempt stopped (a stream may have stored part of it).
   const conversationId = continuing?.conversationId ?? previous?.conversation_id ?? named ?? idempotency?.conversationId ?? `conv_${randomToken(24)}`;
   // The response's id names the conversation's home, which keeps it: GET and previous_response_id find it there.
@@ -265,9 +274,7 @@ interface Continuing {
  * Agents SDK sends its whole history back, earlier decisions included) a decision on a request
  * already decided is history, and only pending ones continue a turn.
  */
-async function parkedTurnOf(c: Context<AppEnv>, request: ResponsesRequest, previous: StoredResponse | null): Promise<Continuing | null> {
-  const responses = approvalResponses(request.input);
-  if (responses.length === 0) return null;
+async function parkedTurnOf(c: Context<AppEnv>, responses: readonly ApprovalResponse[], previous: StoredResponse | null): Promise<Continuing | null> {
   const services = c.get("services");
   const tenant = c.get("tenant");
   const found = await Promise.all(responses.map((response) => services.approvals.get(tenant, response.id)));
@@ -276,7 +283,7 @@ async function parkedTurnOf(c: Context<AppEnv>, request: ResponsesRequest, previ
   for (const [index, response] of responses.entries()) {
     const approval = found[index];
     const param = `input[${response.index}].approval_request_id`;
-    if (!approval || (previous && approval.conversation_id !== previous.conversation_id)) {
+    if (!approval || approval.kind !== "turn" || (previous && approval.conversation_id !== previous.conversation_id)) {
       throw invalidRequest(
         `No approval request ${response.id} is waiting for an answer${previous ? " in the previous response's conversation" : ""}.`,
         param,

@@ -92,16 +92,7 @@ export async function executeRun(services: Services, spec: RunSpec, sink: RunSin
         onParked: (parked) => sink.event({ type: "approval_requested", step: parked.step, approvals: parked.approvals }),
       },
     );
-    return {
-      type: "completed",
-      result: {
-        completion: completed.completion,
-        usage: completed.usage,
-        steps: completed.steps,
-        toolInvocations: services.budget.spent,
-        ...(completed.parked ? { approvals: completed.parked.approvals } : {}),
-      },
-    };
+    return completedEvent(completed, services);
   } catch (error) {
     if (error instanceof AlreadyAnsweredError) return { type: "replayed", record: error.record };
     if (options.signal?.aborted && options.signal.reason instanceof RunCancelledError) return { type: "cancelled" };
@@ -110,6 +101,20 @@ export async function executeRun(services: Services, spec: RunSpec, sink: RunSin
       log.error("run_failed", { message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : null });
     return { type: "failed", failure: failureOf(error, services.log.redact) };
   }
+}
+
+/** How a run whose turn answered ends (also committed with the turn: see RunHost.noteCommitted). */
+export function completedEvent(completed: CompletedTurn, services: Pick<Services, "budget">): TerminalEvent {
+  return {
+    type: "completed",
+    result: {
+      completion: completed.completion,
+      usage: completed.usage,
+      steps: completed.steps,
+      toolInvocations: services.budget.spent,
+      ...(completed.parked ? { approvals: completed.parked.approvals } : {}),
+    },
+  };
 }
 
 function wholeStep(event: ModelCallEvent, sink: RunSink): void {

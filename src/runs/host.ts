@@ -12,7 +12,7 @@ import type { LedgerApi } from "../ledger/claims.js";
 import type { LoopCheckpoint } from "../loop/tool-loop.js";
 import type { ResponseObject } from "../protocol/responses/types.js";
 import type { Services } from "../services.js";
-import { executeRun, executeToolTask, RunCancelledError } from "./execute.js";
+import { completedEvent, executeRun, executeToolTask, RunCancelledError } from "./execute.js";
 import { doorProducts, doorRecord, responsesRecord } from "./products.js";
 import { ResponsesView } from "./responses-view.js";
 import type { RunEvent, RunFailure, RunSpec, RunState, RunStatus, TerminalEvent } from "./types.js";
@@ -48,6 +48,21 @@ export const RUN_TABLES = [
   "CREATE TABLE IF NOT EXISTS run_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (run_id, seq))",
 ];
 
+/** Columns added after a table first shipped: added to an existing object's table when missing. */
+const RUN_COLUMNS: ReadonlyArray<[table: string, column: string, definition: string]> = [["runs", "committed_end", "TEXT"]];
+
+/** Creates the run engine's tables, and adds the columns an older object's tables lack. */
+export function createRunTables(sql: SqlStorage): void {
+  for (const statement of RUN_TABLES) sql.exec(statement);
+  for (const [table, column, definition] of RUN_COLUMNS) {
+    const present = sql
+      .exec<{ name: string }>(`PRAGMA table_info(${table})`)
+      .toArray()
+      .some((row) => row.name === column);
+    if (!present) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+  }
+}
+
 interface RunRow {
   id: string;
   response_id: string | null;
@@ -57,6 +72,8 @@ interface RunRow {
   created_at: number;
   updated_at: number;
   deadline_at: number;
+  /** The end its turn committed with (same transaction): a run that died before it ended ends with this, not again. */
+  committed_end: string | null;
   [column: string]: SqlStorageValue;
 }
 
@@ -250,8 +267,10 @@ export class RunHost {
         continue;
       }
       try {
+        // Its turn committed, then the object died before the run ended: it ends as it answered, it does not run again.
+        if (row.committed_end) this.end(spec, JSON.parse(row.committed_end) as TerminalEvent);
         // Long past its deadline and still not ended: whatever keeps failing it is not tried again.
-        if (now > row.deadline_at + RUN_GIVE_UP_AFTER_MS) this.end(spec, { type: "failed", failure: GIVEN_UP });
+        else if (now > row.deadline_at + RUN_GIVE_UP_AFTER_MS) this.end(spec, { type: "failed", failure: GIVEN_UP });
         else this.drive(spec, true);
       } catch (error) {
         console.error(JSON.stringify({ event: "run_not_resumed", run_id: row.id, message: String(error) }));
@@ -279,6 +298,11 @@ export class RunHost {
   /** A run is under way (or waiting to be taken up again): the home must not be emptied. */
   hasPending(): boolean {
     return this.deps.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'in_progress')").one().n > 0;
+  }
+
+  /** Inside the commit's transaction: the run's turn is stored, and this is how the run ends. */
+  noteCommitted(runId: string, terminal: TerminalEvent): void {
+    this.deps.sql.exec("UPDATE runs SET committed_end = ? WHERE id = ?", JSON.stringify(terminal), runId);
   }
 
   /** The conversation is deleted: every run stops where it is. */
@@ -329,7 +353,8 @@ export class RunHost {
               signal: controller.signal,
               // A run past its deadline when it is taken up again ends at once, as `incomplete`.
               deadlineMs: Math.max(1, row.deadline_at - Date.now()),
-              products: (completed) => doorProducts(spec, view, completed),
+              // The run's end commits with its turn: should the object die before the run ends, it ends with this.
+              products: (completed) => ({ ...doorProducts(spec, view, completed), runEnd: { runId: spec.id, terminal: completedEvent(completed, services) } }),
               ...(checkpoint ? { resume: checkpoint } : {}),
             },
           );

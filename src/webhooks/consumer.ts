@@ -147,6 +147,8 @@ async function runWebhookTurn(env: Env, services: Services, hook: HookConfig, jo
   if (answer.kind === "parked") {
     // The turn waits for a person: the decision continues it, and its continuation's answer comes back here as a `continued` job.
     const record = (await readDelivery(kv, hook.name, job.delivery_id)) ?? newRecord(hook, job);
+    // A decision may have come, and the continuation answered, before this (slow or redelivered) job got here.
+    if (record.state === "done") return;
     await writeDelivery(kv, { ...record, run_id: turnId, state: "awaiting_approval", attempts: record.attempts + 1, approvals: answer.approvals });
     log.info("webhook_turn_awaiting_approval", { approvals: answer.approvals.length });
     return;

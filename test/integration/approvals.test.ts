@@ -232,6 +232,33 @@ describe("the Approvals API and the chat door", () => {
     });
     expect(messages.map((message) => message.role)).toEqual(["user", "assistant", "tool", "assistant"]);
     expect(await notesWithText("call mom")).toHaveLength(1);
+
+    // A client that resends its whole history (the notice it was shown included) goes on in the same conversation.
+    switchboard.upstream.enqueue(reply.text("You're welcome."));
+    const resent = await switchboard.request("/v1/chat/completions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Conversation-Id": turn.conversation! },
+      body: JSON.stringify({
+        model: "gpt-5-mini",
+        messages: [
+          { role: "user", content: "Remind me to call mom" },
+          { role: "assistant", content: choice.message.content },
+          { role: "user", content: "thanks" },
+        ],
+      }),
+    });
+    expect(resent.status).toBe(200);
+    expect((await storedMessages(turn.conversation!)).map((message) => message.role)).toEqual(["user", "assistant", "tool", "assistant", "user", "assistant"]);
+  });
+
+  it("refuses a turn that keeps nothing when a call needs approval, before any call of the step runs", async () => {
+    switchboard.upstream.enqueue(
+      reply.toolCalls(toolCall("get_current_time", { timezone: "UTC" }), toolCall("notes", { action: "save", text: "never stored" })),
+    );
+    const refused = await switchboard.openai.responses.create({ model: "gpt-5-mini", input: "time and a note", store: false }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400, param: "store", code: "approval_requires_store" });
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
+    expect(await notesWithText("never stored")).toEqual([]);
   });
 
   it("two concurrent approvals of one id: one 200, one 409, one tool run", async () => {

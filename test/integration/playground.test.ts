@@ -299,8 +299,9 @@ describe("the playground's approvals", () => {
     await card.getByRole("button", { name: "Deny" }).click();
 
     const answer = page.getByRole("article", { name: "Assistant" }).last();
-    await expect.poll(() => answer.textContent(), { timeout: 15_000 }).toContain("From the tools:");
-    expect(await answer.textContent()).toContain("not my car");
+    // The answer streams in: waited for until its end (the reason, quoted from the tool's result) has arrived.
+    await expect.poll(() => answer.textContent(), { timeout: 15_000 }).toContain("not my car");
+    expect(await answer.textContent()).toContain("From the tools:");
     const step = page.getByRole("article", { name: "Tool step notes" });
     await expect.poll(() => step.getAttribute("class")).toContain("failed");
     expect(await step.locator(".result").textContent()).toContain("denied");
