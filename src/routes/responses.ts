@@ -283,7 +283,7 @@ async function parkedTurnOf(c: Context<AppEnv>, responses: readonly ApprovalResp
   for (const [index, response] of responses.entries()) {
     const approval = found[index];
     const param = `input[${response.index}].approval_request_id`;
-    if (!approval || approval.kind !== "turn" || (previous && approval.conversation_id !== previous.conversation_id)) {
+    if (approval?.kind !== "turn" || (previous && approval.conversation_id !== previous.conversation_id)) {
       throw invalidRequest(
         `No approval request ${response.id} is waiting for an answer${previous ? " in the previous response's conversation" : ""}.`,
         param,
