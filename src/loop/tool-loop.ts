@@ -371,9 +371,7 @@ function runServerCalls(
       // Its place in the step as the model made it (a parked step runs only some of its calls).
       const position = order.includes(call.call.id) ? order.indexOf(call.call.id) : index;
       const decision = decisions[call.call.id];
-      const outcome = decision
-        ? await decided(input, serverTools, call, step, position, callTrace, decision)
-        : await runOne(input, serverTools, call, step, position, callTrace);
+      const outcome = (decision ? refusal(call, decision) : null) ?? (await runOne(input, serverTools, call, step, position, callTrace));
       const message = toToolMessage(call, outcome, input.limits.maxToolOutputChars);
       const tool = serverTools.get(call.call.function.name);
       notify(() =>
@@ -438,29 +436,19 @@ function waitsForApproval(input: ToolLoopInput, serverTools: Map<string, ServerT
   return input.needsApproval(tool, call.arguments.value);
 }
 
-/** A call a person decided: run as approved (exactly those arguments), or answered with the denial. */
-function decided(
-  input: ToolLoopInput,
-  serverTools: Map<string, ServerTool>,
-  call: NormalizedToolCall,
-  step: number,
-  position: number,
-  callTrace: string | undefined,
-  decision: CallDecision,
-): Promise<ToolOutcome> {
+/** A decided call that must not run: the denial (or expiry, or changed arguments) as its outcome; null when it runs as approved. */
+function refusal(call: NormalizedToolCall, decision: CallDecision): ToolOutcome | null {
   const name = call.call.function.name;
-  if (decision.status === "expired") {
-    return Promise.resolve({ ok: false, type: "approval_expired", message: `Not run: nobody approved this call of ${name} in time.` });
-  }
+  if (decision.status === "expired") return { ok: false, type: "approval_expired", message: `Not run: nobody approved this call of ${name} in time.` };
   if (!decision.approve) {
     const why = decision.reason ? `: ${decision.reason}` : ".";
-    return Promise.resolve({ ok: false, type: "approval_denied", message: `Not run: a person denied this call of ${name}${why}` });
+    return { ok: false, type: "approval_denied", message: `Not run: a person denied this call of ${name}${why}` };
   }
   // Approved arguments are bound to the call: anything else is not what the person approved.
   if (decision.arguments !== call.call.function.arguments) {
-    return Promise.resolve({ ok: false, type: "approval_mismatch", message: `Not run: the arguments differ from the ones approved for ${name}.` });
+    return { ok: false, type: "approval_mismatch", message: `Not run: the arguments differ from the ones approved for ${name}.` };
   }
-  return runOne(input, serverTools, call, step, position, callTrace);
+  return null;
 }
 
 /** Tool output is data for the model: a result as JSON text, a failure as an `error` object. Never empty. */
