@@ -6,16 +6,17 @@
 //
 // The budgets are not the platform's limit (3 MiB gzip on the Free plan) but what keeps cold starts
 // short: every tool is its own isolate, so each byte is parsed once per tool. A tool is the kit, hono
-// and zod's core (about 41 KiB gzip minified); the orchestrator about 82 KiB since turns became
-// durable runs (the run engine and its Responses view, +5 KiB). The budgets, 48 and 96 KiB, leave
-// room to grow and fail as soon as a change pulls in something heavy (zod's locales through
-// `import { z }`, a dev-only module, an SDK). Sizes are computed as wrangler reports them
+// and zod's core (about 41 KiB gzip minified); the orchestrator about 96 KiB since approvals (+6 KiB)
+// and managed keys (+2 KiB) came after durable runs. The orchestrator is one isolate, not one per
+// tool, so its budget moved from 96 to 112 KiB with them (its local startup measured ~160-175 ms
+// against ~30 ms for a tool); the budgets still fail as soon as a change pulls in something heavy
+// (zod's locales through `import { z }`, a dev-only module, an SDK). Sizes are computed as wrangler reports them
 // ("Total Upload: ... / gzip: ..."), source maps excluded.
 
 import { parseArgs } from "node:util";
 import { bundleSize, bundleWorkers, listWorkers } from "./lib/workers.mjs";
 
-export const BUDGET_KIB = { tool: 48, orchestrator: 96 };
+export const BUDGET_KIB = { tool: 48, orchestrator: 112 };
 const KIB = 1024;
 const USAGE = "Usage: npm run bundle-check [-- --tool-kib <n>] [-- --orchestrator-kib <n>]";
 

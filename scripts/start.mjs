@@ -25,6 +25,7 @@ Without SWITCHBOARD_API_KEYS it accepts the local key ${LOCAL_DEV_KEY}.`;
 /** Variables read from the environment, by the Worker that uses them. */
 const ORCHESTRATOR_VARS = [
   "SWITCHBOARD_API_KEYS",
+  "SWITCHBOARD_ADMIN_KEY",
   "DMXAPI_API_KEY",
   "DMXAPI_BASE_URL",
   "DMXAPI_MODEL",
@@ -204,7 +205,7 @@ const lines = [
   `Switchboard listening on ${url.origin}`,
   `  playground     ${url.origin}/  (open it in a browser and paste the API key below)`,
   `  model          ${offline ? `${OFFLINE_MODEL_NAME}, the offline model (dev/offline-model: no real LLM; set DMXAPI_API_KEY for one)` : `${dmxapi.model} via ${dmxapi.baseUrl}${dmxapi.fallbackModels.length ? `, falling back to ${dmxapi.fallbackModels.join(", ")}` : ""}`}`,
-  `  API key        ${localKey ? `${LOCAL_DEV_KEY} (tenant ${tenant}, local only: SWITCHBOARD_API_KEYS is not set)` : `${config.secrets.length - (offline || !dmxapi.apiKey ? 0 : 1)} from SWITCHBOARD_API_KEYS (tenants ${keyTenants.join(", ")})`}`,
+  `  API key        ${localKey ? `${LOCAL_DEV_KEY} (tenant ${tenant}, local only: SWITCHBOARD_API_KEYS is not set)` : `${orchestratorVars.SWITCHBOARD_API_KEYS.split(",").filter((entry) => entry.trim()).length} from SWITCHBOARD_API_KEYS (tenants ${keyTenants.join(", ")})`}${orchestratorVars.SWITCHBOARD_ADMIN_KEY?.trim() ? "; /v1/admin/keys open to SWITCHBOARD_ADMIN_KEY" : ""}`,
   `  tool Workers   ${workers
     .filter((worker) => worker.isTool)
     .map((worker) => worker.folder)

@@ -8,6 +8,7 @@ import { requireApiKey } from "./middleware/auth/index.js";
 import { limitBody } from "./middleware/body-limit/index.js";
 import { requestContext } from "./middleware/request-id/index.js";
 import { provideServices } from "./middleware/services/index.js";
+import { adminKeys } from "./routes/admin-keys.js";
 import { approvals } from "./routes/approvals.js";
 import { catalog } from "./routes/catalog.js";
 import { chatCompletions } from "./routes/chat-completions.js";
@@ -28,6 +29,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1", webhookIngress);
   // Checks the Origin before the key, and lets browser clients preflight without one.
   app.route("/", mcp);
+  // The operator's own key opens /v1/admin/*, and nothing else does.
+  app.route("/v1", adminKeys);
   app.use("*", requireApiKey);
   app.route("/v1", webhookAdmin);
   app.route("/v1", chatCompletions);

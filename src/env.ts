@@ -23,6 +23,8 @@ export interface Env extends ConfiguredBindings {
   WEBHOOK_RETRY_BASE_SECONDS?: string;
   /** Client keys, comma-separated, each `key` or `tenant:key`. A secret. */
   SWITCHBOARD_API_KEYS?: string;
+  /** The operator's key for /v1/admin/* (managing client keys). A secret; unset, the admin API does not exist. */
+  SWITCHBOARD_ADMIN_KEY?: string;
   DMXAPI_API_KEY?: string;
   DMXAPI_BASE_URL?: string;
   DMXAPI_MODEL?: string;

@@ -9,6 +9,8 @@ import type { WebhookJob } from "./webhooks/deliveries.js";
 
 export { ConversationDirectory } from "./conversations/directory.js";
 export { ConversationHome } from "./conversations/home.js";
+export { KeyHome } from "./keys/key-home.js";
+export { KeyRegistry } from "./keys/key-registry.js";
 export { Ledger } from "./ledger/ledger.js";
 
 const app = createApp();

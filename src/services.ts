@@ -10,6 +10,8 @@ import { createHomes } from "./conversations/homes.js";
 import type { RescueJob } from "./conversations/rescue.js";
 import { enqueueRescue } from "./conversations/rescue.js";
 import type { Env } from "./env.js";
+import type { Keys } from "./keys/keys.js";
+import { createKeys } from "./keys/keys.js";
 import type { LedgerApi } from "./ledger/claims.js";
 import { createClaims } from "./ledger/claims.js";
 import type { Logger } from "./log.js";
@@ -29,6 +31,8 @@ export const TURN_QUEUE_WAIT_MS = 30_000;
 export interface Services extends TurnServices {
   /** Calls waiting for a person: read, listed, decided. */
   approvals: Approvals;
+  /** Client keys made through the admin API, their limits and counters. */
+  keys: Keys;
   /** The run engine: turns started in their conversation's home, followed, resumed, cancelled. */
   runs: Runs;
   /** Service-binding calls left for this request (the platform allows 32 Worker invocations). */
@@ -56,6 +60,7 @@ export function createServices(env: Env, config: Config, options: ServiceOptions
     homes,
     runs: createRuns(env),
     approvals: createApprovals(env),
+    keys: createKeys(env),
     registry: createServerToolRegistry({ env, config, budget, log }),
     rescue: (tenant, conversationId, turn, products) =>
       enqueueRescue(env.CONVERSATIONS, env.WEBHOOK_QUEUE as Queue<RescueJob>, tenant, conversationId, turn, products),

@@ -9,6 +9,8 @@ export interface OrchestratorBindings {
   LEDGER: DurableObjectNamespace<import("./index").Ledger>;
   CONVERSATION_HOME: DurableObjectNamespace<import("./index").ConversationHome>;
   CONVERSATION_DIRECTORY: DurableObjectNamespace<import("./index").ConversationDirectory>;
+  KEY_HOME: DurableObjectNamespace<import("./index").KeyHome>;
+  KEY_REGISTRY: DurableObjectNamespace<import("./index").KeyRegistry>;
   TOOL_WEATHER: Fetcher /* switchboard-tool-weather-staging */ | Fetcher /* switchboard-tool-weather-production */ | Fetcher /* switchboard-tool-weather */;
   TOOL_CLOCK: Fetcher /* switchboard-tool-clock-staging */ | Fetcher /* switchboard-tool-clock-production */ | Fetcher /* switchboard-tool-clock */;
   TOOL_CALCULATOR: Fetcher /* switchboard-tool-calculator-staging */ | Fetcher /* switchboard-tool-calculator-production */ | Fetcher /* switchboard-tool-calculator */;

@@ -13,7 +13,11 @@ export interface HookSecretNames {
 }
 
 export function configuredSecrets(env: Env, hooks: Iterable<HookSecretNames>): string[] {
-  const secrets = [env.DMXAPI_API_KEY?.trim() ?? "", ...parseKeyList(env.SWITCHBOARD_API_KEYS).map((entry) => entry.key)];
+  const secrets = [
+    env.DMXAPI_API_KEY?.trim() ?? "",
+    env.SWITCHBOARD_ADMIN_KEY?.trim() ?? "",
+    ...parseKeyList(env.SWITCHBOARD_API_KEYS).map((entry) => entry.key),
+  ];
   for (const hook of hooks) {
     secrets.push(namedVariable(env, hook.verification.secret) ?? "");
     if (hook.callback) secrets.push(namedVariable(env, hook.callback.secret_env) ?? "");

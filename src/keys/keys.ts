@@ -1,0 +1,75 @@
+// The caller's side of managed keys, as the composition root hands it out: authorize a presented
+// key (one call to its object), release a turn's slot, and the admin API's create / list / read /
+// update / revoke. A managed key's secret is shown once, when it is made; only its hash is kept.
+
+import type { Env } from "../env.js";
+import { sha256Hex } from "../lib/hash.js";
+import { randomToken } from "../lib/ids.js";
+import type { Authorization, AuthorizeRequest, KeyRecord } from "./key-home.js";
+import type { KeyLimits } from "./limits.js";
+
+/** Managed keys look like this, so a static key is never sent to an object and a managed one is recognised. */
+export const MANAGED_KEY_PREFIX = "sk-sb-";
+/** Characters of the secret the admin API shows to recognise a key by. */
+const SHOWN_PREFIX_CHARS = 12;
+
+export interface Keys {
+  authorize(secret: string, request: AuthorizeRequest): Promise<Authorization & { hash: string }>;
+  release(hash: string, slot: string): Promise<void>;
+  create(fields: { name: string; tenant: string; limits: KeyLimits }): Promise<{ record: KeyRecord; secret: string }>;
+  list(limit: number, after: string | null): Promise<{ data: KeyRecord[]; has_more: boolean }>;
+  get(id: string): Promise<KeyRecord | null>;
+  update(id: string, limits: (current: KeyLimits) => KeyLimits): Promise<KeyRecord | null>;
+  revoke(id: string): Promise<KeyRecord | null>;
+}
+
+export function createKeys(env: Env): Keys {
+  const home = (hash: string) => env.KEY_HOME.get(env.KEY_HOME.idFromName(hash));
+  const registry = () => env.KEY_REGISTRY.get(env.KEY_REGISTRY.idFromName("all"));
+  const homeOfId = async (id: string) => {
+    const entry = await registry().find(id);
+    return entry ? home(entry.hash) : null;
+  };
+  return {
+    async authorize(secret, request) {
+      const hash = await sha256Hex(secret);
+      return { ...(await home(hash).authorize(request)), hash };
+    },
+    release: (hash, slot) => home(hash).release(slot),
+    async create({ name, tenant, limits }) {
+      const secret = `${MANAGED_KEY_PREFIX}${randomToken(40)}`;
+      const hash = await sha256Hex(secret);
+      const record: KeyRecord = {
+        id: `key_${randomToken(16)}`,
+        object: "api_key",
+        name,
+        tenant,
+        prefix: secret.slice(0, SHOWN_PREFIX_CHARS),
+        limits,
+        created_at: Date.now(),
+        last_used_at: null,
+        revoked_at: null,
+      };
+      // The key works once its object holds it; listed from then on (a listing without it is only late).
+      if (!(await home(hash).create(record))) throw new Error("A key with this secret exists already.");
+      await registry().add({ id: record.id, hash, created_at: record.created_at });
+      return { record, secret };
+    },
+    async list(limit, after) {
+      const page = await registry().list(limit, after);
+      const records = await Promise.all(page.entries.map((entry) => home(entry.hash).describe()));
+      return { data: records.filter((record): record is KeyRecord => record !== null), has_more: page.has_more };
+    },
+    async get(id) {
+      return (await (await homeOfId(id))?.describe()) ?? null;
+    },
+    async update(id, change) {
+      const stub = await homeOfId(id);
+      const record = await stub?.describe();
+      return stub && record ? stub.update(change(record.limits)) : null;
+    },
+    async revoke(id) {
+      return (await (await homeOfId(id))?.revoke()) ?? null;
+    },
+  };
+}

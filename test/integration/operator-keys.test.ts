@@ -1,0 +1,176 @@
+// Operator controls, first slice: client keys as data (made, listed, limited and revoked through
+// /v1/admin/keys with SWITCHBOARD_ADMIN_KEY), and limits that hold exactly under concurrency because
+// one Durable Object per key counts them: requests per minute and turns in flight.
+
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { eventually } from "./support/eventually.js";
+import { KEYS, useSwitchboard } from "./support/harness.js";
+import type { JsonObject } from "./support/mock-upstream.js";
+import { completion, reply, toChunks } from "./support/mock-upstream.js";
+
+const ADMIN_KEY = "sk-admin-operator-0123456789";
+const switchboard = useSwitchboard({ vars: { SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, DMXAPI_MAX_RETRIES: "0" } });
+
+interface KeyJson {
+  id: string;
+  key?: string;
+  name: string;
+  tenant: string;
+  prefix: string;
+  limits: JsonObject;
+  revoked_at: number | null;
+}
+
+function admin(path: string, init: RequestInit = {}, key = ADMIN_KEY): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${key}`);
+  if (init.body) headers.set("Content-Type", "application/json");
+  return switchboard.request(path, { ...init, headers });
+}
+
+async function createKey(name: string, limits: JsonObject = {}, tenant = "team-a"): Promise<KeyJson> {
+  const response = await admin("/v1/admin/keys", { method: "POST", body: JSON.stringify({ name, tenant, limits }) });
+  expect(response.status).toBe(201);
+  return (await response.json()) as KeyJson;
+}
+
+const asKey = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+describe("keys as data", () => {
+  it("creates a key whose secret is shown once, lists it without secrets, and the key works on every door's auth", async () => {
+    const made = await createKey("ci bot");
+    expect(made.key).toMatch(/^sk-sb-[A-Za-z0-9]{40}$/);
+    expect(made.prefix).toBe(made.key!.slice(0, 12));
+
+    const listed = (await (await admin("/v1/admin/keys")).json()) as { data: KeyJson[] };
+    const entry = listed.data.find((key) => key.id === made.id);
+    expect(entry).toMatchObject({ name: "ci bot", tenant: "team-a", prefix: made.prefix });
+    expect(JSON.stringify(listed)).not.toContain(made.key);
+
+    const models = await switchboard.request("/v1/models", { headers: asKey(made.key!) });
+    expect(models.status).toBe(200);
+    // The key's tenant is its own: it sees none of another tenant's conversations.
+    const conversations = (await (await switchboard.request("/v1/conversations", { headers: asKey(made.key!) })).json()) as { data: unknown[] };
+    expect(conversations.data).toEqual([]);
+  });
+
+  it("refuses a revoked key on its next request: 401", async () => {
+    const made = await createKey("leaked");
+    expect((await switchboard.request("/v1/models", { headers: asKey(made.key!) })).status).toBe(200);
+
+    const revoked = await admin(`/v1/admin/keys/${made.id}`, { method: "DELETE" });
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toMatchObject({ id: made.id, revoked: true });
+
+    const after = await switchboard.request("/v1/models", { headers: asKey(made.key!) });
+    expect(after.status).toBe(401);
+    expect(await after.json()).toMatchObject({ error: { code: "invalid_api_key" } });
+  });
+
+  it("answers 404 on /v1/admin to any key but the operator's, as for a route that does not exist", async () => {
+    for (const key of [KEYS.tenantA, "sk-sb-guess", ""]) {
+      const response = await admin("/v1/admin/keys", {}, key);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: "unknown_route" } });
+    }
+    // The operator's key is not a client key.
+    expect((await switchboard.request("/v1/models", { headers: asKey(ADMIN_KEY) })).status).toBe(401);
+  });
+
+  it("refuses malformed limits, naming them, and changes limits of an existing key", async () => {
+    const bad = await admin("/v1/admin/keys", { method: "POST", body: JSON.stringify({ name: "x", tenant: "t", limits: { requests_per_minute: 0 } }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { param: "limits" } });
+    const made = await createKey("tunable", { requests_per_minute: 5 });
+    const changed = await admin(`/v1/admin/keys/${made.id}`, {
+      method: "POST",
+      body: JSON.stringify({ limits: { requests_per_minute: null, concurrent_turns: 3 } }),
+    });
+    expect(await changed.json()).toMatchObject({ limits: { concurrent_turns: 3 } });
+    expect(((await (await admin(`/v1/admin/keys/${made.id}`)).json()) as KeyJson).limits).toEqual({ concurrent_turns: 3 });
+  });
+});
+
+describe("limits that hold under concurrency", () => {
+  it("10 requests a minute, 100 at once: exactly 10 answered, 90 refused 429 rate_limit_exceeded with Retry-After and x-ratelimit headers", async () => {
+    const made = await createKey("burst", { requests_per_minute: 10 });
+
+    const answers = await Promise.all(Array.from({ length: 100 }, () => switchboard.request("/v1/models", { headers: asKey(made.key!) })));
+
+    const ok = answers.filter((answer) => answer.status === 200);
+    const refused = answers.filter((answer) => answer.status === 429);
+    expect(ok).toHaveLength(10);
+    expect(refused).toHaveLength(90);
+    const sample = refused[0]!;
+    expect(Number(sample.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(sample.headers.get("x-ratelimit-limit-requests")).toBe("10");
+    expect(sample.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    expect(sample.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+(ms|s)$|^\d+m\d+s$/);
+    expect(await sample.json()).toMatchObject({ error: { code: "rate_limit_exceeded", type: "requests" } });
+    expect(ok[0]!.headers.get("x-ratelimit-limit-requests")).toBe("10");
+  });
+
+  it("2 turns at once: of 10 concurrent streams, 2 run and 8 are refused 429; a slot is free again when its stream ends", async () => {
+    const made = await createKey("streams", { concurrent_turns: 2 });
+    let open: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const slow = async () => {
+      await held;
+      return reply.sse(toChunks(completion({ content: "done" })))({}, new Request("http://x"));
+    };
+    switchboard.upstream.enqueue(slow, slow);
+    const body = JSON.stringify({ model: "gpt-5-mini", stream: true, messages: [{ role: "user", content: "hi" }] });
+    const started = Array.from({ length: 10 }, () =>
+      switchboard.request("/v1/chat/completions", { method: "POST", headers: { ...asKey(made.key!), "Content-Type": "application/json" }, body }),
+    );
+    // The refusals come back at once; the two that run wait for their model.
+    const statuses: number[] = [];
+    for (const answer of started) void answer.then((response) => statuses.push(response.status));
+    await eventually(async () => (statuses.length === 8 ? true : null));
+    expect(statuses).toEqual(Array(8).fill(429));
+    open();
+    const answers = await Promise.all(started);
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(2);
+    for (const answer of answers) await answer.text();
+
+    // Both streams ended: a third turn may run.
+    switchboard.upstream.enqueue(reply.text("again"));
+    const again = await eventually(async () => {
+      const answer = await switchboard.request("/v1/chat/completions", {
+        method: "POST",
+        headers: { ...asKey(made.key!), "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5-mini", messages: [{ role: "user", content: "again" }] }),
+      });
+      return answer.status === 200 ? answer : null;
+    });
+    expect(again.status).toBe(200);
+  });
+
+  it("the openai client waits as Retry-After says and then succeeds", async () => {
+    const made = await createKey("patient", { requests_per_minute: 60 });
+    for (let index = 0; index < 60; index++) await switchboard.request("/v1/models", { headers: asKey(made.key!) });
+    const statuses: number[] = [];
+    const client = new OpenAI({
+      baseURL: new URL("/v1", switchboard.url).href,
+      apiKey: made.key!,
+      maxRetries: 2,
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        statuses.push(response.status);
+        return response;
+      },
+    });
+
+    const models = await client.models.list();
+
+    expect(models.data.length).toBeGreaterThan(0);
+    // Refused, then let through once the key's next request had come back: the client retried as told.
+    expect(statuses).toEqual([429, 200]);
+    const impatient = new OpenAI({ baseURL: new URL("/v1", switchboard.url).href, apiKey: made.key!, maxRetries: 0 });
+    const refused = await impatient.models.list().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+  });
+});
