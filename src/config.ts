@@ -4,6 +4,8 @@
 
 import type { Env } from "./env.js";
 import { namedVariable } from "./env.js";
+import type { PriceTable } from "./keys/pricing.js";
+import { parsePrices } from "./keys/pricing.js";
 import { MIN_KV_TTL_SECONDS } from "./lib/kv.js";
 import type { McpServersSetting } from "./mcp/servers-config.js";
 import { parseMcpServers } from "./mcp/servers-config.js";
@@ -52,6 +54,8 @@ export interface Config {
   mcpServers: McpServersSetting;
   /** Browser origins allowed to call POST /mcp besides the orchestrator's own (MCP_ALLOWED_ORIGINS). */
   mcpAllowedOrigins: string[];
+  /** USD per million tokens by model (MODEL_PRICES), and whether an unpriced model may run under a spend limit. */
+  prices: { table: PriceTable; allowUnpriced: boolean };
   /** Which calls wait for a person (APPROVAL_REQUIRED_TOOLS, APPROVAL_TTL_SECONDS). */
   approvals: { tools: "*" | string[]; ttlSeconds: number };
   /** Per tenant, the only server tools its keys may use (TENANT_SERVER_TOOLS); null when unreadable. */
@@ -166,6 +170,7 @@ function parseConfig(env: Env): Config {
     toolSchemaTtlMs: integer(env, "TOOL_SCHEMA_TTL_SECONDS", 60, 0, 86_400) * 1000,
     mcpServers,
     mcpAllowedOrigins: list(env.MCP_ALLOWED_ORIGINS),
+    prices: { table: priceTable(env), allowUnpriced: env.ALLOW_UNPRICED_MODELS?.trim() === "true" },
     approvals: { tools: approvalTools(env), ttlSeconds: integer(env, "APPROVAL_TTL_SECONDS", 86_400, 1, 30 * 86_400) },
     tenantTools: parseTenantTools(env.TENANT_SERVER_TOOLS),
     conversations: {
@@ -175,6 +180,12 @@ function parseConfig(env: Env): Config {
       maxBytes: integer(env, "MAX_CONVERSATION_BYTES", 2 * 1_048_576, 1_024, 15 * 1_048_576),
     },
   };
+}
+
+function priceTable(env: Env): PriceTable {
+  const table = parsePrices(env.MODEL_PRICES);
+  if (typeof table === "string") throw new ConfigError("MODEL_PRICES", table);
+  return table;
 }
 
 /** `*`, or tool names (`<server>__<tool>` for an MCP server's): a name that cannot be a tool's is a mistake, refused at start. */

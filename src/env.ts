@@ -53,6 +53,10 @@ export interface Env extends ConfiguredBindings {
   MCP_SERVERS?: string;
   /** Browser origins allowed to call POST /mcp, comma-separated. */
   MCP_ALLOWED_ORIGINS?: string;
+  /** `{"model": {"input", "cached_input"?, "output"}}`, USD per million tokens: what spend limits are counted in. */
+  MODEL_PRICES?: string;
+  /** `true`: a model without a price runs under a spend limit (and costs it nothing); otherwise it is refused. */
+  ALLOW_UNPRICED_MODELS?: string;
   /** Server tools whose calls wait for a person's approval, comma-separated; `*` for all. */
   APPROVAL_REQUIRED_TOOLS?: string;
   /** How long a pending approval waits before it counts as denied (`expired`); default a day. */

@@ -11,6 +11,11 @@ export interface AppVariables {
   tenant: string;
   log: Logger;
   services: Services;
+  /** The managed key has token or spend limits: its model calls reserve before they run. */
+  budgeted?: boolean;
+  /** The managed key's id and the name of its object (its hash), when the request came with one. */
+  keyId?: string;
+  keyHash?: string;
   /** What a route adds to the request's one access log line (steps, tokens, tool invocations). */
   accessLog: LogFields;
 }

@@ -11,6 +11,7 @@ import { ApiError } from "../errors.js";
 import { ContinuedTurnGoneError, NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
+import { BudgetRefusedError, ModelNotPricedError } from "../keys/budgeted-model.js";
 import { ConversationFullError, NothingToContinueError, TurnDeadlineError } from "../run-turn.js";
 import { UpstreamError } from "../upstream/upstream-error.js";
 
@@ -37,6 +38,14 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(409, error.message, { type: "invalid_request_error", param: "previous_response_id", code: "response_not_latest" });
   }
   if (error instanceof ConversationFullError) return new ApiError(413, error.message, { code: "conversation_too_large" });
+  if (error instanceof BudgetRefusedError) {
+    const seconds = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+    return error.kind === "tokens"
+      ? new ApiError(429, error.message, { type: "tokens", code: "rate_limit_exceeded", headers: { "Retry-After": seconds } })
+      : new ApiError(429, error.message, { type: "insufficient_quota", code: "insufficient_quota" });
+  }
+  if (error instanceof ModelNotPricedError)
+    return new ApiError(400, error.message, { type: "invalid_request_error", param: "model", code: "model_not_priced" });
   if (error instanceof ApprovalPendingError) return new ApiError(409, error.message, { type: "invalid_request_error", code: "approval_pending" });
   if (error instanceof NothingToContinueError) return new ApiError(409, error.message, { type: "invalid_request_error", code: "nothing_to_continue" });
   if (error instanceof ApprovalNeedsStoreError) {
@@ -73,6 +82,8 @@ export function isUnexpected(error: unknown): boolean {
     error instanceof ContinuedTurnGoneError ||
     error instanceof ConversationFullError ||
     error instanceof ApprovalPendingError ||
+    error instanceof BudgetRefusedError ||
+    error instanceof ModelNotPricedError ||
     error instanceof NothingToContinueError ||
     error instanceof ApprovalNeedsStoreError ||
     error instanceof ConversationBusyError ||

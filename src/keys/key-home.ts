@@ -6,7 +6,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
 import type { Bucket, KeyLimits } from "./limits.js";
-import { requestHeaders, takeRequest } from "./limits.js";
+import { DAY_MS, dayStart, duration, hasBudget, monthStart, nextMonthStart, requestHeaders, takeRequest } from "./limits.js";
+import type { ModelPrice } from "./pricing.js";
 
 /** A key as the admin API shows it: never its secret. */
 export interface KeyRecord {
@@ -25,8 +26,42 @@ export interface KeyRecord {
 export type Authorization =
   | { status: "unknown" }
   | { status: "revoked" }
-  | { status: "ok"; tenant: string; keyId: string; headers: Record<string, string>; slot: string | null }
+  | { status: "ok"; tenant: string; keyId: string; headers: Record<string, string>; slot: string | null; budgeted: boolean }
   | { status: "limited"; limit: "requests" | "concurrency"; retryAfterMs: number; headers: Record<string, string>; message: string };
+
+export interface ReserveRequest {
+  /** Bytes of the prompt (messages and tools): at least its tokens. */
+  promptBytes: number;
+  /** The call's output cap before the budget clamps it. */
+  maxOutput: number;
+  /** The dearest price of the models that may answer; null when a model has none and that is allowed. */
+  price: ModelPrice | null;
+  /** A reservation nobody settles (its Worker died) is released after this. */
+  holdMs: number;
+}
+
+export type Reservation =
+  | { status: "reserved"; id: string; maxOutput: number }
+  | { status: "refused"; kind: "tokens" | "spend"; retryAfterMs: number; message: string }
+  | { status: "revoked" };
+
+export interface Settlement {
+  model: string;
+  /** Null when the upstream reported none: the whole reservation is counted. */
+  usage: { input: number; cached: number; output: number; usd: number } | null;
+}
+
+export interface UsageQuery {
+  start: number;
+  end: number;
+  widthMs: number;
+  byModel: boolean;
+}
+
+export interface UsageReport {
+  rows: Array<{ bucket: number; model: string; requests: number; input: number; cached: number; output: number; usd: number }>;
+  reserved: { count: number; tokens: number; usd: number };
+}
 
 export interface AuthorizeRequest {
   /** The request starts a turn: it takes a concurrency slot, held until `release` or `slotMs`. */
@@ -46,6 +81,12 @@ export class KeyHome extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS record (k INTEGER PRIMARY KEY CHECK (k = 1), json TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS bucket (k INTEGER PRIMARY KEY CHECK (k = 1), tokens REAL NOT NULL, at INTEGER NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS slots (token TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)");
+    // What model calls cost: settled from the usage the upstream reported, reserved while they run.
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS settled (at INTEGER NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL, cached INTEGER NOT NULL, output INTEGER NOT NULL, usd REAL NOT NULL)",
+    );
+    this.sql.exec("CREATE INDEX IF NOT EXISTS settled_by_time ON settled (at)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS reservations (id TEXT PRIMARY KEY, tokens INTEGER NOT NULL, usd REAL NOT NULL, expires_at INTEGER NOT NULL)");
   }
 
   /** False when the object already holds a key (a hash collision, or a create retried). */
@@ -94,13 +135,131 @@ export class KeyHome extends DurableObject<Env> {
         };
       }
     }
+    if (record.limits.tokens_per_day !== undefined) headers = { ...headers, ...this.tokenHeaders(record.limits.tokens_per_day, now) };
     let slot: string | null = null;
     if (request.turn && concurrent !== undefined) {
       slot = crypto.randomUUID();
       this.sql.exec("INSERT INTO slots (token, expires_at) VALUES (?, ?)", slot, now + request.slotMs);
     }
     if (record.last_used_at === null || now - record.last_used_at >= LAST_USED_RESOLUTION_MS) this.write({ ...record, last_used_at: now });
-    return { status: "ok", tenant: record.tenant, keyId: record.id, headers, slot };
+    return { status: "ok", tenant: record.tenant, keyId: record.id, headers, slot, budgeted: hasBudget(record.limits) };
+  }
+
+  /**
+   * Before a model call: reserves the most it can cost (its prompt's bytes bound its tokens; its
+   * output cap, clamped to what the budgets have left), atomically with every other reservation of
+   * the key, so concurrent turns never spend more than a budget together.
+   */
+  async reserve(request: ReserveRequest): Promise<Reservation> {
+    const record = this.record();
+    if (!record || record.revoked_at !== null) return { status: "revoked" };
+    const now = Date.now();
+    this.sql.exec("DELETE FROM reservations WHERE expires_at <= ?", now);
+    const { tokens_per_day: tokenLimit, spend_usd_per_day: dayLimit, spend_usd_per_month: monthLimit } = record.limits;
+    let maxOutput = request.maxOutput;
+    if (tokenLimit !== undefined) {
+      const room = tokenLimit - this.tokensSince(dayStart(now)) - request.promptBytes;
+      if (room < 1) {
+        return {
+          status: "refused",
+          kind: "tokens",
+          retryAfterMs: dayStart(now) + DAY_MS - now,
+          message: `Token limit reached: ${tokenLimit} tokens per day for this key (this call's prompt alone may take ${request.promptBytes}). It resets at 00:00 UTC.`,
+        };
+      }
+      maxOutput = Math.min(maxOutput, room);
+    }
+    const spendLimits: Array<[number | undefined, number, number, string]> = [
+      [dayLimit, dayStart(now), dayStart(now) + DAY_MS, "day"],
+      [monthLimit, monthStart(now), nextMonthStart(now), "month"],
+    ];
+    const price = request.price;
+    for (const [limit, since, resets, period] of spendLimits) {
+      if (limit === undefined || !price) continue;
+      const room = limit - this.spentSince(since) - (request.promptBytes * price.input) / 1_000_000;
+      const outputs = price.output > 0 ? Math.floor((room * 1_000_000) / price.output) : maxOutput;
+      if (room <= 0 || outputs < 1) {
+        return {
+          status: "refused",
+          kind: "spend",
+          retryAfterMs: resets - now,
+          message: `This key's budget of $${limit} per ${period} is spent. It resets at ${new Date(resets).toISOString()}.`,
+        };
+      }
+      maxOutput = Math.min(maxOutput, outputs);
+    }
+    const id = crypto.randomUUID();
+    const usd = price ? (request.promptBytes * price.input + maxOutput * price.output) / 1_000_000 : 0;
+    this.sql.exec("INSERT INTO reservations (id, tokens, usd, expires_at) VALUES (?, ?, ?, ?)", id, request.promptBytes + maxOutput, usd, now + request.holdMs);
+    return { status: "reserved", id, maxOutput };
+  }
+
+  /** After the call: the reservation becomes what the call really cost (or, without usage reported, all it reserved). */
+  async settle(id: string, settled: Settlement): Promise<void> {
+    const held = this.sql.exec<{ tokens: number; usd: number }>("SELECT tokens, usd FROM reservations WHERE id = ?", id).toArray()[0];
+    this.sql.exec("DELETE FROM reservations WHERE id = ?", id);
+    const usage = settled.usage;
+    if (usage) {
+      this.sql.exec(
+        "INSERT INTO settled (at, model, input, cached, output, usd) VALUES (?, ?, ?, ?, ?, ?)",
+        Date.now(),
+        settled.model,
+        usage.input,
+        usage.cached,
+        usage.output,
+        usage.usd,
+      );
+    } else if (held) {
+      this.sql.exec("INSERT INTO settled (at, model, input, cached, output, usd) VALUES (?, ?, ?, 0, 0, ?)", Date.now(), settled.model, held.tokens, held.usd);
+    }
+  }
+
+  /** The call failed before the upstream answered: nothing was spent. */
+  async unreserve(id: string): Promise<void> {
+    this.sql.exec("DELETE FROM reservations WHERE id = ?", id);
+  }
+
+  /** Settled usage in buckets (`group_by` model or not), and what is reserved right now, apart. */
+  async usage(query: UsageQuery): Promise<UsageReport> {
+    const rows = this.sql
+      .exec<{ bucket: number; model: string; requests: number; input: number; cached: number; output: number; usd: number }>(
+        `SELECT CAST((at - ?) / ? AS INTEGER) AS bucket, ${query.byModel ? "model" : "'' AS model"}, COUNT(*) AS requests, SUM(input) AS input, SUM(cached) AS cached,
+           SUM(output) AS output, SUM(usd) AS usd
+         FROM settled WHERE at >= ? AND at < ? GROUP BY bucket${query.byModel ? ", model" : ""} ORDER BY bucket, model`,
+        query.start,
+        query.widthMs,
+        query.start,
+        query.end,
+      )
+      .toArray();
+    const reserved = this.sql
+      .exec<{ n: number; tokens: number | null; usd: number | null }>(
+        "SELECT COUNT(*) AS n, SUM(tokens) AS tokens, SUM(usd) AS usd FROM reservations WHERE expires_at > ?",
+        Date.now(),
+      )
+      .one();
+    return {
+      rows: rows.map((row) => ({ ...row, bucket: Math.floor(row.bucket) })),
+      reserved: { count: reserved.n, tokens: reserved.tokens ?? 0, usd: reserved.usd ?? 0 },
+    };
+  }
+
+  private tokensSince(since: number): number {
+    const settled = this.sql.exec<{ n: number | null }>("SELECT SUM(input + output) AS n FROM settled WHERE at >= ?", since).one().n ?? 0;
+    return settled + (this.sql.exec<{ n: number | null }>("SELECT SUM(tokens) AS n FROM reservations").one().n ?? 0);
+  }
+
+  private spentSince(since: number): number {
+    const settled = this.sql.exec<{ usd: number | null }>("SELECT SUM(usd) AS usd FROM settled WHERE at >= ?", since).one().usd ?? 0;
+    return settled + (this.sql.exec<{ usd: number | null }>("SELECT SUM(usd) AS usd FROM reservations").one().usd ?? 0);
+  }
+
+  private tokenHeaders(limit: number, now: number): Record<string, string> {
+    return {
+      "x-ratelimit-limit-tokens": String(limit),
+      "x-ratelimit-remaining-tokens": String(Math.max(0, limit - this.tokensSince(dayStart(now)))),
+      "x-ratelimit-reset-tokens": duration(dayStart(now) + DAY_MS - now),
+    };
   }
 
   /** The turn holding this slot ended. */

@@ -5,7 +5,8 @@
 import type { Env } from "../env.js";
 import { sha256Hex } from "../lib/hash.js";
 import { randomToken } from "../lib/ids.js";
-import type { Authorization, AuthorizeRequest, KeyRecord } from "./key-home.js";
+import type { Budget } from "./budgeted-model.js";
+import type { Authorization, AuthorizeRequest, KeyRecord, UsageQuery, UsageReport } from "./key-home.js";
 import type { KeyLimits } from "./limits.js";
 
 /** Managed keys look like this, so a static key is never sent to an object and a managed one is recognised. */
@@ -16,6 +17,12 @@ const SHOWN_PREFIX_CHARS = 12;
 export interface Keys {
   authorize(secret: string, request: AuthorizeRequest): Promise<Authorization & { hash: string }>;
   release(hash: string, slot: string): Promise<void>;
+  /** The budgets of the key with this hash, as a model port keeps them. */
+  budget(hash: string): Budget;
+  /** Usage of the key with this hash (settled, and reserved apart). */
+  usage(hash: string, query: UsageQuery): Promise<UsageReport>;
+  /** The hash of a key's object, by its id (the admin API reads any key's usage). */
+  hashOf(id: string): Promise<string | null>;
   create(fields: { name: string; tenant: string; limits: KeyLimits }): Promise<{ record: KeyRecord; secret: string }>;
   list(limit: number, after: string | null): Promise<{ data: KeyRecord[]; has_more: boolean }>;
   get(id: string): Promise<KeyRecord | null>;
@@ -36,6 +43,13 @@ export function createKeys(env: Env): Keys {
       return { ...(await home(hash).authorize(request)), hash };
     },
     release: (hash, slot) => home(hash).release(slot),
+    budget: (hash) => ({
+      reserve: (request) => home(hash).reserve(request),
+      settle: (id, settlement) => home(hash).settle(id, settlement),
+      unreserve: (id) => home(hash).unreserve(id),
+    }),
+    usage: (hash, query) => home(hash).usage(query),
+    hashOf: async (id) => (await registry().find(id))?.hash ?? null,
     async create({ name, tenant, limits }) {
       const secret = `${MANAGED_KEY_PREFIX}${randomToken(40)}`;
       const hash = await sha256Hex(secret);

@@ -6,6 +6,19 @@
 export interface KeyLimits {
   requests_per_minute?: number;
   concurrent_turns?: number;
+  /** Input + output tokens per UTC day, as the upstream reports them. */
+  tokens_per_day?: number;
+  /** USD per UTC day and per UTC month, from MODEL_PRICES. */
+  spend_usd_per_day?: number;
+  spend_usd_per_month?: number;
+}
+
+const WHOLE_LIMITS = ["requests_per_minute", "concurrent_turns", "tokens_per_day"];
+const AMOUNT_LIMITS = ["spend_usd_per_day", "spend_usd_per_month"];
+
+/** Whether a key's limits make each model call reserve before it runs. */
+export function hasBudget(limits: KeyLimits): boolean {
+  return limits.tokens_per_day !== undefined || limits.spend_usd_per_day !== undefined || limits.spend_usd_per_month !== undefined;
 }
 
 export interface Bucket {
@@ -57,14 +70,16 @@ export function requestHeaders(limit: number, taken: Taken): Record<string, stri
   };
 }
 
-/** Checks limits an operator sends: whole numbers from 1, or null to remove one. The problem, or null. */
+/** Checks limits an operator sends: counts are whole numbers from 1, amounts positive USD; null removes one. The problem, or null. */
 export function limitsProblem(value: unknown): string | null {
   if (value === undefined) return null;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "limits must be an object";
   for (const [name, limit] of Object.entries(value)) {
-    if (name !== "requests_per_minute" && name !== "concurrent_turns")
-      return `limits.${name} is not a limit Switchboard knows (requests_per_minute, concurrent_turns)`;
-    if (limit !== null && !(Number.isSafeInteger(limit) && (limit as number) >= 1)) return `limits.${name} must be a whole number from 1, or null to remove it`;
+    const whole = WHOLE_LIMITS.includes(name);
+    if (!whole && !AMOUNT_LIMITS.includes(name)) return `limits.${name} is not a limit Switchboard knows (${[...WHOLE_LIMITS, ...AMOUNT_LIMITS].join(", ")})`;
+    if (limit === null) continue;
+    const fits = whole ? Number.isSafeInteger(limit) && (limit as number) >= 1 : typeof limit === "number" && Number.isFinite(limit) && limit > 0;
+    if (!fits) return `limits.${name} must be ${whole ? "a whole number from 1" : "a positive amount in USD"}, or null to remove it`;
   }
   return null;
 }
@@ -78,3 +93,21 @@ export function mergeLimits(current: KeyLimits, change: Record<string, number | 
   }
   return next as KeyLimits;
 }
+
+/** Periods are the object's own clock, in UTC: a location whose clock is off cannot reset one early. */
+export function dayStart(now: number): number {
+  const date = new Date(now);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+}
+
+export function monthStart(now: number): number {
+  const date = new Date(now);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}
+
+export function nextMonthStart(now: number): number {
+  const date = new Date(now);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+}
+
+export const DAY_MS = 86_400_000;

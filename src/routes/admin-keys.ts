@@ -14,6 +14,7 @@ import { sha256 } from "../lib/hash.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import { describeIssue } from "../protocol/request-schema.js";
 import type { AppEnv } from "../types.js";
+import { usageOf } from "./usage.js";
 
 export const adminKeys = new Hono<AppEnv>();
 
@@ -63,6 +64,15 @@ adminKeys.post("/admin/keys/:id", async (c) => {
   const problem = limitsProblem(limits);
   if (problem) throw invalidRequest(problem, "limits", "invalid_value");
   return c.json(found(c, await c.get("services").keys.update(id, (current) => mergeLimits(current, limits))));
+});
+
+// Any key's usage, for the operator.
+adminKeys.get("/admin/usage", async (c) => {
+  const id = c.req.query("key_id") ?? "";
+  if (!KEY_ID.test(id)) throw invalidRequest("key_id is required: the id of a key made here.", "key_id");
+  const hash = await c.get("services").keys.hashOf(id);
+  if (!hash) throw notFound(id);
+  return usageOf(c, { id, hash });
 });
 
 adminKeys.delete("/admin/keys/:id", async (c) => {

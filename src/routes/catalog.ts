@@ -1,10 +1,12 @@
-// GET /v1/models and GET /v1/tools: what a client can ask for, as OpenAI clients list it.
+// GET /v1/models and GET /v1/tools: what a client can ask for, as OpenAI clients list it; GET
+// /v1/usage: what its key has used.
 
 import { Hono } from "hono";
 import { byteLength } from "../lib/bytes.js";
 import { toolsForRequest } from "../run-turn.js";
 import type { ServerTool } from "../tools/registry.js";
 import type { AppEnv } from "../types.js";
+import { ownKey, usageOf } from "./usage.js";
 
 export const catalog = new Hono<AppEnv>();
 
@@ -12,6 +14,9 @@ catalog.get("/models", (c) => {
   const { dmxapi } = c.get("config");
   return c.json({ object: "list", data: dmxapi.models.map((id) => ({ id, object: "model", created: 0, owned_by: "dmxapi" })) });
 });
+
+// The calling key's usage (a managed key's: static keys keep none).
+catalog.get("/usage", (c) => usageOf(c, ownKey(c)));
 
 catalog.get("/tools", async (c) => {
   const tools = toolsForRequest(await c.get("services").registry.list(), c.get("config"), c.get("tenant"));

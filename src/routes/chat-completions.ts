@@ -8,6 +8,7 @@ import { readBodyText } from "../http/request-body.js";
 import { runToEnd } from "../http/run-stream.js";
 import { requireUpstreamKey } from "../http/upstream-configured.js";
 import type { IdempotentResponse } from "../idempotency.js";
+import { budgetOf } from "../keys/budget-of.js";
 import { randomToken } from "../lib/ids.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import { applyParameterPolicy } from "../protocol/parameters.js";
@@ -76,6 +77,7 @@ chatCompletions.post("/chat/completions", async (c) => {
       ...(store ? {} : { store: false }),
       trace,
       ...(idempotency ? { idempotencyKey: idempotency.claim } : {}),
+      ...budgetOf(c),
     },
   };
   c.header(CONVERSATION_HEADER, conversationId);

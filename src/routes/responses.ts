@@ -11,6 +11,7 @@ import { readBodyText } from "../http/request-body.js";
 import { runToEnd } from "../http/run-stream.js";
 import { requireUpstreamKey } from "../http/upstream-configured.js";
 import type { IdempotentResponse } from "../idempotency.js";
+import { budgetOf } from "../keys/budget-of.js";
 import { randomToken } from "../lib/ids.js";
 import { parseJsonWithin } from "../protocol/json-limits.js";
 import type { ApprovalResponse } from "../protocol/responses/input.js";
@@ -116,6 +117,7 @@ responses.post("/responses", async (c) => {
       ...(previous ? { continuesTurn: previous.turn_id } : {}),
       ...(store ? { responseId: shell.id } : {}),
       trace,
+      ...budgetOf(c),
     },
   };
   const recordOf = (response: ResponseObject): IdempotentResponse => responsesRecord({ stream, kept }, conversationId, response);

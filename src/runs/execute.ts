@@ -6,6 +6,7 @@
 import type { TurnProducts } from "../conversations/turns.js";
 import { errorBody, isUnexpected } from "../http/error-body.js";
 import { logToolCall } from "../http/tool-call-log.js";
+import { budgetedModel } from "../keys/budgeted-model.js";
 import type { StreamDelta } from "../loop/model-port.js";
 import type { LoopCheckpoint, ModelCallEvent } from "../loop/tool-loop.js";
 import { toCallToolResult } from "../mcp/server.js";
@@ -50,7 +51,7 @@ export async function executeRun(services: Services, spec: RunSpec, sink: RunSin
   const streamed = streams(spec);
   try {
     const completed = await runTurn(
-      services,
+      withBudget(services, spec),
       {
         ...spec.turn,
         turnId: spec.turn.turnId ?? spec.id,
@@ -115,6 +116,23 @@ export function completedEvent(completed: CompletedTurn, services: Pick<Services
       ...(completed.parked ? { approvals: completed.parked.approvals } : {}),
     },
   };
+}
+
+/** A managed key's turn calls its model through the key's meter (src/keys/budgeted-model.ts). */
+function withBudget(services: Services, spec: RunSpec): Services {
+  const meter = spec.turn.meter;
+  if (!meter) return services;
+  const { config } = services;
+  const model = budgetedModel(services.model, services.keys.budget(meter.key), {
+    reserve: meter.reserve,
+    prices: config.prices.table,
+    allowUnpriced: config.prices.allowUnpriced,
+    fallbackModels: config.dmxapi.fallbackModels,
+    maxOutputTokens: config.parameters.maxOutputTokens,
+    // A reservation nobody settles (its object died) is released once the call could no longer be running.
+    holdMs: (config.dmxapi.maxRetries + 1) * config.dmxapi.timeoutMs * 2 + 60_000,
+  });
+  return { ...services, model };
 }
 
 function wholeStep(event: ModelCallEvent, sink: RunSink): void {

@@ -10,7 +10,9 @@ import type { JsonObject } from "./support/mock-upstream.js";
 import { completion, reply, toChunks } from "./support/mock-upstream.js";
 
 const ADMIN_KEY = "sk-admin-operator-0123456789";
-const switchboard = useSwitchboard({ vars: { SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, DMXAPI_MAX_RETRIES: "0" } });
+/** USD per million tokens: the mock model's calls (10 prompt tokens, 5 completion tokens by default) cost $0.00002 each. */
+const PRICES = { "gpt-5-mini": { input: 1, cached_input: 0.1, output: 2 } };
+const switchboard = useSwitchboard({ vars: { SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, DMXAPI_MAX_RETRIES: "0", MODEL_PRICES: JSON.stringify(PRICES) } });
 
 interface KeyJson {
   id: string;
@@ -172,5 +174,122 @@ describe("limits that hold under concurrency", () => {
     const impatient = new OpenAI({ baseURL: new URL("/v1", switchboard.url).href, apiKey: made.key!, maxRetries: 0 });
     const refused = await impatient.models.list().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+  });
+});
+
+interface UsagePage {
+  data: Array<{
+    start_time: number;
+    results: Array<{ model: string | null; input_tokens: number; output_tokens: number; num_model_requests: number; spend_usd: number }>;
+  }>;
+  in_flight: { reservations: number; spend_usd: number };
+}
+
+async function usageOf(key: string, query = ""): Promise<UsagePage> {
+  const start = Math.floor(Date.now() / 1000) - 3600;
+  const response = await switchboard.request(`/v1/usage?start_time=${start}&bucket_width=1h&group_by=model${query}`, { headers: asKey(key) });
+  expect(response.status).toBe(200);
+  return (await response.json()) as UsagePage;
+}
+
+const totals = (page: UsagePage) =>
+  page.data
+    .flatMap((bucket) => bucket.results)
+    .reduce(
+      (sum, row) => ({
+        requests: sum.requests + row.num_model_requests,
+        tokens: sum.tokens + row.input_tokens + row.output_tokens,
+        usd: sum.usd + row.spend_usd,
+      }),
+      {
+        requests: 0,
+        tokens: 0,
+        usd: 0,
+      },
+    );
+
+const chat = (key: string, content: string, extra: JsonObject = {}) =>
+  switchboard.request("/v1/chat/completions", {
+    method: "POST",
+    headers: { ...asKey(key), "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "gpt-5-mini", messages: [{ role: "user", content }], ...extra }),
+  });
+
+describe("budgets reserved before each model call", () => {
+  it("many concurrent tool turns never spend more than the key's budget; refusals are insufficient_quota", async () => {
+    const budget = 0.01;
+    const made = await createKey("budgeted", { spend_usd_per_day: budget });
+
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, index) => chat(made.key!, `What's the weather in Paris? (${index})`)));
+
+    const refused = answers.filter((answer) => answer.status === 429);
+    expect(answers.filter((answer) => answer.status === 200).length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(await refused[0]!.json()).toMatchObject({ error: { code: "insufficient_quota", type: "insufficient_quota" } });
+    for (const answer of answers) if (answer.bodyUsed === false) await answer.text();
+    const spent = totals(await usageOf(made.key!));
+    expect(spent.usd).toBeGreaterThan(0);
+    expect(spent.usd).toBeLessThanOrEqual(budget);
+    // Every call went upstream with its output capped to what the budget had left.
+    for (const call of switchboard.upstream.chatCalls)
+      expect(Number(call.body.max_completion_tokens)).toBeLessThanOrEqual((budget * 1_000_000) / PRICES["gpt-5-mini"].output);
+  });
+
+  it("a tokens-per-day limit ends in 429 rate_limit_exceeded (tokens) with Retry-After, never past the limit", async () => {
+    const limit = 400;
+    const made = await createKey("tokens", { tokens_per_day: limit });
+    let refusal: Response | null = null;
+    for (let index = 0; index < 30 && !refusal; index++) {
+      const answer = await chat(made.key!, "hi", { server_tools: [] });
+      if (answer.status === 429) refusal = answer;
+      else {
+        expect(answer.status).toBe(200);
+        expect(Number(answer.headers.get("x-ratelimit-limit-tokens"))).toBe(limit);
+        await answer.text();
+      }
+    }
+    expect(refusal).not.toBeNull();
+    expect(Number(refusal!.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await refusal!.json()).toMatchObject({ error: { code: "rate_limit_exceeded", type: "tokens" } });
+    expect(totals(await usageOf(made.key!)).tokens).toBeLessThanOrEqual(limit);
+  });
+
+  it("refuses a model without a price under a spend limit, naming it", async () => {
+    const made = await createKey("unpriced", { spend_usd_per_month: 1 });
+    const answer = await chat(made.key!, "hi", { model: "some-unpriced-model" });
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({ error: { param: "model", code: "model_not_priced" } });
+    expect(switchboard.upstream.chatCalls).toEqual([]);
+  });
+
+  it("GET /v1/usage matches what the upstream reported, per model and per bucket; the operator reads any key's", async () => {
+    const made = await createKey("metered");
+    switchboard.upstream.enqueue(
+      reply.json(completion({ content: "one" }, { usage: { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150 } })),
+      reply.json(
+        completion(
+          { content: "two" },
+          { usage: { prompt_tokens: 80, completion_tokens: 20, total_tokens: 100, prompt_tokens_details: { cached_tokens: 40 } } },
+        ),
+      ),
+    );
+    expect((await chat(made.key!, "first", { server_tools: [] })).status).toBe(200);
+    expect((await chat(made.key!, "second", { server_tools: [] })).status).toBe(200);
+
+    const page = await usageOf(made.key!);
+    const rows = page.data.flatMap((bucket) => bucket.results);
+    expect(rows).toHaveLength(1);
+    // Grouped under the model that answered, as the upstream named it (a dated snapshot of the one asked for, priced as it).
+    expect(rows[0]).toMatchObject({ model: "gpt-5-mini-2025-08-07", input_tokens: 200, output_tokens: 50, num_model_requests: 2 });
+    // 80 uncached + 40 cached at a tenth + 50 output, per million.
+    expect(rows[0]!.spend_usd).toBeCloseTo((160 * 1 + 40 * 0.1 + 50 * 2) / 1_000_000, 12);
+    expect(page.in_flight.reservations).toBe(0);
+
+    const start = Math.floor(Date.now() / 1000) - 3600;
+    const operator = await admin(`/v1/admin/usage?key_id=${made.id}&start_time=${start}&bucket_width=1h`);
+    expect(operator.status).toBe(200);
+    expect(totals((await operator.json()) as UsagePage).requests).toBe(2);
+    const staticKey = await switchboard.request(`/v1/usage?start_time=${start}`);
+    expect(staticKey.status).toBe(400);
   });
 });

@@ -90,6 +90,9 @@ async function withManagedKey(c: Context<AppEnv>, presented: string, next: Next)
     });
   }
   admit(c, auth.tenant);
+  c.set("keyId", auth.keyId);
+  c.set("keyHash", auth.hash);
+  c.set("budgeted", auth.budgeted);
   const slot = auth.slot;
   let released = false;
   const release = () => {
