@@ -1,10 +1,11 @@
 // The playground: a page of the orchestrator's own API (no build step, no dependencies). The key
 // stays in this browser; everything else is what any client sees: /v1/models, /v1/tools, background
-// Responses streams (resumed after a reload), and /v1/conversations with each turn's trace.
+// Responses streams (resumed after a reload), /v1/conversations with each turn's trace, and /v1/usage
+// with the x-ratelimit-* headers of the key's answers.
 
 const $ = (selector) => document.querySelector(selector);
 const KEY_STORE = "switchboard.key";
-const state = { key: localStorage.getItem(KEY_STORE) ?? "", conversationId: null, turns: [], busy: false };
+const state = { key: localStorage.getItem(KEY_STORE) ?? "", conversationId: null, turns: [], busy: false, usage: null, limits: {} };
 
 /** An element with text or children; attributes as given. */
 function el(tag, attributes = {}, ...children) {
@@ -26,11 +27,17 @@ function say(text, isError = false) {
 
 async function api(path, init = {}) {
   const headers = new Headers(init.headers);
-  headers.set("Authorization", `Bearer ${state.key}`);
+  const key = state.key;
+  headers.set("Authorization", `Bearer ${key}`);
   const response = await fetch(path, { ...init, headers });
+  // What the answer says of the key's limits, unless the page has changed keys since.
+  if (key === state.key) noteLimits(response);
   if (!response.ok) {
     const body = await response.json().catch(() => null);
-    throw Object.assign(new Error(body?.error?.message ?? `${response.status} ${response.statusText}`), { status: response.status });
+    throw Object.assign(new Error(body?.error?.message ?? `${response.status} ${response.statusText}`), {
+      status: response.status,
+      code: body?.error?.code,
+    });
   }
   return response;
 }
@@ -280,6 +287,7 @@ async function runTurn(running, open) {
   } finally {
     state.busy = false;
     $("#send").disabled = false;
+    refreshUsage();
   }
 }
 
@@ -520,6 +528,89 @@ function drawWaterfall(trace) {
   );
 }
 
+// ---- usage -------------------------------------------------------------------------------------
+
+const LIMITED = { requests: "Requests left (per minute)", tokens: "Tokens left today" };
+
+/** What an answer says of the key's limits: its x-ratelimit-* headers (a managed key's, for each limit it has), kept until the next answer says more. */
+function noteLimits(response) {
+  for (const kind of Object.keys(LIMITED)) {
+    const remaining = response.headers.get(`x-ratelimit-remaining-${kind}`);
+    if (remaining === null) continue;
+    state.limits[kind] = {
+      remaining: Number(remaining),
+      limit: Number(response.headers.get(`x-ratelimit-limit-${kind}`)),
+      reset: response.headers.get(`x-ratelimit-reset-${kind}`),
+    };
+  }
+}
+
+/** The key's usage over the UTC day so far, and calls still running; a static key keeps none, which is said, not shown as a failure. */
+async function refreshUsage() {
+  const key = state.key;
+  if (!key) return;
+  const start = Math.floor(Date.now() / 86_400_000) * 86_400;
+  let note = "";
+  try {
+    const page = await (await api(`/v1/usage?start_time=${start}&end_time=${start + 86_400}&bucket_width=1d&group_by=model`)).json();
+    if (key !== state.key) return;
+    state.usage = totalUsage(page);
+  } catch (error) {
+    if (key !== state.key) return;
+    const isStatic = error.code === "usage_not_kept";
+    if (isStatic) state.usage = null;
+    note = isStatic ? "Usage is kept only for keys made through /v1/admin/keys; this key is a static one." : `Usage could not be read: ${error.message}`;
+  }
+  drawUsage(note);
+}
+
+function totalUsage(page) {
+  const rows = page.data.flatMap((bucket) => bucket.results);
+  const sum = (field) => rows.reduce((total, row) => total + (row[field] ?? 0), 0);
+  return {
+    requests: sum("num_model_requests"),
+    input: sum("input_tokens"),
+    output: sum("output_tokens"),
+    usd: sum("spend_usd"),
+    inFlight: page.in_flight?.reservations ?? 0,
+  };
+}
+
+function drawUsage(note) {
+  const usage = state.usage;
+  const figures = usage
+    ? [
+        ["Model requests", count(usage.requests)],
+        ["Input tokens", count(usage.input)],
+        ["Output tokens", count(usage.output)],
+        ["Spend", dollars(usage.usd)],
+        ["Calls in flight", count(usage.inFlight)],
+      ]
+    : [];
+  for (const [kind, name] of Object.entries(LIMITED)) {
+    const limit = state.limits[kind];
+    if (limit) figures.push([name, `${count(limit.remaining)} of ${count(limit.limit)}${limit.reset ? ` · resets in ${inWords(limit.reset)}` : ""}`]);
+  }
+  $("#usage-figures").replaceChildren(...figures.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+  $("#usage-note").textContent = note;
+  $("#usage").hidden = false;
+}
+
+const count = (value) => value.toLocaleString("en-US");
+
+/** Dollars to the cent, or to two significant digits below a cent (a call can cost $0.00002). */
+const dollars = (usd) => (usd === 0 || usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toLocaleString("en-US", { maximumSignificantDigits: 2 })}`);
+
+/** An x-ratelimit-reset-* duration (`120ms`, `6s`, `754m3s`) as a person reads it. */
+function inWords(reset) {
+  const match = /^(?:(\d+)m)?(\d+)(ms|s)$/.exec(reset);
+  if (!match) return reset;
+  const seconds = Math.ceil(Number(match[1] ?? 0) * 60 + Number(match[2]) / (match[3] === "ms" ? 1000 : 1));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.ceil(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
 // ---- catalog -----------------------------------------------------------------------------------
 
 async function loadCatalog() {
@@ -549,6 +640,7 @@ async function start() {
     $("#api-key").focus();
     return;
   }
+  refreshUsage();
   try {
     await Promise.all([loadCatalog(), loadConversations()]);
     say("");
@@ -563,6 +655,10 @@ $("#key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.key = $("#api-key").value.trim();
   localStorage.setItem(KEY_STORE, state.key);
+  // Another key, other figures: nothing of the last key's is shown for it.
+  state.usage = null;
+  state.limits = {};
+  $("#usage").hidden = true;
   start();
 });
 $("#composer").addEventListener("submit", (event) => {

@@ -74,8 +74,8 @@ export interface TurnRequest {
   sources?: ToolSelection;
   /** This turn continues the conversation's parked step, every call of it decided (its run is the one the home named). */
   continueParked?: boolean;
-  /** The managed key (its object's name) every model call of the turn is metered by: reserved against its budgets first when it has any, its usage recorded after. */
-  meter?: { key: string; reserve: boolean };
+  /** The managed key (its object's name) every model call of the turn is metered by: checked (and reserved against its budgets) before, its usage recorded after. */
+  meter?: { key: string; slot?: string };
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */

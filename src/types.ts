@@ -11,11 +11,12 @@ export interface AppVariables {
   tenant: string;
   log: Logger;
   services: Services;
-  /** The managed key has token or spend limits: its model calls reserve before they run. */
-  budgeted?: boolean;
   /** The managed key's id and the name of its object (its hash), when the request came with one. */
   keyId?: string;
   keyHash?: string;
+  /** The request's concurrency slot, and whether a run took it over (it then gives it back when it ends). */
+  slot?: string;
+  slotHandedOff?: boolean;
   /** What a route adds to the request's one access log line (steps, tokens, tool invocations). */
   accessLog: LogFields;
 }

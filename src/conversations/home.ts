@@ -339,6 +339,13 @@ export class ConversationHome extends DurableObject<Env> {
    * through the consumer, as a turn that never parked does.
    */
   private runEnded(spec: RunSpec, terminal: TerminalEvent): void {
+    const meter = spec.turn.meter;
+    if (meter?.slot) {
+      const stub = this.env.KEY_HOME.get(this.env.KEY_HOME.idFromName(meter.key));
+      this.ctx.waitUntil(
+        stub.release(meter.slot).catch((error: unknown) => console.warn(JSON.stringify({ event: "key_slot_not_released", message: String(error) }))),
+      );
+    }
     if (!spec.turn.continueParked) return;
     const answered = terminal.type === "completed" || terminal.type === "replayed";
     if (!answered && this.book.abandon(spec.id)) {

@@ -11,7 +11,7 @@ import { ApiError } from "../errors.js";
 import { ContinuedTurnGoneError, NotLatestTurnError } from "../history/continuation.js";
 import { HistoryConflictError } from "../history/reconcile.js";
 import { InvalidHistoryError } from "../history/tool-pairs.js";
-import { BudgetRefusedError, ModelNotPricedError } from "../keys/budgeted-model.js";
+import { BudgetRefusedError, KeyRevokedError, ModelNotPricedError } from "../keys/budgeted-model.js";
 import { ConversationFullError, NothingToContinueError, TurnDeadlineError } from "../run-turn.js";
 import { UpstreamError } from "../upstream/upstream-error.js";
 
@@ -40,10 +40,12 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ConversationFullError) return new ApiError(413, error.message, { code: "conversation_too_large" });
   if (error instanceof BudgetRefusedError) {
     const seconds = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+    // Neither passes within a client's retry window: openai-node is told not to retry (it would retry any 429).
     return error.kind === "tokens"
-      ? new ApiError(429, error.message, { type: "tokens", code: "rate_limit_exceeded", headers: { "Retry-After": seconds } })
-      : new ApiError(429, error.message, { type: "insufficient_quota", code: "insufficient_quota" });
+      ? new ApiError(429, error.message, { type: "tokens", code: "rate_limit_exceeded", headers: { "Retry-After": seconds, "x-should-retry": "false" } })
+      : new ApiError(429, error.message, { type: "insufficient_quota", code: "insufficient_quota", headers: { "x-should-retry": "false" } });
   }
+  if (error instanceof KeyRevokedError) return new ApiError(401, error.message, { type: "invalid_request_error", code: "invalid_api_key" });
   if (error instanceof ModelNotPricedError)
     return new ApiError(400, error.message, { type: "invalid_request_error", param: "model", code: "model_not_priced" });
   if (error instanceof ApprovalPendingError) return new ApiError(409, error.message, { type: "invalid_request_error", code: "approval_pending" });
@@ -84,6 +86,7 @@ export function isUnexpected(error: unknown): boolean {
     error instanceof ApprovalPendingError ||
     error instanceof BudgetRefusedError ||
     error instanceof ModelNotPricedError ||
+    error instanceof KeyRevokedError ||
     error instanceof NothingToContinueError ||
     error instanceof ApprovalNeedsStoreError ||
     error instanceof ConversationBusyError ||

@@ -1,10 +1,11 @@
-// A model port that keeps a key's budgets: before each call it reserves, in the key's object, the
-// most the call can cost (its prompt's bytes, its output cap clamped to what the budgets have left)
-// and sends the call with that cap; after it, the reservation is settled to the usage the upstream
-// reported. The loop and the doors see an ordinary model port.
+// A model port that meters a managed key's calls: before each call it asks the key's object (which
+// refuses a revoked key, and under a budget reserves the most the call can cost: its prompt's bytes,
+// its output cap clamped to what the budgets have left, sent with the call); after it, the usage the
+// upstream reported is settled there. The loop and the doors see an ordinary model port.
 
 import type { ModelCallOptions, ModelPort, StreamListener } from "../loop/model-port.js";
 import type { ChatCompletion, ChatCompletionRequest } from "../protocol/types.js";
+import { UpstreamError } from "../upstream/upstream-error.js";
 import type { Reservation, ReserveRequest, Settlement } from "./key-home.js";
 import type { ModelPrice, PriceTable } from "./pricing.js";
 import { cachedTokens, costOf, dearest } from "./pricing.js";
@@ -16,8 +17,6 @@ export interface Budget {
 }
 
 export interface BudgetOptions {
-  /** False for a key without token or spend limits: its usage is recorded after each call, nothing is reserved before. */
-  reserve: boolean;
   prices: PriceTable;
   allowUnpriced: boolean;
   fallbackModels: readonly string[];
@@ -38,6 +37,14 @@ export class BudgetRefusedError extends Error {
   }
 }
 
+/** The key was revoked while its turn ran: the turn may finish what it started, but no new model call starts. */
+export class KeyRevokedError extends Error {
+  constructor() {
+    super("This API key was revoked: no further model call starts.");
+    this.name = "KeyRevokedError";
+  }
+}
+
 /** A spend limit cannot count a model it has no price for: refused, unless the operator allows it. */
 export class ModelNotPricedError extends Error {
   constructor(readonly model: string) {
@@ -46,9 +53,31 @@ export class ModelNotPricedError extends Error {
   }
 }
 
-/** The price of the model that answered: its own, else the one asked for (upstreams answer with a dated snapshot of it). */
-function priceOf(prices: PriceTable, completion: ChatCompletion, asked: string): ModelPrice | null {
-  return prices[completion.model] ?? prices[asked] ?? null;
+/** What an image is reserved at: more than a high-detail image costs on the models DMXAPI serves (OpenAI's tile count tops out near 1,500). */
+export const IMAGE_TOKENS = 3_000;
+
+/**
+ * At least the prompt's tokens: its bytes as JSON (messages, tools, response format; no tokenizer
+ * makes a token of less than a byte, and JSON's quoting only adds bytes), plus IMAGE_TOKENS per image,
+ * which costs tokens its URL's bytes do not show.
+ */
+export function promptBound(request: ChatCompletionRequest): number {
+  const text = JSON.stringify({ messages: request.messages, tools: request.tools ?? [], response_format: request.response_format ?? null });
+  const images = request.messages.reduce(
+    (count, message) => count + (Array.isArray(message.content) ? message.content.filter((part) => part.type === "image_url").length : 0),
+    0,
+  );
+  return new TextEncoder().encode(text).byteLength + images * IMAGE_TOKENS;
+}
+
+function capped(request: ChatCompletionRequest, max: number): ChatCompletionRequest {
+  const sent: ChatCompletionRequest = { ...request, max_completion_tokens: max };
+  if (request.max_tokens !== undefined) sent.max_tokens = max;
+  return sent;
+}
+
+function logMeterFailure(error: unknown): void {
+  console.error(JSON.stringify({ event: "key_meter_failed", message: error instanceof Error ? error.message : String(error) }));
 }
 
 /** What the call cost, from the usage the upstream reported (null without it: the reservation counts). */
@@ -61,35 +90,61 @@ function settlementOf(completion: ChatCompletion, asked: string, price: ModelPri
 }
 
 export function budgetedModel(model: ModelPort, budget: Budget, options: BudgetOptions): ModelPort {
-  const call = async (request: ChatCompletionRequest, run: (capped: ChatCompletionRequest) => Promise<ChatCompletion>): Promise<ChatCompletion> => {
-    if (!options.reserve) {
-      const completion = await run(request);
-      await budget.settle("", settlementOf(completion, request.model, priceOf(options.prices, completion, request.model)));
-      return completion;
-    }
+  const call = async (
+    request: ChatCompletionRequest,
+    run: (sent: ChatCompletionRequest, opened: () => void) => Promise<ChatCompletion>,
+  ): Promise<ChatCompletion> => {
     const models = [request.model, ...options.fallbackModels.filter((name) => name !== request.model)];
     const price = dearest(options.prices, models);
-    if (!price && !options.allowUnpriced) throw new ModelNotPricedError(models.find((name) => !options.prices[name]) ?? request.model);
-    const capName = request.max_tokens !== undefined && request.max_completion_tokens === undefined ? "max_tokens" : "max_completion_tokens";
-    const asked = Number(request[capName] ?? options.maxOutputTokens);
-    const promptBytes = new TextEncoder().encode(JSON.stringify({ messages: request.messages, tools: request.tools ?? [] })).byteLength;
-    const held = await budget.reserve({ promptBytes, maxOutput: asked, price, holdMs: options.holdMs });
-    if (held.status === "revoked") throw new BudgetRefusedError("spend", "This API key was revoked: no further model call starts.", 0);
+    const asked = Math.min(
+      ...[request.max_completion_tokens, request.max_tokens, options.maxOutputTokens].filter((cap): cap is number => typeof cap === "number"),
+    );
+    const held = await budget.reserve({
+      promptBytes: promptBound(request),
+      maxOutput: asked,
+      price,
+      allowUnpriced: options.allowUnpriced,
+      holdMs: options.holdMs,
+    });
+    if (held.status === "revoked") throw new KeyRevokedError();
+    if (held.status === "unpriced") throw new ModelNotPricedError(models.find((name) => !options.prices[name]) ?? request.model);
     if (held.status === "refused") throw new BudgetRefusedError(held.kind, held.message, held.retryAfterMs);
+    // Under a budget the call must carry its cap (the reservation is only an upper bound if the model
+    // keeps to it): both names, should the request have set both.
+    const sent = held.bounded ? capped(request, held.maxOutput) : request;
+    let opened = false;
     let completion: ChatCompletion;
     try {
-      completion = await run({ ...request, [capName]: held.maxOutput });
+      completion = await run(sent, () => {
+        opened = true;
+      });
     } catch (error) {
-      await budget.unreserve(held.id).catch(() => undefined);
+      // Refused before it answered, nothing was generated; cut off once it had begun (the client left,
+      // the deadline passed), whatever it generated counts: all it reserved, as no usage came.
+      const refused = error instanceof UpstreamError && !opened;
+      await (refused ? budget.unreserve(held.id) : budget.settle(held.id, { model: request.model, usage: null })).catch(logMeterFailure);
       throw error;
     }
-    await budget.settle(held.id, settlementOf(completion, request.model, priceOf(options.prices, completion, request.model) ?? price));
+    // The answer is the client's already: a meter that cannot be told is logged, not the turn's failure.
+    await budget.settle(held.id, settlementOf(completion, request.model, options.prices[completion.model] ?? price)).catch(logMeterFailure);
     return completion;
   };
   return {
     defaultModel: model.defaultModel,
-    complete: (request: ChatCompletionRequest, callOptions?: ModelCallOptions) => call(request, (capped) => model.complete(capped, callOptions)),
+    complete: (request: ChatCompletionRequest, callOptions?: ModelCallOptions) => call(request, (sent) => model.complete(sent, callOptions)),
     stream: (request: ChatCompletionRequest, listener: StreamListener, callOptions?: ModelCallOptions) =>
-      call(request, (capped) => model.stream(capped, listener, callOptions)),
+      call(request, (sent, open) =>
+        model.stream(
+          sent,
+          {
+            ...listener,
+            onOpen: () => {
+              open();
+              listener.onOpen?.();
+            },
+          },
+          callOptions,
+        ),
+      ),
   };
 }

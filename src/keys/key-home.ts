@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.js";
 import type { Bucket, KeyLimits } from "./limits.js";
-import { DAY_MS, dayStart, duration, hasBudget, monthStart, nextMonthStart, requestHeaders, takeRequest } from "./limits.js";
+import { DAY_MS, dayStart, duration, hasBudget, mergeLimits, monthStart, nextMonthStart, requestHeaders, takeRequest } from "./limits.js";
 import type { ModelPrice } from "./pricing.js";
 
 /** A key as the admin API shows it: never its secret. */
@@ -26,7 +26,7 @@ export interface KeyRecord {
 export type Authorization =
   | { status: "unknown" }
   | { status: "revoked" }
-  | { status: "ok"; tenant: string; keyId: string; headers: Record<string, string>; slot: string | null; budgeted: boolean }
+  | { status: "ok"; tenant: string; keyId: string; headers: Record<string, string>; slot: string | null }
   | { status: "limited"; limit: "requests" | "concurrency"; retryAfterMs: number; headers: Record<string, string>; message: string };
 
 export interface ReserveRequest {
@@ -34,14 +34,18 @@ export interface ReserveRequest {
   promptBytes: number;
   /** The call's output cap before the budget clamps it. */
   maxOutput: number;
-  /** The dearest price of the models that may answer; null when a model has none and that is allowed. */
+  /** The dearest price of the models that may answer; null when one has none. */
   price: ModelPrice | null;
+  /** A model without a price may run under a spend limit (and costs it nothing). */
+  allowUnpriced: boolean;
   /** A reservation nobody settles (its Worker died) is released after this. */
   holdMs: number;
 }
 
 export type Reservation =
-  | { status: "reserved"; id: string; maxOutput: number }
+  /** `bounded`: the key has a budget, so the call must be sent with `maxOutput` as its cap. */
+  | { status: "reserved"; id: string; maxOutput: number; bounded: boolean }
+  | { status: "unpriced" }
   | { status: "refused"; kind: "tokens" | "spend"; retryAfterMs: number; message: string }
   | { status: "revoked" };
 
@@ -69,6 +73,9 @@ export interface AuthorizeRequest {
   slotMs: number;
 }
 
+/** Usage is kept this long: the longest period (a month) and a usage API window past it. */
+const USAGE_RETAIN_MS = 62 * 86_400_000;
+
 /** How often the last-used time is written at most: a key used every second costs no write per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -78,6 +85,13 @@ export class KeyHome extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+  }
+
+  /**
+   * Tables are made with the key, not with the object: a request with a made-up key reaches an
+   * object that holds nothing, and must leave nothing behind.
+   */
+  private createTables(): void {
     this.sql.exec("CREATE TABLE IF NOT EXISTS record (k INTEGER PRIMARY KEY CHECK (k = 1), json TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS bucket (k INTEGER PRIMARY KEY CHECK (k = 1), tokens REAL NOT NULL, at INTEGER NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS slots (token TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)");
@@ -91,6 +105,7 @@ export class KeyHome extends DurableObject<Env> {
 
   /** False when the object already holds a key (a hash collision, or a create retried). */
   async create(record: KeyRecord): Promise<boolean> {
+    this.createTables();
     if (this.record()) return false;
     this.write(record);
     return true;
@@ -142,7 +157,7 @@ export class KeyHome extends DurableObject<Env> {
       this.sql.exec("INSERT INTO slots (token, expires_at) VALUES (?, ?)", slot, now + request.slotMs);
     }
     if (record.last_used_at === null || now - record.last_used_at >= LAST_USED_RESOLUTION_MS) this.write({ ...record, last_used_at: now });
-    return { status: "ok", tenant: record.tenant, keyId: record.id, headers, slot, budgeted: hasBudget(record.limits) };
+    return { status: "ok", tenant: record.tenant, keyId: record.id, headers, slot };
   }
 
   /**
@@ -154,8 +169,11 @@ export class KeyHome extends DurableObject<Env> {
     const record = this.record();
     if (!record || record.revoked_at !== null) return { status: "revoked" };
     const now = Date.now();
-    this.sql.exec("DELETE FROM reservations WHERE expires_at <= ?", now);
+    this.chargeLapsed(now);
     const { tokens_per_day: tokenLimit, spend_usd_per_day: dayLimit, spend_usd_per_month: monthLimit } = record.limits;
+    // Without a budget there is nothing to reserve: the call runs as asked and its usage is recorded after.
+    if (!hasBudget(record.limits)) return { status: "reserved", id: "", maxOutput: request.maxOutput, bounded: false };
+    if ((dayLimit !== undefined || monthLimit !== undefined) && !request.price && !request.allowUnpriced) return { status: "unpriced" };
     let maxOutput = request.maxOutput;
     if (tokenLimit !== undefined) {
       const room = tokenLimit - this.tokensSince(dayStart(now)) - request.promptBytes;
@@ -191,7 +209,7 @@ export class KeyHome extends DurableObject<Env> {
     const id = crypto.randomUUID();
     const usd = price ? (request.promptBytes * price.input + maxOutput * price.output) / 1_000_000 : 0;
     this.sql.exec("INSERT INTO reservations (id, tokens, usd, expires_at) VALUES (?, ?, ?, ?)", id, request.promptBytes + maxOutput, usd, now + request.holdMs);
-    return { status: "reserved", id, maxOutput };
+    return { status: "reserved", id, maxOutput, bounded: true };
   }
 
   /** After the call: the reservation becomes what the call really cost (or, without usage reported, all it reserved). */
@@ -244,6 +262,19 @@ export class KeyHome extends DurableObject<Env> {
     };
   }
 
+  /**
+   * A reservation nobody settled in time (the object running its turn died mid-call) counts as
+   * spent, whole: the upstream may well have generated it. Usage older than any period a limit or
+   * the usage API reads is let go.
+   */
+  private chargeLapsed(now: number): void {
+    const lapsed = this.sql.exec<{ tokens: number; usd: number }>("SELECT tokens, usd FROM reservations WHERE expires_at <= ?", now).toArray();
+    for (const { tokens, usd } of lapsed)
+      this.sql.exec("INSERT INTO settled (at, model, input, cached, output, usd) VALUES (?, 'unsettled', ?, 0, 0, ?)", now, tokens, usd);
+    this.sql.exec("DELETE FROM reservations WHERE expires_at <= ?", now);
+    this.sql.exec("DELETE FROM settled WHERE at < ?", now - USAGE_RETAIN_MS);
+  }
+
   private tokensSince(since: number): number {
     const settled = this.sql.exec<{ n: number | null }>("SELECT SUM(input + output) AS n FROM settled WHERE at >= ?", since).one().n ?? 0;
     return settled + (this.sql.exec<{ n: number | null }>("SELECT SUM(tokens) AS n FROM reservations").one().n ?? 0);
@@ -267,9 +298,11 @@ export class KeyHome extends DurableObject<Env> {
     this.sql.exec("DELETE FROM slots WHERE token = ?", slot);
   }
 
-  async update(limits: KeyLimits): Promise<KeyRecord | null> {
+  /** Applies a change of limits (null removes one) here, so two changes at once both land. */
+  async update(change: Record<string, number | null>): Promise<KeyRecord | null> {
     const record = this.record();
     if (!record) return null;
+    const limits = mergeLimits(record.limits, change);
     const next = { ...record, limits };
     this.write(next);
     // A lower limit applies from the next request; a bucket fuller than the new limit is cut to it.
@@ -287,6 +320,7 @@ export class KeyHome extends DurableObject<Env> {
   }
 
   private record(): KeyRecord | null {
+    if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'record'").toArray().length === 0) return null;
     const row = this.sql.exec<{ json: string }>("SELECT json FROM record").toArray()[0];
     return row ? (JSON.parse(row.json) as KeyRecord) : null;
   }

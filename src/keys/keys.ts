@@ -11,6 +11,8 @@ import type { KeyLimits } from "./limits.js";
 
 /** Managed keys look like this, so a static key is never sent to an object and a managed one is recognised. */
 export const MANAGED_KEY_PREFIX = "sk-sb-";
+/** Exactly what create() makes: anything else is refused without reaching an object. */
+export const MANAGED_KEY = /^sk-sb-[A-Za-z0-9]{40}$/;
 /** Characters of the secret the admin API shows to recognise a key by. */
 const SHOWN_PREFIX_CHARS = 12;
 
@@ -26,7 +28,7 @@ export interface Keys {
   create(fields: { name: string; tenant: string; limits: KeyLimits }): Promise<{ record: KeyRecord; secret: string }>;
   list(limit: number, after: string | null): Promise<{ data: KeyRecord[]; has_more: boolean }>;
   get(id: string): Promise<KeyRecord | null>;
-  update(id: string, limits: (current: KeyLimits) => KeyLimits): Promise<KeyRecord | null>;
+  update(id: string, change: Record<string, number | null>): Promise<KeyRecord | null>;
   revoke(id: string): Promise<KeyRecord | null>;
 }
 
@@ -64,9 +66,10 @@ export function createKeys(env: Env): Keys {
         last_used_at: null,
         revoked_at: null,
       };
-      // The key works once its object holds it; listed from then on (a listing without it is only late).
-      if (!(await home(hash).create(record))) throw new Error("A key with this secret exists already.");
+      // Listed before it works: a key that exists can always be found (and revoked); a listed id whose
+      // object never got the key is left out of listings.
       await registry().add({ id: record.id, hash, created_at: record.created_at });
+      if (!(await home(hash).create(record))) throw new Error("A key with this secret exists already.");
       return { record, secret };
     },
     async list(limit, after) {
@@ -78,9 +81,7 @@ export function createKeys(env: Env): Keys {
       return (await (await homeOfId(id))?.describe()) ?? null;
     },
     async update(id, change) {
-      const stub = await homeOfId(id);
-      const record = await stub?.describe();
-      return stub && record ? stub.update(change(record.limits)) : null;
+      return (await (await homeOfId(id))?.update(change)) ?? null;
     },
     async revoke(id) {
       return (await (await homeOfId(id))?.revoke()) ?? null;

@@ -63,7 +63,7 @@ adminKeys.post("/admin/keys/:id", async (c) => {
   const { limits } = await body(c, updateSchema);
   const problem = limitsProblem(limits);
   if (problem) throw invalidRequest(problem, "limits", "invalid_value");
-  return c.json(found(c, await c.get("services").keys.update(id, (current) => mergeLimits(current, limits))));
+  return c.json(found(c, await c.get("services").keys.update(id, limits)));
 });
 
 // Any key's usage, for the operator.

@@ -77,7 +77,7 @@ chatCompletions.post("/chat/completions", async (c) => {
       ...(store ? {} : { store: false }),
       trace,
       ...(idempotency ? { idempotencyKey: idempotency.claim } : {}),
-      ...budgetOf(c),
+      ...budgetOf(c, store),
     },
   };
   c.header(CONVERSATION_HEADER, conversationId);

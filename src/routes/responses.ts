@@ -117,7 +117,7 @@ responses.post("/responses", async (c) => {
       ...(previous ? { continuesTurn: previous.turn_id } : {}),
       ...(store ? { responseId: shell.id } : {}),
       trace,
-      ...budgetOf(c),
+      ...budgetOf(c, store),
     },
   };
   const recordOf = (response: ResponseObject): IdempotentResponse => responsesRecord({ stream, kept }, conversationId, response);

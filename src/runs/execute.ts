@@ -124,13 +124,12 @@ function withBudget(services: Services, spec: RunSpec): Services {
   if (!meter) return services;
   const { config } = services;
   const model = budgetedModel(services.model, services.keys.budget(meter.key), {
-    reserve: meter.reserve,
     prices: config.prices.table,
     allowUnpriced: config.prices.allowUnpriced,
     fallbackModels: config.dmxapi.fallbackModels,
     maxOutputTokens: config.parameters.maxOutputTokens,
-    // A reservation nobody settles (its object died) is released once the call could no longer be running.
-    holdMs: (config.dmxapi.maxRetries + 1) * config.dmxapi.timeoutMs * 2 + 60_000,
+    // A reservation nobody settles (its object died) is charged once the call could no longer be running: after the turn's deadline.
+    holdMs: config.limits.turnDeadlineMs + 60_000,
   });
   return { ...services, model };
 }

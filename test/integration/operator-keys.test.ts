@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { eventually } from "./support/eventually.js";
 import { KEYS, useSwitchboard } from "./support/harness.js";
 import type { JsonObject } from "./support/mock-upstream.js";
-import { completion, reply, toChunks } from "./support/mock-upstream.js";
+import { completion, reply, toChunks, toolCall } from "./support/mock-upstream.js";
 
 const ADMIN_KEY = "sk-admin-operator-0123456789";
 /** USD per million tokens: the mock model's calls (10 prompt tokens, 5 completion tokens by default) cost $0.00002 each. */
@@ -68,6 +68,22 @@ describe("keys as data", () => {
     const after = await switchboard.request("/v1/models", { headers: asKey(made.key!) });
     expect(after.status).toBe(401);
     expect(await after.json()).toMatchObject({ error: { code: "invalid_api_key" } });
+  });
+
+  it("revoked while its turn runs: the tool step under way finishes, and no new model call starts", async () => {
+    const made = await createKey("mid-turn");
+    const release = switchboard.upstream.holdOpenMeteo();
+    switchboard.upstream.enqueue(reply.toolCalls(toolCall("get_current_weather", { location: "Paris" })));
+    const answer = chat(made.key!, "Weather in Paris?");
+    await eventually(async () => (switchboard.upstream.openMeteoCalls.length > 0 ? true : null));
+
+    expect((await admin(`/v1/admin/keys/${made.id}`, { method: "DELETE" })).status).toBe(200);
+    release();
+
+    const refused = await answer;
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: { code: "invalid_api_key" } });
+    expect(switchboard.upstream.chatCalls).toHaveLength(1);
   });
 
   it("answers 404 on /v1/admin to any key but the operator's, as for a route that does not exist", async () => {
@@ -151,6 +167,35 @@ describe("limits that hold under concurrency", () => {
     expect(again.status).toBe(200);
   });
 
+  it("a background response holds its slot until its run ends, not just until it answered queued", async () => {
+    const made = await createKey("background", { concurrent_turns: 1 });
+    let finish: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    switchboard.upstream.enqueue(async (body, request) => {
+      await held;
+      return reply.sse(toChunks(completion({ content: "late answer" })))(body, request);
+    });
+    const client = new OpenAI({ baseURL: new URL("/v1", switchboard.url).href, apiKey: made.key!, maxRetries: 0 });
+    const queued = await client.responses.create({ model: "gpt-5-mini", input: "take your time", background: true });
+    expect(queued.status).toBe("queued");
+    await eventually(async () => (switchboard.upstream.chatCalls.length > 0 ? true : null));
+
+    const second = await chat(made.key!, "me too");
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({ error: { code: "rate_limit_exceeded", type: "concurrency" } });
+
+    finish();
+    await eventually(async () => ((await client.responses.retrieve(queued.id)).status === "completed" ? true : null));
+    switchboard.upstream.enqueue(reply.text("now"));
+    const third = await eventually(async () => {
+      const answer = await chat(made.key!, "now?");
+      return answer.status === 200 ? answer : null;
+    });
+    expect(third.status).toBe(200);
+  });
+
   it("the openai client waits as Retry-After says and then succeeds", async () => {
     const made = await createKey("patient", { requests_per_minute: 60 });
     for (let index = 0; index < 60; index++) await switchboard.request("/v1/models", { headers: asKey(made.key!) });
@@ -208,12 +253,13 @@ const totals = (page: UsagePage) =>
       },
     );
 
-const chat = (key: string, content: string, extra: JsonObject = {}) =>
-  switchboard.request("/v1/chat/completions", {
+function chat(key: string, content: string, extra: JsonObject = {}): Promise<Response> {
+  return switchboard.request("/v1/chat/completions", {
     method: "POST",
     headers: { ...asKey(key), "Content-Type": "application/json" },
     body: JSON.stringify({ model: "gpt-5-mini", messages: [{ role: "user", content }], ...extra }),
   });
+}
 
 describe("budgets reserved before each model call", () => {
   it("many concurrent tool turns never spend more than the key's budget; refusals are insufficient_quota", async () => {

@@ -56,10 +56,10 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-async function openPlayground(url: URL = switchboard.url): Promise<Page> {
+async function openPlayground(url: URL = switchboard.url, key: string = KEYS.tenantA): Promise<Page> {
   const page = await context!.newPage();
   await page.goto(new URL("/", url).href);
-  await page.getByLabel("API key").fill(KEYS.tenantA);
+  await page.getByLabel("API key").fill(key);
   await page.getByRole("button", { name: "Use key" }).click();
   await expect.poll(() => page.locator("#model option").count()).toBeGreaterThan(0);
   return page;
@@ -349,5 +349,114 @@ describe("the playground's approvals", () => {
     } finally {
       context!.off("dialog", onDialog);
     }
+  });
+});
+
+describe("the playground's usage panel", () => {
+  const ADMIN_KEY = "sk-admin-operator-0123456789";
+  // USD per million tokens: the mock model's calls (10 prompt, 5 completion tokens) cost $0.00002 each.
+  const PRICES = { "gpt-5-mini": { input: 1, output: 2 } };
+  const metered = useSwitchboard({ vars: { SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, DMXAPI_MAX_RETRIES: "0", MODEL_PRICES: JSON.stringify(PRICES) } });
+
+  /** A managed key's secret, made as the operator makes one. */
+  async function managedKey(name: string, limits: JsonObject): Promise<string> {
+    const response = await metered.request("/v1/admin/keys", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name, tenant: "team-usage", limits }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { key: string }).key;
+  }
+
+  /** The panel's figures, name to value, as shown. */
+  const figuresOf = (page: Page) =>
+    page
+      .getByRole("region", { name: /^Usage/ })
+      .evaluate((panel) => Object.fromEntries([...panel.querySelectorAll("dt")].map((name) => [name.textContent, name.nextElementSibling?.textContent])));
+
+  async function ask(page: Page, text: string): Promise<void> {
+    await page.getByLabel("Message").fill(text);
+    await page.getByLabel("Message").press("Enter");
+  }
+
+  it("shows a managed key's requests, tokens and spend for the UTC day, and the tokens left, refreshed when a turn ends", async () => {
+    const key = await managedKey("playground", { tokens_per_day: 100_000, spend_usd_per_day: 1 });
+    const page = await openPlayground(metered.url, key);
+    // Nothing used yet: the panel shows the key's day so far and what its answers said is left.
+    await expect
+      .poll(() => figuresOf(page))
+      .toMatchObject({ "Model requests": "0", Spend: "$0.00", "Tokens left today": expect.stringMatching(/^100,000 of 100,000 · resets in /) });
+
+    await ask(page, "hello there");
+    await expect.poll(() => page.getByRole("article", { name: "Assistant" }).last().textContent(), { timeout: 15_000 }).toContain("Hello from the mock model.");
+    await expect.poll(() => figuresOf(page)).toMatchObject({ "Model requests": "1" });
+    expect(metered.upstream.chatCalls).toHaveLength(1);
+    expect(await figuresOf(page)).toEqual({
+      "Model requests": "1",
+      "Input tokens": "10",
+      "Output tokens": "5",
+      // 10 × $1 + 5 × $2 per million tokens, priced as gpt-5-mini though the mock answers as its dated snapshot.
+      Spend: "$0.00002",
+      "Calls in flight": "0",
+      "Tokens left today": expect.stringMatching(/^99,985 of 100,000 · resets in \d+ (h \d+ min|min|s)$/),
+    });
+    expect(
+      await page
+        .getByRole("region", { name: /^Usage/ })
+        .locator(".usage-note")
+        .textContent(),
+    ).toBe("");
+    await page.close();
+  });
+
+  it("says a static key keeps no usage, without calling it a failure", async () => {
+    const page = await openPlayground(metered.url, KEYS.tenantA);
+    const panel = page.getByRole("region", { name: /^Usage/ });
+    await expect
+      .poll(() => panel.locator(".usage-note").textContent())
+      .toBe("Usage is kept only for keys made through /v1/admin/keys; this key is a static one.");
+    expect(await panel.locator("dt").count()).toBe(0);
+    expect(await page.getByRole("status").getAttribute("class")).not.toContain("error");
+    await page.close();
+  });
+
+  it("shows the requests left, and a 429 in the status line with its message", async () => {
+    const key = await managedKey("hasty", { requests_per_minute: 5 });
+    const page = await openPlayground(metered.url, key);
+    await expect.poll(() => figuresOf(page)).toMatchObject({ "Requests left (per minute)": expect.stringMatching(/^\d of 5 · resets in /) });
+    // The rest of the minute's requests go elsewhere: the page's next one is refused.
+    let refused = false;
+    for (let attempt = 0; attempt < 10 && !refused; attempt++) {
+      const answer = await metered.request("/v1/models", { headers: { Authorization: `Bearer ${key}` } });
+      await answer.body?.cancel();
+      refused = answer.status === 429;
+    }
+    expect(refused).toBe(true);
+
+    await ask(page, "hello again");
+    const status = page.getByRole("status");
+    await expect
+      .poll(() => status.textContent(), { timeout: 15_000 })
+      .toMatch(/^The turn failed: Rate limit reached: 5 requests per minute for this key\. Retry after \d+ s\.$/);
+    expect(await status.getAttribute("class")).toContain("error");
+    await expect.poll(() => figuresOf(page)).toMatchObject({ "Requests left (per minute)": expect.stringMatching(/^0 of 5 · resets in /) });
+    expect(metered.upstream.chatCalls).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a spent budget's 429 insufficient_quota in the status line with its message", async () => {
+    const key = await managedKey("frugal", { spend_usd_per_day: 0.000001 });
+    const page = await openPlayground(metered.url, key);
+    await expect.poll(() => figuresOf(page)).toMatchObject({ "Model requests": "0" });
+    await ask(page, "hello, budget");
+    const status = page.getByRole("status");
+    await expect
+      .poll(() => status.textContent(), { timeout: 15_000 })
+      .toMatch(/The turn failed: This key's budget of \$0\.000001 per day is spent\. It resets at \S+Z\.$/);
+    expect(await status.getAttribute("class")).toContain("error");
+    expect(metered.upstream.chatCalls).toEqual([]);
+    await expect.poll(() => figuresOf(page)).toMatchObject({ "Model requests": "0", "Calls in flight": "0" });
+    await page.close();
   });
 });

@@ -4,7 +4,7 @@
 import type { Context, Next } from "hono";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../errors.js";
-import { MANAGED_KEY_PREFIX } from "../../keys/keys.js";
+import { MANAGED_KEY } from "../../keys/keys.js";
 import type { ApiKeyEntry } from "../../security/api-keys.js";
 import { loadApiKeys, tenantForKey } from "../../security/api-keys.js";
 import type { AppEnv } from "../../types.js";
@@ -65,7 +65,7 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
     await next();
     return;
   }
-  if (!managed || !presented.startsWith(MANAGED_KEY_PREFIX)) throw incorrectKey();
+  if (!managed || !MANAGED_KEY.test(presented)) throw incorrectKey();
   await withManagedKey(c, presented, next);
 });
 
@@ -92,8 +92,8 @@ async function withManagedKey(c: Context<AppEnv>, presented: string, next: Next)
   admit(c, auth.tenant);
   c.set("keyId", auth.keyId);
   c.set("keyHash", auth.hash);
-  c.set("budgeted", auth.budgeted);
   const slot = auth.slot;
+  if (slot) c.set("slot", slot);
   let released = false;
   const release = () => {
     if (released || !slot) return;
@@ -111,7 +111,9 @@ async function withManagedKey(c: Context<AppEnv>, presented: string, next: Next)
     release();
     throw error;
   }
-  c.res = withHeaders(slot ? whenSent(c.res, release) : c.res, auth.headers);
+  // A turn that runs in its conversation's home took the slot over: it gives it back when it ends.
+  const held = slot && !c.get("slotHandedOff");
+  c.res = withHeaders(held ? whenSent(c.res, release) : c.res, auth.headers);
 }
 
 /** A turn-starting request takes a concurrency slot: a chat completion or a response. */
