@@ -573,8 +573,12 @@ function totalUsage(page) {
     output: sum("output_tokens"),
     usd: sum("spend_usd"),
     inFlight: page.in_flight?.reservations ?? 0,
+    budgets: page.budgets ?? [],
   };
 }
+
+/** How the panel names a budget the key has (tokens per day comes from the answers' headers too). */
+const BUDGETS = { spend_usd_per_day: "Spend left today", spend_usd_per_month: "Spend left this month" };
 
 function drawUsage(note) {
   const usage = state.usage;
@@ -587,6 +591,10 @@ function drawUsage(note) {
         ["Calls in flight", count(usage.inFlight)],
       ]
     : [];
+  for (const budget of usage?.budgets ?? []) {
+    const name = BUDGETS[budget.limit];
+    if (name) figures.push([name, `${dollars(budget.remaining)} of ${dollars(budget.value)}`]);
+  }
   for (const [kind, name] of Object.entries(LIMITED)) {
     const limit = state.limits[kind];
     if (limit) figures.push([name, `${count(limit.remaining)} of ${count(limit.limit)}${limit.reset ? ` · resets in ${inWords(limit.reset)}` : ""}`]);

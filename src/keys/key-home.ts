@@ -65,6 +65,8 @@ export interface UsageQuery {
 export interface UsageReport {
   rows: Array<{ bucket: number; model: string; requests: number; input: number; cached: number; output: number; usd: number }>;
   reserved: { count: number; tokens: number; usd: number };
+  /** Each budget the key has, as it stands now: its limit, what is used (reservations included), and when it resets. */
+  budgets: Array<{ limit: "tokens_per_day" | "spend_usd_per_day" | "spend_usd_per_month"; value: number; used: number; remaining: number; resets_at: number }>;
 }
 
 export interface AuthorizeRequest {
@@ -257,8 +259,9 @@ export class KeyHome extends DurableObject<Env> {
       )
       .one();
     return {
-      rows: rows.map((row) => ({ ...row, bucket: Math.floor(row.bucket) })),
+      rows,
       reserved: { count: reserved.n, tokens: reserved.tokens ?? 0, usd: reserved.usd ?? 0 },
+      budgets: this.budgets(Date.now()),
     };
   }
 
@@ -273,6 +276,18 @@ export class KeyHome extends DurableObject<Env> {
       this.sql.exec("INSERT INTO settled (at, model, input, cached, output, usd) VALUES (?, 'unsettled', ?, 0, 0, ?)", now, tokens, usd);
     this.sql.exec("DELETE FROM reservations WHERE expires_at <= ?", now);
     this.sql.exec("DELETE FROM settled WHERE at < ?", now - USAGE_RETAIN_MS);
+  }
+
+  private budgets(now: number): UsageReport["budgets"] {
+    const limits = this.record()?.limits ?? {};
+    const budgets: UsageReport["budgets"] = [];
+    const add = (limit: UsageReport["budgets"][number]["limit"], value: number | undefined, used: number, resets: number) => {
+      if (value !== undefined) budgets.push({ limit, value, used, remaining: Math.max(0, value - used), resets_at: Math.floor(resets / 1000) });
+    };
+    add("tokens_per_day", limits.tokens_per_day, this.tokensSince(dayStart(now)), dayStart(now) + DAY_MS);
+    add("spend_usd_per_day", limits.spend_usd_per_day, this.spentSince(dayStart(now)), dayStart(now) + DAY_MS);
+    add("spend_usd_per_month", limits.spend_usd_per_month, this.spentSince(monthStart(now)), nextMonthStart(now));
+    return budgets;
   }
 
   private tokensSince(since: number): number {

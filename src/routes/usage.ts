@@ -57,6 +57,7 @@ function page(report: UsageReport, shape: { start: number; width: number; bucket
     has_more: false,
     next_page: null,
     in_flight: { reservations: report.reserved.count, tokens: report.reserved.tokens, spend_usd: report.reserved.usd },
+    budgets: report.budgets,
   };
 }
 

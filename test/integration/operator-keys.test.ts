@@ -228,6 +228,7 @@ interface UsagePage {
     results: Array<{ model: string | null; input_tokens: number; output_tokens: number; num_model_requests: number; spend_usd: number }>;
   }>;
   in_flight: { reservations: number; spend_usd: number };
+  budgets: Array<{ limit: string; value: number; used: number; remaining: number }>;
 }
 
 async function usageOf(key: string, query = ""): Promise<UsagePage> {
@@ -273,7 +274,9 @@ describe("budgets reserved before each model call", () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(await refused[0]!.json()).toMatchObject({ error: { code: "insufficient_quota", type: "insufficient_quota" } });
     for (const answer of answers) if (answer.bodyUsed === false) await answer.text();
-    const spent = totals(await usageOf(made.key!));
+    const report = await usageOf(made.key!);
+    const spent = totals(report);
+    expect(report.budgets).toEqual([expect.objectContaining({ limit: "spend_usd_per_day", value: budget, used: expect.closeTo(spent.usd, 12) })]);
     expect(spent.usd).toBeGreaterThan(0);
     expect(spent.usd).toBeLessThanOrEqual(budget);
     // Every call went upstream with its output capped to what the budget had left.
@@ -330,6 +333,7 @@ describe("budgets reserved before each model call", () => {
     // 80 uncached + 40 cached at a tenth + 50 output, per million.
     expect(rows[0]!.spend_usd).toBeCloseTo((160 * 1 + 40 * 0.1 + 50 * 2) / 1_000_000, 12);
     expect(page.in_flight.reservations).toBe(0);
+    expect(page.budgets).toEqual([]);
 
     const start = Math.floor(Date.now() / 1000) - 3600;
     const operator = await admin(`/v1/admin/usage?key_id=${made.id}&start_time=${start}&bucket_width=1h`);

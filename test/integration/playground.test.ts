@@ -399,6 +399,8 @@ describe("the playground's usage panel", () => {
       // 10 × $1 + 5 × $2 per million tokens, priced as gpt-5-mini though the mock answers as its dated snapshot.
       Spend: "$0.00002",
       "Calls in flight": "0",
+      // The budget as /v1/usage reports it: $1 less $0.00002, to the cent.
+      "Spend left today": "$1.00 of $1.00",
       "Tokens left today": expect.stringMatching(/^99,985 of 100,000 · resets in \d+ (h \d+ min|min|s)$/),
     });
     expect(
