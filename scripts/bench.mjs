@@ -44,7 +44,7 @@ import {
 } from "./bench/report.mjs";
 import { startRuntime } from "./bench/runtime.mjs";
 import { checkScenarios, checkStreams, latencyScenarios, post, statsDelta, streamTargets } from "./bench/scenarios.mjs";
-import { mockStats, orchestratorVars, requestBody, requestHeaders, startMock } from "./bench/setup.mjs";
+import { managedKey, mockStats, ORCHESTRATOR, orchestratorVars, requestBody, requestHeaders, startMock } from "./bench/setup.mjs";
 import { runStream } from "./bench/stream.mjs";
 import { comparisonsOf, streamOver, targetsOf } from "./bench/targets.mjs";
 import { miniflareWorkers, root } from "./lib/workers.mjs";
@@ -503,7 +503,7 @@ async function main() {
   started.runtime = runtime;
   log(`Workers runtime ready in ${runtime.readyMs.toFixed(0)} ms: ${runtime.workers.length} Workers in one workerd (pid ${runtime.child.pid})`);
 
-  const where = { mock, urls: runtime.urls, portkey, settings };
+  const where = { mock, urls: runtime.urls, portkey, settings, managedKey: await managedKey(runtime.urls[ORCHESTRATOR]) };
   const scenarios = latencyScenarios(where);
   await checkScenarios(scenarios, mock.port);
   const streams = streamTargets(where);

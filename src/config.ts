@@ -4,6 +4,8 @@
 
 import type { Env } from "./env.js";
 import { namedVariable } from "./env.js";
+import type { KeyLimits } from "./keys/limits.js";
+import { limitsProblem } from "./keys/limits.js";
 import type { PriceTable } from "./keys/pricing.js";
 import { parsePrices } from "./keys/pricing.js";
 import { MIN_KV_TTL_SECONDS } from "./lib/kv.js";
@@ -54,6 +56,8 @@ export interface Config {
   mcpServers: McpServersSetting;
   /** Browser origins allowed to call POST /mcp besides the orchestrator's own (MCP_ALLOWED_ORIGINS). */
   mcpAllowedOrigins: string[];
+  /** Limits a tenant's keys share (TENANT_LIMITS). */
+  tenantLimits: Record<string, KeyLimits>;
   /** USD per million tokens by model (MODEL_PRICES), and whether an unpriced model may run under a spend limit. */
   prices: { table: PriceTable; allowUnpriced: boolean };
   /** Which calls wait for a person (APPROVAL_REQUIRED_TOOLS, APPROVAL_TTL_SECONDS). */
@@ -170,6 +174,7 @@ function parseConfig(env: Env): Config {
     toolSchemaTtlMs: integer(env, "TOOL_SCHEMA_TTL_SECONDS", 60, 0, 86_400) * 1000,
     mcpServers,
     mcpAllowedOrigins: list(env.MCP_ALLOWED_ORIGINS),
+    tenantLimits: tenantLimits(env),
     prices: { table: priceTable(env), allowUnpriced: env.ALLOW_UNPRICED_MODELS?.trim() === "true" },
     approvals: { tools: approvalTools(env), ttlSeconds: integer(env, "APPROVAL_TTL_SECONDS", 86_400, 1, 30 * 86_400) },
     tenantTools: parseTenantTools(env.TENANT_SERVER_TOOLS),
@@ -180,6 +185,26 @@ function parseConfig(env: Env): Config {
       maxBytes: integer(env, "MAX_CONVERSATION_BYTES", 2 * 1_048_576, 1_024, 15 * 1_048_576),
     },
   };
+}
+
+function tenantLimits(env: Env): Record<string, KeyLimits> {
+  const raw = env.TENANT_LIMITS;
+  if (raw === undefined || raw.trim() === "") return {};
+  const expected = '{"tenant": {"requests_per_minute"?, "concurrent_turns"?, "tokens_per_day"?, "spend_usd_per_day"?, "spend_usd_per_month"?}}';
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ConfigError("TENANT_LIMITS", expected);
+  }
+  if (!isJsonObject(value)) throw new ConfigError("TENANT_LIMITS", expected);
+  const limits: Record<string, KeyLimits> = {};
+  for (const [tenant, entry] of Object.entries(value)) {
+    const problem = limitsProblem(entry) ?? (isJsonObject(entry) && Object.values(entry).includes(null) ? "limits without nulls" : null);
+    if (problem) throw new ConfigError("TENANT_LIMITS", `${expected}; ${JSON.stringify(tenant).slice(0, 64)}: ${problem}`);
+    limits[tenant] = entry as KeyLimits;
+  }
+  return limits;
 }
 
 function priceTable(env: Env): PriceTable {

@@ -53,6 +53,8 @@ export interface Env extends ConfiguredBindings {
   MCP_SERVERS?: string;
   /** Browser origins allowed to call POST /mcp, comma-separated. */
   MCP_ALLOWED_ORIGINS?: string;
+  /** `{"tenant": {limits}}`: limits every key of a tenant shares (static keys' tenants included), with the same names as a key's. */
+  TENANT_LIMITS?: string;
   /** `{"model": {"input", "cached_input"?, "output"}}`, USD per million tokens: what spend limits are counted in. */
   MODEL_PRICES?: string;
   /** `true`: a model without a price runs under a spend limit (and costs it nothing); otherwise it is refused. */

@@ -19,6 +19,7 @@ import { markedCallId, mixedStepIdPrefix, restoreMixedSteps } from "./history/mi
 import { leadingSystem, reconcileInput } from "./history/reconcile.js";
 import type { CheckedHistory } from "./history/tool-pairs.js";
 import { checkToolCallPairs } from "./history/tool-pairs.js";
+import type { TenantLimits } from "./keys/key-home.js";
 import { randomToken } from "./lib/ids.js";
 import type { ModelPort } from "./loop/model-port.js";
 import type { LoopCheckpoint, LoopHooks, StepStreamListener, TurnResult } from "./loop/tool-loop.js";
@@ -74,8 +75,19 @@ export interface TurnRequest {
   sources?: ToolSelection;
   /** This turn continues the conversation's parked step, every call of it decided (its run is the one the home named). */
   continueParked?: boolean;
-  /** The managed key (its object's name) every model call of the turn is metered by: checked (and reserved against its budgets) before, its usage recorded after. */
-  meter?: { key: string; slot?: string };
+  /**
+   * The objects every model call of the turn is metered by (a managed key's, a tenant's with
+   * configured limits): each checked (and reserved against its budgets) before, its usage recorded
+   * after; and the concurrency slot the turn holds in each, given back when its run ends.
+   */
+  meters?: Meter[];
+}
+
+/** An object that meters a turn: a managed key's (named by its hash) or a tenant's (its configured limits with it). */
+export interface Meter {
+  name: string;
+  slot?: string;
+  tenant?: TenantLimits;
 }
 
 /** What a turn needs, built once per request or queue batch by the composition root (services.ts). */

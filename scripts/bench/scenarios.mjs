@@ -38,9 +38,9 @@ const realisticText = { ...text, upstream: { ...text.upstream, realistic: 1 } };
 /**
  * Every latency scenario, zero-latency first (1–8, d, 9, 10), then the realistic model's (r1, r3, r4, r9,
  * numbered after their zero-latency twins).
- * @param {{ mock: { baseUrl: string, realisticBaseUrl: string }, urls: Record<string, string>, portkey: { url: string, version: string }, settings: object }} where
+ * @param {{ mock: { baseUrl: string, realisticBaseUrl: string }, urls: Record<string, string>, portkey: { url: string, version: string }, settings: object, managedKey: string }} where
  */
-export function latencyScenarios({ mock, urls, portkey, settings }) {
+export function latencyScenarios({ mock, urls, portkey, settings, managedKey }) {
   const chat = (name) => new URL("/v1/chat/completions", urls[name]).href;
   const oneTool = { server_tools: ["calculate"] };
   const realistic = {
@@ -128,6 +128,18 @@ export function latencyScenarios({ mock, urls, portkey, settings }) {
       body: requestBody(TEXT_PROMPT, { store: false }),
       expect: { ...text, upstream: { ...text.upstream, ...offers(4) } },
       // Stores nothing, but runs beside those that do: the same emptied namespace for every run.
+      localKv: true,
+    },
+    {
+      key: "switchboard-managed",
+      short: "k",
+      label: "k. Switchboard, no tool · store: false · managed key with limits",
+      url: chat(ORCHESTRATOR),
+      headers: { "content-type": "application/json", authorization: `Bearer ${managedKey}` },
+      body: requestBody(TEXT_PROMPT, { store: false }),
+      expect: { ...text, upstream: { ...text.upstream, ...offers(4) } },
+      // Beside 9: what a managed key's metering adds (its object asked on the way in, before and after the model call).
+      diagnostic: true,
       localKv: true,
     },
     {

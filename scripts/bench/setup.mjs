@@ -7,6 +7,8 @@ import { root } from "../lib/workers.mjs";
 import { BENCH_WORKERS } from "./build.mjs";
 
 export const CLIENT_KEY = "sk-bench-client-0123456789abcdef";
+/** The operator's key: the bench makes a managed key with limits through /v1/admin/keys with it. */
+export const ADMIN_KEY = "sk-bench-admin-0123456789abcdef";
 export const UPSTREAM_KEY = "sk-bench-upstream-0123456789abcdef";
 export const MODEL = "gpt-5-mini";
 export const ORCHESTRATOR = "switchboard";
@@ -51,6 +53,8 @@ export function orchestratorVars(upstreamBaseUrl) {
     DMXAPI_MODEL: MODEL,
     DMXAPI_MAX_RETRIES: "0",
     SWITCHBOARD_API_KEYS: `bench:${CLIENT_KEY}`,
+    SWITCHBOARD_ADMIN_KEY: ADMIN_KEY,
+    MODEL_PRICES: JSON.stringify({ [MODEL]: { input: 0.25, cached_input: 0.025, output: 2 } }),
   };
 }
 
@@ -118,4 +122,23 @@ export function benchWorkerOptions(projectWorkers, upstreamBaseUrl) {
       unsafeDirectSockets: DIRECT_SOCKET,
     },
   ];
+}
+
+/**
+ * A managed key with every limit set far above what the bench sends: what the managed-key scenario
+ * pays is its key's object being asked (auth, limits; per model call a reservation and its settlement),
+ * never a refusal.
+ */
+export async function managedKey(orchestratorUrl) {
+  const response = await fetch(new URL("/v1/admin/keys", orchestratorUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify({
+      name: "bench",
+      tenant: "bench-managed",
+      limits: { requests_per_minute: 100_000_000, concurrent_turns: 100_000, tokens_per_day: 1_000_000_000_000, spend_usd_per_day: 1_000_000 },
+    }),
+  });
+  if (response.status !== 201) throw new Error(`Could not make the bench's managed key: ${response.status} ${await response.text()}`);
+  return (await response.json()).key;
 }

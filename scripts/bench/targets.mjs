@@ -36,6 +36,12 @@ export function comparisonsOf(runs, settings) {
     comparison("statelessAddedMs", "9 − 1  Switchboard store: false over the mock", "ms", (m) => m("switchboard-stateless") - m("mock")),
     comparison("statelessOverPortkeyMs", "9 − 3  Switchboard store: false minus Portkey", "ms", (m) => m("switchboard-stateless") - m("portkey")),
     comparison("storingMs", "4 − 9  storing a new conversation", "ms", (m) => m("switchboard") - m("switchboard-stateless")),
+    comparison(
+      "managedKeyMs",
+      "k − 9  a managed key's metering (auth, limits, reserve, settle)",
+      "ms",
+      (m) => m("switchboard-managed") - m("switchboard-stateless"),
+    ),
     comparison("warmAddedMs", "10 − 1  warm-conversation turn over the mock", "ms", (m) => m("switchboard-warm") - m("mock")),
     comparison("warmOverNewMs", "10 − 4  warm-conversation turn minus new conversation", "ms", (m) => m("switchboard-warm") - m("switchboard")),
     comparison("switchboardToolAddedMs", "5 − 1  Switchboard one-tool over the mock", "ms", (m) => m("switchboard-tool") - m("mock")),

@@ -9,7 +9,7 @@ import type { RunSpec } from "../runs/types.js";
 /** `token` names the home (as a response id's does): a Responses continuation's response id is `resp_<token>`. */
 export function continuationSpec(origin: RunSpec, token: string, now: number): RunSpec {
   const id = `turn_${randomToken(16)}`;
-  const { idempotencyKey: _key, continuesTurn: _continues, newConversation: _new, responseId: _response, meter, ...turn } = origin.turn;
+  const { idempotencyKey: _key, continuesTurn: _continues, newConversation: _new, responseId: _response, meters, ...turn } = origin.turn;
   const door: RunSpec["door"] =
     origin.door.kind === "responses"
       ? {
@@ -38,8 +38,8 @@ export function continuationSpec(origin: RunSpec, token: string, now: number): R
       reconcile: false,
       continueParked: true,
       ...(door.kind === "responses" ? { responseId: door.shell.id } : {}),
-      // Metered by the same key; the request's concurrency slot went back when the parked run ended.
-      ...(meter ? { meter: { key: meter.key } } : {}),
+      // Metered by the same objects; the request's concurrency slots went back when the parked run ended.
+      ...(meters ? { meters: meters.map(({ slot: _slot, ...meter }) => meter) } : {}),
     },
     ...(origin.notify ? { notify: origin.notify } : {}),
   };

@@ -339,9 +339,9 @@ export class ConversationHome extends DurableObject<Env> {
    * through the consumer, as a turn that never parked does.
    */
   private runEnded(spec: RunSpec, terminal: TerminalEvent): void {
-    const meter = spec.turn.meter;
-    if (meter?.slot) {
-      const stub = this.env.KEY_HOME.get(this.env.KEY_HOME.idFromName(meter.key));
+    for (const meter of spec.turn.meters ?? []) {
+      if (!meter.slot) continue;
+      const stub = this.env.KEY_HOME.get(this.env.KEY_HOME.idFromName(meter.name));
       this.ctx.waitUntil(
         stub.release(meter.slot).catch((error: unknown) => console.warn(JSON.stringify({ event: "key_slot_not_released", message: String(error) }))),
       );

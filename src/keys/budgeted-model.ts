@@ -76,6 +76,33 @@ function capped(request: ChatCompletionRequest, max: number): ChatCompletionRequ
   return sent;
 }
 
+/**
+ * Reserves with each meter in turn (a key's, then its tenant's), each clamping the output cap
+ * further; a refusal gives back what the others reserved. The ids are in the meters' order.
+ */
+async function reserveAll(
+  budgets: readonly Budget[],
+  request: ReserveRequest,
+  unpricedModel: () => string,
+): Promise<{ ids: string[]; maxOutput: number; bounded: boolean }> {
+  const ids: string[] = [];
+  let maxOutput = request.maxOutput;
+  let bounded = false;
+  for (const budget of budgets) {
+    const held = await budget.reserve({ ...request, maxOutput });
+    if (held.status !== "reserved") {
+      await Promise.all(ids.map((id, index) => budgets[index]?.unreserve(id).catch(logMeterFailure)));
+      if (held.status === "revoked") throw new KeyRevokedError();
+      if (held.status === "unpriced") throw new ModelNotPricedError(unpricedModel());
+      throw new BudgetRefusedError(held.kind, held.message, held.retryAfterMs);
+    }
+    ids.push(held.id);
+    maxOutput = Math.min(maxOutput, held.maxOutput);
+    bounded ||= held.bounded;
+  }
+  return { ids, maxOutput, bounded };
+}
+
 function logMeterFailure(error: unknown): void {
   console.error(JSON.stringify({ event: "key_meter_failed", message: error instanceof Error ? error.message : String(error) }));
 }
@@ -89,7 +116,7 @@ function settlementOf(completion: ChatCompletion, asked: string, price: ModelPri
   };
 }
 
-export function budgetedModel(model: ModelPort, budget: Budget, options: BudgetOptions): ModelPort {
+export function budgetedModel(model: ModelPort, budgets: readonly Budget[], options: BudgetOptions): ModelPort {
   const call = async (
     request: ChatCompletionRequest,
     run: (sent: ChatCompletionRequest, opened: () => void) => Promise<ChatCompletion>,
@@ -99,16 +126,11 @@ export function budgetedModel(model: ModelPort, budget: Budget, options: BudgetO
     const asked = Math.min(
       ...[request.max_completion_tokens, request.max_tokens, options.maxOutputTokens].filter((cap): cap is number => typeof cap === "number"),
     );
-    const held = await budget.reserve({
-      promptBytes: promptBound(request),
-      maxOutput: asked,
-      price,
-      allowUnpriced: options.allowUnpriced,
-      holdMs: options.holdMs,
-    });
-    if (held.status === "revoked") throw new KeyRevokedError();
-    if (held.status === "unpriced") throw new ModelNotPricedError(models.find((name) => !options.prices[name]) ?? request.model);
-    if (held.status === "refused") throw new BudgetRefusedError(held.kind, held.message, held.retryAfterMs);
+    const held = await reserveAll(
+      budgets,
+      { promptBytes: promptBound(request), maxOutput: asked, price, allowUnpriced: options.allowUnpriced, holdMs: options.holdMs },
+      () => models.find((name) => !options.prices[name]) ?? request.model,
+    );
     // Under a budget the call must carry its cap (the reservation is only an upper bound if the model
     // keeps to it): both names, should the request have set both.
     const sent = held.bounded ? capped(request, held.maxOutput) : request;
@@ -122,11 +144,16 @@ export function budgetedModel(model: ModelPort, budget: Budget, options: BudgetO
       // Refused before it answered, nothing was generated; cut off once it had begun (the client left,
       // the deadline passed), whatever it generated counts: all it reserved, as no usage came.
       const refused = error instanceof UpstreamError && !opened;
-      await (refused ? budget.unreserve(held.id) : budget.settle(held.id, { model: request.model, usage: null })).catch(logMeterFailure);
+      await Promise.all(
+        held.ids.map((id, index) =>
+          (refused ? budgets[index]?.unreserve(id) : budgets[index]?.settle(id, { model: request.model, usage: null }))?.catch(logMeterFailure),
+        ),
+      );
       throw error;
     }
     // The answer is the client's already: a meter that cannot be told is logged, not the turn's failure.
-    await budget.settle(held.id, settlementOf(completion, request.model, options.prices[completion.model] ?? price)).catch(logMeterFailure);
+    const settlement = settlementOf(completion, request.model, options.prices[completion.model] ?? price);
+    await Promise.all(held.ids.map((id, index) => budgets[index]?.settle(id, settlement).catch(logMeterFailure)));
     return completion;
   };
   return {

@@ -40,6 +40,8 @@ export interface ReserveRequest {
   allowUnpriced: boolean;
   /** A reservation nobody settles (its Worker died) is released after this. */
   holdMs: number;
+  /** A tenant's object: its limits, from the configuration. */
+  tenant?: TenantLimits;
 }
 
 export type Reservation =
@@ -73,6 +75,14 @@ export interface AuthorizeRequest {
   /** The request starts a turn: it takes a concurrency slot, held until `release` or `slotMs`. */
   turn: boolean;
   slotMs: number;
+  /** A tenant's object: its limits come from the configuration (TENANT_LIMITS), given with every request. */
+  tenant?: TenantLimits;
+}
+
+/** A tenant whose limits the operator configured: its object holds them as a key's holds its own. */
+export interface TenantLimits {
+  tenant: string;
+  limits: KeyLimits;
 }
 
 /** Usage is kept this long: the longest period (a month) and a usage API window past it. */
@@ -80,6 +90,9 @@ const USAGE_RETAIN_MS = 62 * 86_400_000;
 
 /** How often the last-used time is written at most: a key used every second costs no write per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Whose limit a refusal names: the key's, or its tenant's. */
+const whose = (request: { tenant?: TenantLimits }) => (request.tenant ? `tenant ${request.tenant.tenant}` : "this key");
 
 export class KeyHome extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -119,7 +132,7 @@ export class KeyHome extends DurableObject<Env> {
 
   /** Checks the key and takes what the request needs (a request, a slot), in one step of this single writer. */
   async authorize(request: AuthorizeRequest): Promise<Authorization> {
-    const record = this.record();
+    const record = request.tenant ? this.tenantRecord(request.tenant) : this.record();
     if (!record) return { status: "unknown" };
     if (record.revoked_at !== null) return { status: "revoked" };
     const now = Date.now();
@@ -168,7 +181,7 @@ export class KeyHome extends DurableObject<Env> {
    * the key, so concurrent turns never spend more than a budget together.
    */
   async reserve(request: ReserveRequest): Promise<Reservation> {
-    const record = this.record();
+    const record = request.tenant ? this.tenantRecord(request.tenant) : this.record();
     if (!record || record.revoked_at !== null) return { status: "revoked" };
     const now = Date.now();
     this.chargeLapsed(now);
@@ -184,7 +197,7 @@ export class KeyHome extends DurableObject<Env> {
           status: "refused",
           kind: "tokens",
           retryAfterMs: dayStart(now) + DAY_MS - now,
-          message: `Token limit reached: ${tokenLimit} tokens per day for this key (this call's prompt alone may take ${request.promptBytes}). It resets at 00:00 UTC.`,
+          message: `Token limit reached: ${tokenLimit} tokens per day for ${whose(request)} (this call's prompt alone may take ${request.promptBytes}). It resets at 00:00 UTC.`,
         };
       }
       maxOutput = Math.min(maxOutput, room);
@@ -203,7 +216,7 @@ export class KeyHome extends DurableObject<Env> {
           status: "refused",
           kind: "spend",
           retryAfterMs: resets - now,
-          message: `This key's budget of $${limit} per ${period} is spent. It resets at ${new Date(resets).toISOString()}.`,
+          message: `The budget of $${limit} per ${period} for ${whose(request)} is spent. It resets at ${new Date(resets).toISOString()}.`,
         };
       }
       maxOutput = Math.min(maxOutput, outputs);
@@ -332,6 +345,31 @@ export class KeyHome extends DurableObject<Env> {
     const next = { ...record, revoked_at: record.revoked_at ?? Date.now() };
     this.write(next);
     return next;
+  }
+
+  /**
+   * A tenant's record, made or brought up to date from the configured limits (the configuration is
+   * the truth; the object keeps the counters). A tenant's object is never revoked.
+   */
+  private tenantRecord(tenant: TenantLimits): KeyRecord {
+    const current = this.record();
+    if (current && JSON.stringify(current.limits) === JSON.stringify(tenant.limits)) return current;
+    if (!current) this.createTables();
+    const record: KeyRecord = current
+      ? { ...current, limits: tenant.limits }
+      : {
+          id: `tenant_${tenant.tenant}`,
+          object: "api_key",
+          name: `tenant ${tenant.tenant}`,
+          tenant: tenant.tenant,
+          prefix: "",
+          limits: tenant.limits,
+          created_at: Date.now(),
+          last_used_at: null,
+          revoked_at: null,
+        };
+    this.write(record);
+    return record;
   }
 
   private record(): KeyRecord | null {

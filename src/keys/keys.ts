@@ -6,7 +6,7 @@ import type { Env } from "../env.js";
 import { sha256Hex } from "../lib/hash.js";
 import { randomToken } from "../lib/ids.js";
 import type { Budget } from "./budgeted-model.js";
-import type { Authorization, AuthorizeRequest, KeyRecord, UsageQuery, UsageReport } from "./key-home.js";
+import type { Authorization, AuthorizeRequest, KeyRecord, TenantLimits, UsageQuery, UsageReport } from "./key-home.js";
 import type { KeyLimits } from "./limits.js";
 
 /** Managed keys look like this, so a static key is never sent to an object and a managed one is recognised. */
@@ -16,13 +16,19 @@ export const MANAGED_KEY = /^sk-sb-[A-Za-z0-9]{40}$/;
 /** Characters of the secret the admin API shows to recognise a key by. */
 const SHOWN_PREFIX_CHARS = 12;
 
+/** A tenant's object is named apart from keys' (theirs are hex hashes). */
+export const tenantMeter = (tenant: string) => `tenant/${tenant}`;
+
 export interface Keys {
   authorize(secret: string, request: AuthorizeRequest): Promise<Authorization & { hash: string }>;
-  release(hash: string, slot: string): Promise<void>;
-  /** The budgets of the key with this hash, as a model port keeps them. */
-  budget(hash: string): Budget;
-  /** Usage of the key with this hash (settled, and reserved apart). */
-  usage(hash: string, query: UsageQuery): Promise<UsageReport>;
+  /** A tenant with configured limits: its object takes what the request counts against them. */
+  authorizeTenant(tenant: TenantLimits, request: AuthorizeRequest): Promise<Authorization>;
+  /** Gives back a concurrency slot to the object named `meter` (a key's hash, or a tenant's name). */
+  release(meter: string, slot: string): Promise<void>;
+  /** The budgets kept by the object named `meter`, as a model port keeps them. */
+  budget(meter: string, tenant?: TenantLimits): Budget;
+  /** Usage recorded by the object named `meter` (settled, and reserved apart). */
+  usage(meter: string, query: UsageQuery): Promise<UsageReport>;
   /** The hash of a key's object, by its id (the admin API reads any key's usage). */
   hashOf(id: string): Promise<string | null>;
   create(fields: { name: string; tenant: string; limits: KeyLimits }): Promise<{ record: KeyRecord; secret: string }>;
@@ -44,13 +50,14 @@ export function createKeys(env: Env): Keys {
       const hash = await sha256Hex(secret);
       return { ...(await home(hash).authorize(request)), hash };
     },
-    release: (hash, slot) => home(hash).release(slot),
-    budget: (hash) => ({
-      reserve: (request) => home(hash).reserve(request),
-      settle: (id, settlement) => home(hash).settle(id, settlement),
-      unreserve: (id) => home(hash).unreserve(id),
+    authorizeTenant: (tenant, request) => home(tenantMeter(tenant.tenant)).authorize({ ...request, tenant }),
+    release: (meter, slot) => home(meter).release(slot),
+    budget: (meter, tenant) => ({
+      reserve: (request) => home(meter).reserve(tenant ? { ...request, tenant } : request),
+      settle: (id, settlement) => home(meter).settle(id, settlement),
+      unreserve: (id) => home(meter).unreserve(id),
     }),
-    usage: (hash, query) => home(hash).usage(query),
+    usage: (meter, query) => home(meter).usage(query),
     hashOf: async (id) => (await registry().find(id))?.hash ?? null,
     async create({ name, tenant, limits }) {
       const secret = `${MANAGED_KEY_PREFIX}${randomToken(40)}`;

@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { UsageReport } from "../keys/key-home.js";
+import { tenantMeter } from "../keys/keys.js";
 import type { AppEnv } from "../types.js";
 
 const WIDTHS: Record<string, { ms: number; maxBuckets: number }> = {
@@ -67,15 +68,15 @@ function seconds(value: string | undefined, name: string): number | null {
   return Number(value);
 }
 
-/** The calling key's own usage: kept only for keys made through the admin API. */
+/** The calling key's own usage (a managed key's), or its tenant's when the operator set the tenant limits (TENANT_LIMITS). */
 export function ownKey(c: Context<AppEnv>): { id: string; hash: string } {
   const id = c.get("keyId");
   const hash = c.get("keyHash");
-  if (!id || !hash) {
-    throw new ApiError(400, "Usage is kept for keys made through /v1/admin/keys; this key is a static one (SWITCHBOARD_API_KEYS).", {
-      type: "invalid_request_error",
-      code: "usage_not_kept",
-    });
-  }
-  return { id, hash };
+  if (id && hash) return { id, hash };
+  const tenant = c.get("tenant");
+  if (c.get("config").tenantLimits[tenant]) return { id: `tenant_${tenant}`, hash: tenantMeter(tenant) };
+  throw new ApiError(400, "Usage is kept for keys made through /v1/admin/keys, and for tenants with limits (TENANT_LIMITS); this key is a static one.", {
+    type: "invalid_request_error",
+    code: "usage_not_kept",
+  });
 }

@@ -118,12 +118,13 @@ export function completedEvent(completed: CompletedTurn, services: Pick<Services
   };
 }
 
-/** A managed key's turn calls its model through the key's meter (src/keys/budgeted-model.ts). */
+/** A metered turn (a managed key's, a tenant's with limits) calls its model through its meters (src/keys/budgeted-model.ts). */
 function withBudget(services: Services, spec: RunSpec): Services {
-  const meter = spec.turn.meter;
-  if (!meter) return services;
+  const meters = spec.turn.meters ?? [];
+  if (meters.length === 0) return services;
   const { config } = services;
-  const model = budgetedModel(services.model, services.keys.budget(meter.key), {
+  const budgets = meters.map((meter) => services.keys.budget(meter.name, meter.tenant));
+  const model = budgetedModel(services.model, budgets, {
     prices: config.prices.table,
     allowUnpriced: config.prices.allowUnpriced,
     fallbackModels: config.dmxapi.fallbackModels,

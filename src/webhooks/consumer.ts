@@ -9,11 +9,13 @@ import type { RescueJob } from "../conversations/rescue.js";
 import { commitRescued } from "../conversations/rescue.js";
 import { type Env, namedVariable } from "../env.js";
 import { runToEnd } from "../http/run-stream.js";
+import { tenantMeter } from "../keys/keys.js";
 import type { LedgerApi } from "../ledger/claims.js";
 import { claimKey, parseResult } from "../ledger/claims.js";
 import { sha256Hex } from "../lib/hash.js";
 import { createLogger, type Logger } from "../log.js";
 import type { ChatMessage } from "../protocol/types.js";
+import type { Meter } from "../run-turn.js";
 import type { RunSpec } from "../runs/types.js";
 import type { Services } from "../services.js";
 import { createServices } from "../services.js";
@@ -75,9 +77,9 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob | Rescue
       else await deliverCallback(env, services.claims, hook, job, jobLog);
       message.ack();
     } catch (error) {
-      if (error instanceof ClaimedElsewhere) {
+      if (error instanceof ClaimedElsewhere || error instanceof TenantLimited) {
         // Not a failure: the other consumer finishes it, and this copy then finds it done.
-        jobLog.info("webhook_claimed_elsewhere", { delay_seconds: error.retryAfterSeconds });
+        jobLog.info(error instanceof TenantLimited ? "webhook_tenant_limited" : "webhook_claimed_elsewhere", { delay_seconds: error.retryAfterSeconds });
         message.retry({ delaySeconds: Math.min(MAX_BACKOFF_SECONDS, error.retryAfterSeconds) });
         continue;
       }
@@ -107,6 +109,17 @@ async function rescue(env: Env, services: Services, job: RescueJob, message: Mes
     const delaySeconds = backoffSeconds(baseSeconds, message.attempts);
     log.warn("turn_rescue_retry", { delay_seconds: delaySeconds, message: error instanceof Error ? error.message : String(error) });
     message.retry({ delaySeconds });
+  }
+}
+
+/** The hook's tenant is at one of its limits (TENANT_LIMITS): the event waits, as a client's request would be told to. */
+class TenantLimited extends Error {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "TenantLimited";
   }
 }
 
@@ -180,6 +193,7 @@ async function runClaimedTurn(env: Env, services: Services, hook: HookConfig, jo
   const input: ChatMessage[] = [];
   if (hook.system) input.push({ role: "system", content: renderTemplate(hook.system, payload) });
   input.push({ role: "user", content: renderTemplate(hook.message, payload) });
+  const meters = await tenantMeters(services, hook.tenant);
   const spec: RunSpec = {
     id: turnId,
     background: false,
@@ -199,6 +213,7 @@ async function runClaimedTurn(env: Env, services: Services, hook: HookConfig, jo
       // same prompt again is recognised; a changed one applies to this turn), as for chat clients.
       reconcile: true,
       deadlineMs: services.config.limits.turnDeadlineMs,
+      ...(meters.length > 0 ? { meters } : {}),
     },
   };
   const end = await runToEnd(await services.runs.start(spec));
@@ -207,6 +222,19 @@ async function runClaimedTurn(env: Env, services: Services, hook: HookConfig, jo
   if (end.result.approvals) return { kind: "parked", approvals: end.result.approvals.map((approval) => approval.id) };
   const content = end.result.completion.choices[0]?.message.content;
   return { kind: "answered", text: typeof content === "string" ? content : null };
+}
+
+/**
+ * A hook's turns count against its tenant's limits (TENANT_LIMITS), as its keys' requests do: a
+ * request and a concurrency slot (given back when the run ends), and its model calls' budgets.
+ */
+async function tenantMeters(services: Services, tenant: string): Promise<Meter[]> {
+  const limits = services.config.tenantLimits[tenant];
+  if (!limits) return [];
+  const auth = await services.keys.authorizeTenant({ tenant, limits }, { turn: true, slotMs: services.config.limits.turnDeadlineMs + 30_000 });
+  if (auth.status === "limited") throw new TenantLimited(Math.max(1, Math.ceil(auth.retryAfterMs / 1000)), auth.message);
+  if (auth.status !== "ok") throw new Error("The tenant's limits could not be checked.");
+  return [{ name: tenantMeter(tenant), tenant: { tenant, limits }, ...(auth.slot ? { slot: auth.slot } : {}) }];
 }
 
 /** How a webhook's run ended: an answer for the callback, or a wait for a person. */

@@ -12,7 +12,11 @@ import { completion, reply, toChunks, toolCall } from "./support/mock-upstream.j
 const ADMIN_KEY = "sk-admin-operator-0123456789";
 /** USD per million tokens: the mock model's calls (10 prompt tokens, 5 completion tokens by default) cost $0.00002 each. */
 const PRICES = { "gpt-5-mini": { input: 1, cached_input: 0.1, output: 2 } };
-const switchboard = useSwitchboard({ vars: { SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, DMXAPI_MAX_RETRIES: "0", MODEL_PRICES: JSON.stringify(PRICES) } });
+/** Tenant B's static key and the webhooks tenant's hooks share their tenant's limits. */
+const TENANT_LIMITS = { "tenant-b": { requests_per_minute: 3 }, webhooks: { tokens_per_day: 1_000_000 } };
+const switchboard = useSwitchboard({
+  vars: { SWITCHBOARD_ADMIN_KEY: ADMIN_KEY, DMXAPI_MAX_RETRIES: "0", MODEL_PRICES: JSON.stringify(PRICES), TENANT_LIMITS: JSON.stringify(TENANT_LIMITS) },
+});
 
 interface KeyJson {
   id: string;
@@ -341,5 +345,32 @@ describe("budgets reserved before each model call", () => {
     expect(totals((await operator.json()) as UsagePage).requests).toBe(2);
     const staticKey = await switchboard.request(`/v1/usage?start_time=${start}`);
     expect(staticKey.status).toBe(400);
+  });
+});
+
+describe("tenant limits (TENANT_LIMITS)", () => {
+  it("hold for a tenant's static keys too: its fourth request in a minute is refused, naming the tenant", async () => {
+    const answers: Response[] = [];
+    for (let index = 0; index < 4; index++) answers.push(await switchboard.request("/v1/models", { headers: asKey(KEYS.tenantB) }));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 429]);
+    expect(answers[0]!.headers.get("x-ratelimit-limit-requests")).toBe("3");
+    const body = (await answers[3]!.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("rate_limit_exceeded");
+    expect(body.error.message).toContain("tenant tenant-b");
+  });
+
+  it("count a webhook's turn against its hook's tenant: its usage is the tenant's", async () => {
+    switchboard.upstream.enqueue(reply.text("No delay expected."));
+    const { sendStandardWebhook } = await import("./support/webhook-senders.js");
+    const sent = await sendStandardWebhook(
+      switchboard.url,
+      JSON.stringify({ type: "order.created", data: { id: "ord_metered", total: 5, currency: "EUR", city: "Paris, France" } }),
+    );
+    expect(sent.status).toBe(202);
+    await eventually(async () => switchboard.upstream.callbacks[0] ?? null);
+
+    const usage = await usageOf(KEYS.webhooks);
+    expect(totals(usage).requests).toBeGreaterThanOrEqual(1);
+    expect(usage.budgets).toEqual([expect.objectContaining({ limit: "tokens_per_day", value: 1_000_000 })]);
   });
 });

@@ -48,3 +48,14 @@ describe("prices", () => {
     expect(typeof parsePrices("[1]")).toBe("string");
   });
 });
+
+describe("operator settings for limits", () => {
+  it("refuses a malformed TENANT_LIMITS or MODEL_PRICES at start, naming the setting", async () => {
+    const { ConfigError, readConfig } = await import("../../src/config.js");
+    const read = (vars: Record<string, string>) => () => readConfig({ ...vars } as never);
+    expect(read({ TENANT_LIMITS: '{"team": {"requests_per_minute": 0}}' })).toThrow(ConfigError);
+    expect(read({ TENANT_LIMITS: '{"team": {"bogus": 1}}' })).toThrow(/TENANT_LIMITS/);
+    expect(read({ MODEL_PRICES: '{"m": {"input": "cheap"}}' })).toThrow(/MODEL_PRICES/);
+    expect(readConfig({ TENANT_LIMITS: '{"team": {"spend_usd_per_day": 2.5}}' } as never).tenantLimits).toEqual({ team: { spend_usd_per_day: 2.5 } });
+  });
+});

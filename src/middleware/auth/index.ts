@@ -4,7 +4,9 @@
 import type { Context, Next } from "hono";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../errors.js";
-import { MANAGED_KEY } from "../../keys/keys.js";
+import type { Authorization, TenantLimits } from "../../keys/key-home.js";
+import { MANAGED_KEY, tenantMeter } from "../../keys/keys.js";
+import type { Meter } from "../../run-turn.js";
 import type { ApiKeyEntry } from "../../security/api-keys.js";
 import { loadApiKeys, tenantForKey } from "../../security/api-keys.js";
 import type { AppEnv } from "../../types.js";
@@ -58,52 +60,74 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
     throw new ApiError(401, "Missing API key: send Authorization: Bearer <key>.", { type: "invalid_request_error", code: "missing_api_key" });
   }
   const presented = match[1];
-  // Static keys (SWITCHBOARD_API_KEYS) are recognised in the isolate and have no limits.
-  const tenant = await tenantFor(presented, entries);
-  if (tenant) {
-    admit(c, tenant);
-    await next();
-    return;
+  // Static keys (SWITCHBOARD_API_KEYS) are recognised in the isolate; managed ones by their object.
+  const meters: Metered[] = [];
+  let tenant = await tenantFor(presented, entries);
+  if (!tenant) {
+    if (!managed || !MANAGED_KEY.test(presented)) throw incorrectKey();
+    const key = await authorizeKey(c, presented);
+    meters.push(key);
+    tenant = key.tenant;
+    c.set("keyId", key.keyId);
   }
-  if (!managed || !MANAGED_KEY.test(presented)) throw incorrectKey();
-  await withManagedKey(c, presented, next);
+  admit(c, tenant);
+  try {
+    const limits = c.get("config").tenantLimits[tenant];
+    if (limits) meters.push(await authorizeTenant(c, { tenant, limits }));
+  } catch (error) {
+    releaseSlots(c, meters);
+    throw error;
+  }
+  await metered(c, meters, next);
 });
+
+/** What a metering object took for this request: its slot, and the headers it answers with. */
+interface Metered {
+  meter: Meter;
+  headers: Record<string, string>;
+}
 
 /**
  * A key made through the admin API: one call to its object checks it (revoked keys are refused
- * everywhere from their next request) and takes what the request counts against its limits. The
- * answer carries the key's `x-ratelimit-*` headers; a turn's concurrency slot is given back when its
- * answer (a stream included) has been sent, or when the client goes away.
+ * everywhere from their next request) and takes what the request counts against its limits.
  */
-async function withManagedKey(c: Context<AppEnv>, presented: string, next: Next): Promise<void> {
-  const keys = c.get("services").keys;
-  const turn = startsTurn(c);
-  const auth = await keys.authorize(presented, { turn, slotMs: c.get("config").limits.turnDeadlineMs + SLOT_MARGIN_MS });
+async function authorizeKey(c: Context<AppEnv>, presented: string): Promise<Metered & { tenant: string; keyId: string }> {
+  const auth = await c.get("services").keys.authorize(presented, slotRequest(c));
   if (auth.status === "unknown") throw incorrectKey();
   if (auth.status === "revoked") throw new ApiError(401, "This API key was revoked.", { type: "invalid_request_error", code: "invalid_api_key" });
-  if (auth.status === "limited") {
-    const seconds = Math.max(1, Math.ceil(auth.retryAfterMs / 1000));
-    throw new ApiError(429, auth.message, {
-      type: auth.limit === "requests" ? "requests" : "concurrency",
-      code: "rate_limit_exceeded",
-      headers: { ...auth.headers, "Retry-After": String(seconds), "retry-after-ms": String(auth.retryAfterMs) },
-    });
-  }
-  admit(c, auth.tenant);
-  c.set("keyId", auth.keyId);
+  if (auth.status === "limited") throw limited(auth);
   c.set("keyHash", auth.hash);
-  const slot = auth.slot;
-  if (slot) c.set("slot", slot);
+  return { meter: { name: auth.hash, ...(auth.slot ? { slot: auth.slot } : {}) }, headers: auth.headers, tenant: auth.tenant, keyId: auth.keyId };
+}
+
+/** A tenant with limits in TENANT_LIMITS: every key of it, static or managed, counts against them in the tenant's object. */
+async function authorizeTenant(c: Context<AppEnv>, tenant: TenantLimits): Promise<Metered> {
+  const auth = await c.get("services").keys.authorizeTenant(tenant, slotRequest(c));
+  if (auth.status === "limited") throw limited(auth, `tenant ${tenant.tenant}`);
+  if (auth.status !== "ok") throw new ApiError(500, "The tenant's limits could not be checked.", { type: "server_error" });
+  return { meter: { name: tenantMeter(tenant.tenant), tenant, ...(auth.slot ? { slot: auth.slot } : {}) }, headers: auth.headers };
+}
+
+/**
+ * Runs the request under its meters: the answer carries their `x-ratelimit-*` headers (the key's
+ * over its tenant's), and a turn's concurrency slots are given back when its answer (a stream
+ * included) has been sent or the client went away, unless a run took them over.
+ */
+async function metered(c: Context<AppEnv>, meters: Metered[], next: Next): Promise<void> {
+  if (meters.length === 0) {
+    await next();
+    return;
+  }
+  c.set(
+    "meters",
+    meters.map((entry) => entry.meter),
+  );
+  const headers = Object.assign({}, ...meters.map((entry) => entry.headers).reverse()) as Record<string, string>;
   let released = false;
   const release = () => {
-    if (released || !slot) return;
+    if (released) return;
     released = true;
-    const giving = keys.release(auth.hash, slot).catch((error: unknown) => c.get("log").warn("key_slot_not_released", { message: String(error) }));
-    try {
-      c.executionCtx.waitUntil(giving);
-    } catch {
-      // No execution context (a unit test's app): the release runs on its own.
-    }
+    releaseSlots(c, meters);
   };
   try {
     await next();
@@ -111,9 +135,34 @@ async function withManagedKey(c: Context<AppEnv>, presented: string, next: Next)
     release();
     throw error;
   }
-  // A turn that runs in its conversation's home took the slot over: it gives it back when it ends.
-  const held = slot && !c.get("slotHandedOff");
-  c.res = withHeaders(held ? whenSent(c.res, release) : c.res, auth.headers);
+  const held = meters.some((entry) => entry.meter.slot) && !c.get("slotHandedOff");
+  c.res = withHeaders(held ? whenSent(c.res, release) : c.res, headers);
+}
+
+function releaseSlots(c: Context<AppEnv>, meters: readonly Metered[]): void {
+  const keys = c.get("services").keys;
+  for (const { meter } of meters) {
+    if (!meter.slot) continue;
+    const giving = keys.release(meter.name, meter.slot).catch((error: unknown) => c.get("log").warn("key_slot_not_released", { message: String(error) }));
+    try {
+      c.executionCtx.waitUntil(giving);
+    } catch {
+      // No execution context (a unit test's app): the release runs on its own.
+    }
+  }
+}
+
+function slotRequest(c: Context<AppEnv>) {
+  return { turn: startsTurn(c), slotMs: c.get("config").limits.turnDeadlineMs + SLOT_MARGIN_MS };
+}
+
+function limited(auth: Extract<Authorization, { status: "limited" }>, whose?: string): ApiError {
+  const seconds = Math.max(1, Math.ceil(auth.retryAfterMs / 1000));
+  return new ApiError(429, whose ? auth.message.replace("this key", whose) : auth.message, {
+    type: auth.limit === "requests" ? "requests" : "concurrency",
+    code: "rate_limit_exceeded",
+    headers: { ...auth.headers, "Retry-After": String(seconds), "retry-after-ms": String(auth.retryAfterMs) },
+  });
 }
 
 /** A turn-starting request takes a concurrency slot: a chat completion or a response. */
