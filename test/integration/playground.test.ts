@@ -455,7 +455,7 @@ describe("the playground's usage panel", () => {
     const status = page.getByRole("status");
     await expect
       .poll(() => status.textContent(), { timeout: 15_000 })
-      .toMatch(/The turn failed: This key's budget of \$0\.000001 per day is spent\. It resets at \S+Z\.$/);
+      .toMatch(/The turn failed: The budget of \$0\.000001 per day for this key is spent\. It resets at \S+Z\.$/);
     expect(await status.getAttribute("class")).toContain("error");
     expect(metered.upstream.chatCalls).toEqual([]);
     await expect.poll(() => figuresOf(page)).toMatchObject({ "Model requests": "0", "Calls in flight": "0" });
