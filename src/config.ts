@@ -198,7 +198,7 @@ function tenantLimits(env: Env): Record<string, KeyLimits> {
     throw new ConfigError("TENANT_LIMITS", expected);
   }
   if (!isJsonObject(value)) throw new ConfigError("TENANT_LIMITS", expected);
-  const limits: Record<string, KeyLimits> = {};
+  const limits: Record<string, KeyLimits> = Object.create(null) as Record<string, KeyLimits>;
   for (const [tenant, entry] of Object.entries(value)) {
     const problem = limitsProblem(entry) ?? (isJsonObject(entry) && Object.values(entry).includes(null) ? "limits without nulls" : null);
     if (problem) throw new ConfigError("TENANT_LIMITS", `${expected}; ${JSON.stringify(tenant).slice(0, 64)}: ${problem}`);
@@ -219,6 +219,11 @@ function approvalTools(env: Env): "*" | string[] {
   if (names.includes("*")) return "*";
   if (names.some((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name))) throw new ConfigError("APPROVAL_REQUIRED_TOOLS", "tool names separated by commas, or *");
   return names;
+}
+
+/** A tenant's configured limits, if it has any (own entries only: a tenant named `constructor` has none). */
+export function tenantLimitsOf(config: Config, tenant: string): KeyLimits | undefined {
+  return Object.hasOwn(config.tenantLimits, tenant) ? config.tenantLimits[tenant] : undefined;
 }
 
 /** The server tools a tenant's keys may use; undefined: every tool. An unreadable setting allows none. */

@@ -140,6 +140,7 @@ export class ConversationHome extends DurableObject<Env> {
       schedule: () => this.schedule(),
       claims: createClaims(env.LEDGER),
       ended: (spec, terminal) => this.runEnded(spec, terminal),
+      unused: (spec) => this.releaseSlots(spec),
     });
   }
 
@@ -339,13 +340,7 @@ export class ConversationHome extends DurableObject<Env> {
    * through the consumer, as a turn that never parked does.
    */
   private runEnded(spec: RunSpec, terminal: TerminalEvent): void {
-    for (const meter of spec.turn.meters ?? []) {
-      if (!meter.slot) continue;
-      const stub = this.env.KEY_HOME.get(this.env.KEY_HOME.idFromName(meter.name));
-      this.ctx.waitUntil(
-        stub.release(meter.slot).catch((error: unknown) => console.warn(JSON.stringify({ event: "key_slot_not_released", message: String(error) }))),
-      );
-    }
+    this.releaseSlots(spec);
     if (!spec.turn.continueParked) return;
     const answered = terminal.type === "completed" || terminal.type === "replayed";
     if (!answered && this.book.abandon(spec.id)) {
@@ -363,6 +358,17 @@ export class ConversationHome extends DurableObject<Env> {
         .send(job)
         .catch((error: unknown) => console.error(JSON.stringify({ event: "webhook_continuation_not_queued", run_id: spec.id, message: String(error) }))),
     );
+  }
+
+  /** The concurrency slots a run's request took (its key's, its tenant's) go back to their objects. */
+  private releaseSlots(spec: RunSpec): void {
+    for (const meter of spec.turn.meters ?? []) {
+      if (!meter.slot) continue;
+      const stub = this.env.KEY_HOME.get(this.env.KEY_HOME.idFromName(meter.name));
+      this.ctx.waitUntil(
+        stub.release(meter.slot).catch((error: unknown) => console.warn(JSON.stringify({ event: "key_slot_not_released", message: String(error) }))),
+      );
+    }
   }
 
   /** The tenant's directory lists approvals across conversations: it is told of every change (an index; the home is the truth). */

@@ -89,7 +89,13 @@ async function reserveAll(
   let maxOutput = request.maxOutput;
   let bounded = false;
   for (const budget of budgets) {
-    const held = await budget.reserve({ ...request, maxOutput });
+    let held: Reservation;
+    try {
+      held = await budget.reserve({ ...request, maxOutput });
+    } catch (error) {
+      await Promise.all(ids.map((id, index) => budgets[index]?.unreserve(id).catch(logMeterFailure)));
+      throw error;
+    }
     if (held.status !== "reserved") {
       await Promise.all(ids.map((id, index) => budgets[index]?.unreserve(id).catch(logMeterFailure)));
       if (held.status === "revoked") throw new KeyRevokedError();

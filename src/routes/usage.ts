@@ -4,6 +4,7 @@
 // The operator reads any key's with its own key at /v1/admin/usage?key_id=.
 
 import type { Context } from "hono";
+import { tenantLimitsOf } from "../config.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { UsageReport } from "../keys/key-home.js";
 import { tenantMeter } from "../keys/keys.js";
@@ -74,7 +75,7 @@ export function ownKey(c: Context<AppEnv>): { id: string; hash: string } {
   const hash = c.get("keyHash");
   if (id && hash) return { id, hash };
   const tenant = c.get("tenant");
-  if (c.get("config").tenantLimits[tenant]) return { id: `tenant_${tenant}`, hash: tenantMeter(tenant) };
+  if (tenantLimitsOf(c.get("config"), tenant)) return { id: `tenant_${tenant}`, hash: tenantMeter(tenant) };
   throw new ApiError(400, "Usage is kept for keys made through /v1/admin/keys, and for tenants with limits (TENANT_LIMITS); this key is a static one.", {
     type: "invalid_request_error",
     code: "usage_not_kept",

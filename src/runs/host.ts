@@ -90,6 +90,8 @@ export interface RunHostDeps {
   claims: LedgerApi;
   /** Told once when a run ends, how it ended. */
   ended?: (spec: RunSpec, terminal: TerminalEvent) => void;
+  /** Told of a spec that asked for a run already under way or answered: it will not run. */
+  unused?: (spec: RunSpec) => void;
 }
 
 /** A cancelled run, with the response it ended with when it is a Responses run. */
@@ -119,6 +121,8 @@ export class RunHost {
     // was cancelled runs again.
     const answered = existing && TERMINAL_STATUSES.has(existing.status) && ANSWERS.has(this.lastEvent(spec.id)?.type ?? "");
     if (existing && (!TERMINAL_STATUSES.has(existing.status) || answered)) {
+      // This spec does not run (the run it names does, or did): what it holds for itself is given back.
+      this.notifyUnused(spec);
       if (!follow) return null;
       // A retried Idempotency-Key is answered as a replay of the answer the run gave.
       const replay = spec.idempotency && answered ? this.replayOf(spec) : null;
@@ -298,6 +302,14 @@ export class RunHost {
   /** A run is under way (or waiting to be taken up again): the home must not be emptied. */
   hasPending(): boolean {
     return this.deps.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status IN ('queued', 'in_progress')").one().n > 0;
+  }
+
+  private notifyUnused(spec: RunSpec): void {
+    try {
+      this.deps.unused?.(spec);
+    } catch (error) {
+      console.error(JSON.stringify({ event: "run_unused_hook_failed", run_id: spec.id, message: String(error) }));
+    }
   }
 
   /** Inside the commit's transaction: the run's turn is stored, and this is how the run ends. */

@@ -4,7 +4,7 @@
 // rather than running the turn again. Failures are retried by the queue with backoff; what still fails
 // after the last retry lands in the dead-letter queue, and its consumer keeps an inspectable record.
 
-import { readConfig } from "../config.js";
+import { readConfig, tenantLimitsOf } from "../config.js";
 import type { RescueJob } from "../conversations/rescue.js";
 import { commitRescued } from "../conversations/rescue.js";
 import { type Env, namedVariable } from "../env.js";
@@ -77,9 +77,16 @@ export async function handleWebhookBatch(batch: MessageBatch<WebhookJob | Rescue
       else await deliverCallback(env, services.claims, hook, job, jobLog);
       message.ack();
     } catch (error) {
-      if (error instanceof ClaimedElsewhere || error instanceof TenantLimited) {
+      if (error instanceof TenantLimited) {
+        // Waiting for its tenant's limit is not a failure: sent again with the delay, its retries untouched.
+        jobLog.info("webhook_tenant_limited", { delay_seconds: error.retryAfterSeconds });
+        await jobQueue(env).send(job, { delaySeconds: Math.min(MAX_BACKOFF_SECONDS, error.retryAfterSeconds) });
+        message.ack();
+        continue;
+      }
+      if (error instanceof ClaimedElsewhere) {
         // Not a failure: the other consumer finishes it, and this copy then finds it done.
-        jobLog.info(error instanceof TenantLimited ? "webhook_tenant_limited" : "webhook_claimed_elsewhere", { delay_seconds: error.retryAfterSeconds });
+        jobLog.info("webhook_claimed_elsewhere", { delay_seconds: error.retryAfterSeconds });
         message.retry({ delaySeconds: Math.min(MAX_BACKOFF_SECONDS, error.retryAfterSeconds) });
         continue;
       }
@@ -229,7 +236,7 @@ async function runClaimedTurn(env: Env, services: Services, hook: HookConfig, jo
  * request and a concurrency slot (given back when the run ends), and its model calls' budgets.
  */
 async function tenantMeters(services: Services, tenant: string): Promise<Meter[]> {
-  const limits = services.config.tenantLimits[tenant];
+  const limits = tenantLimitsOf(services.config, tenant);
   if (!limits) return [];
   const auth = await services.keys.authorizeTenant({ tenant, limits }, { turn: true, slotMs: services.config.limits.turnDeadlineMs + 30_000 });
   if (auth.status === "limited") throw new TenantLimited(Math.max(1, Math.ceil(auth.retryAfterMs / 1000)), auth.message);

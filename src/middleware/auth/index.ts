@@ -3,6 +3,7 @@
 
 import type { Context, Next } from "hono";
 import { createMiddleware } from "hono/factory";
+import { tenantLimitsOf } from "../../config.js";
 import { ApiError } from "../../errors.js";
 import type { Authorization, TenantLimits } from "../../keys/key-home.js";
 import { MANAGED_KEY, tenantMeter } from "../../keys/keys.js";
@@ -72,7 +73,7 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   }
   admit(c, tenant);
   try {
-    const limits = c.get("config").tenantLimits[tenant];
+    const limits = tenantLimitsOf(c.get("config"), tenant);
     if (limits) meters.push(await authorizeTenant(c, { tenant, limits }));
   } catch (error) {
     releaseSlots(c, meters);
@@ -158,7 +159,7 @@ function slotRequest(c: Context<AppEnv>) {
 
 function limited(auth: Extract<Authorization, { status: "limited" }>, whose?: string): ApiError {
   const seconds = Math.max(1, Math.ceil(auth.retryAfterMs / 1000));
-  return new ApiError(429, whose ? auth.message.replace("this key", whose) : auth.message, {
+  return new ApiError(429, whose ? auth.message.replace(/this key/i, whose) : auth.message, {
     type: auth.limit === "requests" ? "requests" : "concurrency",
     code: "rate_limit_exceeded",
     headers: { ...auth.headers, "Retry-After": String(seconds), "retry-after-ms": String(auth.retryAfterMs) },
