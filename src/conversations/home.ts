@@ -266,7 +266,7 @@ export class ConversationHome extends DurableObject<Env> {
     if (!row) return missing;
     const origin = this.book.parked()?.origin;
     const now = Date.now();
-    const next = spec ?? (origin ? continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now) : null);
+    const next = spec ?? (origin ? this.continuationOf(origin, now) : null);
     let outcome: DecideOutcome = missing;
     this.ctx.storage.transactionSync(() => {
       // A door that made the continuation (a Responses request) answers the whole step at once.
@@ -275,7 +275,7 @@ export class ConversationHome extends DurableObject<Env> {
     const decided = outcome as DecideOutcome;
     if (decided.status === "expired") {
       // The step's last call expired just now: it continues as the alarm would have continued it.
-      if (decided.continue && origin) await this.continueParked(continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now), false);
+      if (decided.continue && origin) await this.continueParked(this.continuationOf(origin, now), false);
       await this.indexApprovals(tenant, [decided.approval, ...(this.book.parked()?.approvals ?? [])]);
       return decided;
     }
@@ -289,6 +289,11 @@ export class ConversationHome extends DurableObject<Env> {
     }
     await this.indexApprovals(tenant, [...result.approvals, ...(this.book.parked()?.approvals ?? [])]);
     return result;
+  }
+
+  /** A continuation nobody made for us (a decision through the API, an expiry): its response id, if any, names this home. */
+  private continuationOf(origin: RunSpec, now: number): RunSpec {
+    return continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now);
   }
 
   /** Starts the run that continues the parked step, recorded on its approvals. */
@@ -305,7 +310,7 @@ export class ConversationHome extends DurableObject<Env> {
     const now = Date.now();
     if ((this.book.nextExpiry() ?? Number.POSITIVE_INFINITY) > now) return;
     const origin = this.book.parked()?.origin;
-    const spec = origin ? continuationSpec(origin, `${this.ctx.id.toString()}${randomToken(16)}`, now) : null;
+    const spec = origin ? this.continuationOf(origin, now) : null;
     let continues = false;
     this.ctx.storage.transactionSync(() => {
       continues = this.book.expireDue(now, spec?.id ?? "");

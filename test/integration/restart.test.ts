@@ -32,11 +32,12 @@ async function startStalling(
   location: string,
   callId: string,
   answer: string,
+  vars: Record<string, string> = VARS,
 ): Promise<{ first: Switchboard; dir: string; upstream: MockUpstream; stalled: Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
   state = dir;
   const upstream = new MockUpstream();
-  const first = await startSwitchboard({ persistTo: dir, upstream, vars: VARS });
+  const first = await startSwitchboard({ persistTo: dir, upstream, vars });
   running = first;
   let answering: () => void = () => undefined;
   const stalled = new Promise<void>((resolve) => {
@@ -131,24 +132,8 @@ it("keeps a turn waiting for approval across a restart; approved after it, the t
 });
 
 it("runs an approved call once when the stack restarts while the turn continues", { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "switchboard-restart-"));
-  state = dir;
-  const upstream = new MockUpstream();
-  const first = await startSwitchboard({ persistTo: dir, upstream, vars: APPROVING });
-  running = first;
-  let answering: () => void = () => undefined;
-  const stalled = new Promise<void>((resolve) => {
-    answering = resolve;
-  });
-  upstream.enqueue(
-    reply.toolCalls(toolCall("get_current_weather", { location: "Paris" }, "call_parked_2")),
-    async () => {
-      answering();
-      await new Promise(() => undefined);
-      return new Response(null);
-    },
-    reply.sse(toChunks(completion({ content: "Paris is mild." }))),
-  );
+  // The weather call waits for approval; approved, it runs and the model's answer after it never comes while this process lives.
+  const { first, dir, upstream, stalled } = await startStalling("Paris", "call_parked_2", "Paris is mild.", APPROVING);
   const parked = await first.openai.responses.create({ model: "gpt-5-mini", input: "Weather in Paris?" });
   const request = parked.output.at(-1) as unknown as { id: string };
   const decided = await first.request(`/v1/approvals/${request.id}`, {
